@@ -1,0 +1,122 @@
+"""Settings from `.journal/config.toml`, with defaults for everything (the file is optional)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from journal.errors import ConfigError
+
+# Untracked files that usually hold credentials: named in the record, never put in the patch.
+DEFAULT_LEFT_OUT = (
+    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*",
+    "id_ecdsa*", "id_ed25519*", "credentials*", "*.kdbx", ".netrc", ".pgpass", ".npmrc", ".pypirc",
+    "*.keystore", "secrets.*", ".git-credentials",
+)
+
+# Environment variables worth keeping with a run (values are still redacted by shape).
+DEFAULT_ENV_ALLOW = (
+    "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+    "PYTHONHASHSEED", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV", "SLURM_JOB_ID", "SLURM_ARRAY_TASK_ID",
+    "SLURM_JOB_NAME", "SLURM_NODELIST", "PBS_JOBID", "LSB_JOBID", "WORLD_SIZE", "RANK",
+    "LOCAL_RANK",
+)
+
+CONFIG_TEMPLATE = """\
+# journal settings. Every key is optional; the values shown are the defaults.
+
+[capture]
+# Untracked text files up to this size go into the run's patch; bigger ones are only named.
+# untracked_max_bytes = 1048576
+# Seconds each git call may take before the capture is marked partial (the run still starts).
+# git_timeout = 10.0
+# Extra glob patterns for untracked files whose contents never go into a patch
+# (added to .env*, *.pem, *.key, id_rsa*, credentials*, *.kdbx, .netrc, ...).
+# left_out = ["*.secret"]
+
+[redact]
+# Extra words that mark an argument or key=value name as a credential
+# (added to key, token, secret, password, passwd, credential, auth, ...).
+# names = ["cookie"]
+# Extra regular expressions for secret values, replaced by *** wherever they appear.
+# values = ["mycorp_[0-9a-f]{32}"]
+
+[env]
+# Environment variables recorded with each run (an allow-list: nothing else is recorded).
+# allow = ["CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "OMP_NUM_THREADS"]
+"""
+
+
+@dataclass(frozen=True)
+class Config:
+    untracked_max_bytes: int = 1024 * 1024
+    git_timeout: float = 10.0
+    left_out: tuple[str, ...] = DEFAULT_LEFT_OUT
+    redact_names: tuple[str, ...] = ()
+    redact_values: tuple[str, ...] = ()
+    env_allow: tuple[str, ...] = DEFAULT_ENV_ALLOW
+    source: Path | None = field(default=None, compare=False)
+
+
+_SCHEMA: dict[str, dict[str, tuple[str, type]]] = {
+    # table -> key -> (Config field, expected type)
+    "capture": {
+        "untracked_max_bytes": ("untracked_max_bytes", int),
+        "git_timeout": ("git_timeout", float),
+        "left_out": ("left_out", list),
+    },
+    "redact": {"names": ("redact_names", list), "values": ("redact_values", list)},
+    "env": {"allow": ("env_allow", list)},
+}
+
+
+def load_config(journal_dir: Path) -> Config:
+    path = journal_dir / "config.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return Config(source=path, **_settings_from(data, path))
+
+
+def _settings_from(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for table_name, keys in _SCHEMA.items():
+        table = data.get(table_name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{table_name}] must be a table")
+        for key, value in table.items():
+            if key not in keys:
+                known = ", ".join(keys)
+                raise ConfigError(f"{path}: unknown setting {table_name}.{key}", hint=f"known: {known}")
+            field_name, expected = keys[key]
+            settings[field_name] = _checked(value, expected, f"{table_name}.{key}", path)
+    if "left_out" in settings:
+        settings["left_out"] = DEFAULT_LEFT_OUT + settings["left_out"]
+    if "env_allow" not in settings:
+        settings["env_allow"] = DEFAULT_ENV_ALLOW
+    for pattern in settings.get("redact_values", ()):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{path}: redact.values has a bad pattern {pattern!r}: {exc}") from exc
+    return settings
+
+
+def _checked(value: Any, expected: type, name: str, path: Path) -> Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if expected is list:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{path}: {name} must be a list of strings")
+        return tuple(value)
+    if not isinstance(value, expected) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{path}: {name} must be a non-negative {expected.__name__}")
+    return value

@@ -1,0 +1,215 @@
+"""`journal new`: put a run on record before it starts, run it, and record how it ended."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from journal import store
+from journal.config import Config, load_config
+from journal.errors import StoreError
+from journal.gitstate import CodeState, capture_code_state, find_worktree_root
+from journal.params import params_from_argv
+from journal.redact import Redactor
+
+SCHEMA_VERSION = 1
+
+
+def local_now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+@dataclass
+class Place:
+    """Where a command runs and where its journal is."""
+
+    cwd: Path
+    worktree_root: Path | None
+    journal_dir: Path
+
+    @classmethod
+    def find(cls, cwd: Path, environ: Mapping[str, str]) -> Place:
+        cwd = cwd.resolve()
+        root = find_worktree_root(cwd, environ)
+        return cls(cwd, root, store.find_journal_dir(cwd, root, environ))
+
+    def relative_cwd(self) -> str:
+        base = self.worktree_root or self.journal_dir.parent
+        try:
+            return self.cwd.relative_to(base).as_posix()
+        except ValueError:
+            return str(self.cwd)
+
+
+@dataclass
+class NewRun:
+    """What the user asked `journal new` to record."""
+
+    command: Sequence[str] = ()
+    note: str | None = None
+    tags: Sequence[str] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    record_path: Path
+    exit_code: int
+    status: str
+
+
+def record_new(
+    request: NewRun,
+    place: Place,
+    *,
+    environ: Mapping[str, str],
+    warn: Callable[[str], None],
+    now: Callable[[], dt.datetime] = local_now,
+) -> Outcome:
+    config = load_config(place.journal_dir)
+    redactor = Redactor(config.redact_names, config.redact_values)
+    started = now()
+    clock_start = time.monotonic()
+    code = _capture(place, config, redactor, environ)
+    for line in code.warnings:
+        warn(line)
+    record = _initial_record(request, place, code, config, redactor, environ, started)
+    run_id = _create(place.journal_dir, record, code, started)
+    record_path = store.run_path(place.journal_dir, run_id)
+    if not request.command:
+        return Outcome(run_id, record_path, 0, record["status"])
+
+    from journal.runner import run_command
+
+    log_file = store.log_path(place.journal_dir, run_id)
+    child_env = {**environ, "JOURNAL_RUN_ID": run_id, "JOURNAL_DIR": str(place.journal_dir)}
+    try:
+        result = run_command(list(request.command), env=child_env, log_file=log_file)
+    except KeyboardInterrupt:
+        # Ctrl-C before the child was started: the run is on record, so say how it ended.
+        _finish(place.journal_dir, record, clock_start, now, warn,
+                status="interrupted", exit_code=130)
+        raise
+    if result.error:
+        warn(result.error)
+        record["error"] = result.error
+    if result.problems:
+        record["problems"] = result.problems
+        for line in result.problems:
+            warn(line)
+    record["log"]["bytes"] = result.log_bytes
+    status = _status_of(result.exit_code, result.child_signal, result.received_signal)
+    _finish(place.journal_dir, record, clock_start, now, warn, status=status,
+            exit_code=result.exit_code)
+    return Outcome(run_id, record_path, result.exit_code, status)
+
+
+def _capture(place: Place, config: Config, redactor: Redactor, environ: Mapping[str, str]
+             ) -> CodeState:
+    if place.worktree_root is None:
+        return CodeState()
+    return capture_code_state(
+        place.worktree_root,
+        place.journal_dir,
+        untracked_max_bytes=config.untracked_max_bytes,
+        left_out_globs=config.left_out,
+        timeout=config.git_timeout,
+        redact_patch=redactor.patch,
+        environ=environ,
+    )
+
+
+def _initial_record(
+    request: NewRun,
+    place: Place,
+    code: CodeState,
+    config: Config,
+    redactor: Redactor,
+    environ: Mapping[str, str],
+    started: dt.datetime,
+) -> dict[str, Any]:
+    command = list(request.command)
+    params = {**params_from_argv(command[1:]), **request.params}
+    record: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "id": "",
+        "note": redactor.text(request.note or ""),
+        "tags": list(dict.fromkeys(request.tags)),
+        "status": "running" if command else "finished",
+        "started": started,
+        "ended": None,       # placeholders keep the finished record's fields in reading order
+        "duration": None,
+        "exit_code": None,
+    }
+    if command:
+        record["command"] = redactor.argv(command)
+    record["cwd"] = place.relative_cwd()
+    record["host"] = os.uname().nodename
+    record["pid"] = os.getpid()
+    if place.worktree_root is not None:
+        record["git"] = code.fields
+    env = {name: environ[name] for name in config.env_allow if name in environ}
+    for table, values in (("params", params), ("metrics", request.metrics), ("env", env)):
+        if values:
+            record[table] = redactor.mapping(values)
+    return record
+
+
+def _create(journal_dir: Path, record: dict[str, Any], code: CodeState, started: dt.datetime
+            ) -> str:
+    """Write the patch and the `running` record under a fresh id. Failing here means the child is
+    never started: a run that cannot be put on record is not run."""
+
+    def make_id() -> str:
+        run_id = store.new_run_id(started, code.short_commit)
+        if code.patch:
+            patch_file = store.patch_path(journal_dir, run_id)
+            if not store.create_exclusive(patch_file, code.patch):
+                return make_id()
+            record["git"]["patch"] = store.relative_to_journal(journal_dir, patch_file)
+        if "command" in record:
+            log_file = store.log_path(journal_dir, run_id)
+            record["log"] = {"path": store.relative_to_journal(journal_dir, log_file), "bytes": 0}
+        return run_id
+
+    try:
+        return store.create_record(journal_dir, record, make_id)
+    except OSError as exc:
+        raise StoreError(f"cannot write to {journal_dir}: {exc.strerror}") from exc
+
+
+def _status_of(exit_code: int, child_signal: int | None, received_signal: int | None) -> str:
+    """interrupted: SIGINT (to journal or the child's death by it); killed: any other fatal signal."""
+    for signum in (received_signal, child_signal):
+        if signum is not None:
+            return "interrupted" if signum == signal.SIGINT else "killed"
+    return "finished" if exit_code == 0 else "failed"
+
+
+def _finish(
+    journal_dir: Path,
+    record: dict[str, Any],
+    clock_start: float,
+    now: Callable[[], dt.datetime],
+    warn: Callable[[str], None],
+    *,
+    status: str,
+    exit_code: int,
+) -> None:
+    record["status"] = status
+    record["ended"] = now()
+    record["duration"] = round(time.monotonic() - clock_start, 3)
+    record["exit_code"] = exit_code
+    try:
+        store.update_record(journal_dir, record)
+    except StoreError as exc:
+        # The child's exit status still passes through; the record stays `running`.
+        warn(exc.message)

@@ -1,0 +1,219 @@
+"""Run the child: its output reaches the user unchanged and the log as well; signals reach it first.
+
+Knows nothing of git or records. Output goes through pipes (byte-exact) or, for a stream whose
+destination is a terminal, through a pseudo-terminal so colours and progress bars look as they do
+without `journal`. `journal` never changes the child's fate: when the log or the terminal fails,
+the child keeps running, and its exit status passes through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_CHUNK = 65536
+_DRAIN_IDLE = 0.3   # after the child exits, output still held open by its children gets this long
+
+
+@dataclass
+class RunResult:
+    exit_code: int                      # what `journal` exits with, as a shell would report it
+    child_signal: int | None = None     # the signal that killed the child
+    received_signal: int | None = None  # the first signal `journal` got and forwarded
+    error: str | None = None            # the child could not be started
+    problems: list[str] = field(default_factory=list)   # log or terminal failures, for the record
+    log_bytes: int = 0
+
+
+class _Sink:
+    """A destination that is written until it fails once, then given up (and the failure kept)."""
+
+    def __init__(self, fd: int | None, what: str, problems: list[str]) -> None:
+        self.fd = fd
+        self.what = what
+        self.problems = problems
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        if self.fd is None:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                count = os.write(self.fd, view)
+                view = view[count:]
+                self.written += count
+        except OSError as exc:
+            self.problems.append(f"{self.what} failed after {self.written} bytes: {exc.strerror}")
+            self.fd = None
+
+
+def _is_foreground_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def _open_pty_like(terminal_fd: int) -> tuple[int, int]:
+    """A pseudo-terminal the size of `terminal_fd`, passing output bytes through untranslated."""
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+    with contextlib.suppress(OSError):
+        size = fcntl.ioctl(terminal_fd, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.OPOST   # no \n -> \r\n here: the user's terminal does that itself
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    return master, slave
+
+
+@contextlib.contextmanager
+def _forwarding_signals(target: list[int | None], received: list[int]) -> Iterator[None]:
+    """While the child runs, SIGINT/SIGTERM/SIGHUP go to its process group; `journal` stays up to
+    record how the run ended."""
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if target[0] is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(target[0], signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _take_terminal(terminal_fd: int) -> None:
+    """Make the calling process group the terminal's foreground one (as a shell does for a job),
+    so the child can read the keyboard (pdb, prompts) and Ctrl-C reaches it directly."""
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(terminal_fd, os.getpgrp())
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log_file: Path,
+    stdout_fd: int | None = None,
+    stderr_fd: int | None = None,
+) -> RunResult:
+    stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
+    stderr_fd = sys.stderr.fileno() if stderr_fd is None else stderr_fd
+    problems: list[str] = []
+    log = _open_log(log_file, problems)
+    streams: list[tuple[int, _Sink]] = []   # (read end, where it goes)
+    child_ends: list[int] = []
+    try:
+        for fd, name in ((stdout_fd, "stdout"), (stderr_fd, "stderr")):
+            if os.isatty(fd):
+                read_end, write_end = _open_pty_like(fd)
+            else:
+                read_end, write_end = os.pipe()
+            streams.append((read_end, _Sink(fd, f"writing to {name}", problems)))
+            child_ends.append(write_end)
+        hand_over_terminal = _is_foreground_terminal(0)
+        target: list[int | None] = [None]
+        received: list[int] = []
+        with _forwarding_signals(target, received):
+            try:
+                process = subprocess.Popen(
+                    list(argv), stdout=child_ends[0], stderr=child_ends[1], env=dict(env),
+                    process_group=None if hand_over_terminal else 0,
+                    preexec_fn=_child_in_foreground if hand_over_terminal else None,
+                )
+            except FileNotFoundError:
+                return RunResult(127, error=f"command not found: {argv[0]}", problems=problems)
+            except OSError as exc:
+                return RunResult(126, error=f"cannot execute {argv[0]}: {exc.strerror}",
+                                 problems=problems)
+            finally:
+                for end in child_ends:
+                    os.close(end)
+            target[0] = process.pid
+            for signum in received:   # a signal that came while the child was being started
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signum)
+            _pump(streams, log, process)
+            returncode = process.wait()
+            if hand_over_terminal:
+                with contextlib.suppress(OSError):
+                    _take_terminal(0)
+    finally:
+        for read_end, _sink in streams:
+            with contextlib.suppress(OSError):
+                os.close(read_end)
+        if log.fd is not None:
+            os.close(log.fd)
+    child_signal = -returncode if returncode < 0 else None
+    return RunResult(
+        exit_code=128 + child_signal if child_signal else returncode,
+        child_signal=child_signal,
+        received_signal=received[0] if received else None,
+        problems=problems,
+        log_bytes=log.written,
+    )
+
+
+def _child_in_foreground() -> None:
+    """Runs in the child between fork and exec: its own process group, in the terminal's foreground."""
+    os.setpgid(0, 0)
+    _take_terminal(0)
+
+
+def _open_log(log_file: Path, problems: list[str]) -> _Sink:
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        problems.append(f"cannot open the log {log_file}: {exc.strerror}")
+        return _Sink(None, "writing the log", problems)
+    return _Sink(fd, "writing the log", problems)
+
+
+def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Popen[bytes]) -> None:
+    """Copy the child's output to where it belongs and to the log, as it comes (the log is written
+    unbuffered: a SIGKILL of `journal` loses nothing already read)."""
+    selector = selectors.DefaultSelector()
+    for read_end, sink in streams:
+        selector.register(read_end, selectors.EVENT_READ, sink)
+    exited_at: float | None = None
+    while selector.get_map():
+        timeout = _DRAIN_IDLE if exited_at is not None else 0.1
+        events = selector.select(timeout)
+        for key, _mask in events:
+            try:
+                data = os.read(key.fd, _CHUNK)
+            except OSError as exc:   # a pseudo-terminal reports EIO once the child side is closed
+                if exc.errno not in (errno.EIO, errno.EBADF):
+                    raise
+                data = b""
+            if not data:
+                selector.unregister(key.fd)
+                continue
+            key.data.write(data)
+            log.write(data)
+        if exited_at is None and process.poll() is not None:
+            exited_at = time.monotonic()
+        elif exited_at is not None and not events:
+            break   # the child is gone; what still holds its output open is not ours to wait for
+    selector.close()

@@ -1,0 +1,110 @@
+"""A small TOML writer for records (stdlib only).
+
+tomlkit costs ~40 ms to import and `journal new` writes a record twice per run, so the writing
+half of the hot path uses this instead; reading uses the stdlib `tomllib`. It writes the subset
+records need: tables, arrays of tables, strings, ints, floats, bools, offset datetimes and arrays
+of those. Every string is escaped so the file always parses, whatever the text holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
+_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+INT64 = range(-(2**63), 2**63)
+
+
+def storable_text(text: str) -> str:
+    """`text` as valid Unicode: bytes that were not UTF-8 (surrogate escapes from argv or file
+    names) become the visible text `\\xNN`, so the record holds them escaped instead of failing."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def format_string(text: str) -> str:
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, storable_text(text)) + '"'
+
+
+def format_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else format_string(key)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if value not in INT64:
+            raise ValueError(f"integer out of TOML range: {value}")
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return format_string(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not written: records use offset datetimes")
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{format_key(str(k))} = {format_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(format_value(item) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _is_table_array(value: Any) -> bool:
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and bool(value)
+        and all(isinstance(item, Mapping) for item in value)
+    )
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """Serialise a nested mapping: plain keys first, then sub-tables, then arrays of tables."""
+    lines: list[str] = []
+    _write_table(document, (), lines)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _write_table(table: Mapping[str, Any], path: tuple[str, ...], lines: list[str]) -> None:
+    tables = [(k, v) for k, v in table.items() if isinstance(v, Mapping)]
+    arrays = [(k, v) for k, v in table.items() if _is_table_array(v)]
+    for key, value in table.items():
+        if value is None or isinstance(value, Mapping) or _is_table_array(value):
+            continue
+        lines.append(f"{format_key(key)} = {format_value(value)}")
+    for key, value in tables:
+        sub_path = (*path, key)
+        lines.append("")
+        lines.append("[" + ".".join(format_key(k) for k in sub_path) + "]")
+        _write_table(value, sub_path, lines)
+    for key, items in arrays:
+        sub_path = (*path, key)
+        for item in items:
+            lines.append("")
+            lines.append("[[" + ".".join(format_key(k) for k in sub_path) + "]]")
+            _write_table(item, sub_path, lines)
