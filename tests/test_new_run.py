@@ -1,0 +1,334 @@
+"""`journal new -- CMD`: pass-through, the log, exit codes, signals, the record's life cycle."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import journal, only_record, records
+
+PY = sys.executable
+
+
+def journal_process(*args: str, cwd: Path, **popen: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([PY, "-m", "journal", *args], cwd=cwd, **popen)  # type: ignore[call-overload]
+
+
+def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def test_binary_output_passes_through_byte_exact_and_is_logged(repo: Path, tmp_path: Path) -> None:
+    payload = os.urandom(10 * 1024 * 1024)
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(payload)
+    script = (
+        "import sys, time; data = open(sys.argv[1], 'rb').read();"
+        "sys.stderr.buffer.write(data[:4096]); sys.stderr.flush(); time.sleep(0.3);"
+        "sys.stdout.buffer.write(data)"
+    )
+    done = journal("new", "--", PY, "-c", script, str(blob), cwd=repo, timeout=120)
+    assert done.returncode == 0
+    assert done.stdout == payload
+    assert done.stderr == payload[:4096]
+    record = only_record(repo / ".journal")
+    log = (repo / ".journal" / record["log"]["path"]).read_bytes()
+    assert record["log"]["bytes"] == len(payload) + 4096 == len(log)
+    assert log == payload[:4096] + payload   # both streams, in the order they came
+
+
+def test_exit_code_passes_through_and_marks_failed(repo: Path) -> None:
+    done = journal("new", "--", PY, "-c", "import sys; sys.exit(3)", cwd=repo)
+    assert done.returncode == 3
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("failed", 3)
+    assert record["duration"] >= 0 and record["ended"] >= record["started"]
+
+
+def test_finished_record_has_all_fields_in_offset_time(repo: Path) -> None:
+    done = journal("new", "-n", "why", "-t", "a", "-t", "b", "-t", "a", "--",
+                   PY, "-c", "print('x')", "--lr", "0.1", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    record = only_record(repo / ".journal")
+    assert record["schema"] == 1
+    assert record["note"] == "why"
+    assert record["tags"] == ["a", "b"]
+    assert record["status"] == "finished" and record["exit_code"] == 0
+    assert record["command"] == [PY, "-c", "print('x')", "--lr", "0.1"]
+    assert record["params"] == {"lr": 0.1}
+    assert record["cwd"] == "."
+    assert record["host"] == os.uname().nodename
+    assert isinstance(record["pid"], int)
+    assert record["started"].tzinfo is not None and record["ended"].tzinfo is not None
+    assert re.fullmatch(r"\d{8}-\d{6}\.\d{3}-[0-9a-f]{7}-[0-9a-z]{6}", record["id"])
+    assert record["id"].split("-")[2] == record["git"]["commit"][:7]
+    text = next((repo / ".journal" / "runs").rglob("*.toml")).read_text()
+    assert re.search(r"^started = \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$", text, re.M)
+
+
+def test_missing_program_is_one_line_and_a_failed_record(repo: Path) -> None:
+    done = journal("new", "--", "no-such-program-xyz", cwd=repo)
+    assert done.returncode == 127
+    assert done.stderr.decode() == "journal: command not found: no-such-program-xyz\n"
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("failed", 127)
+    assert record["error"] == "command not found: no-such-program-xyz"
+
+
+def test_program_that_cannot_be_executed_exits_126(repo: Path) -> None:
+    script = repo / "not-executable.sh"
+    script.write_text("echo hi\n")
+    script.chmod(0o644)
+    done = journal("new", "--", "./not-executable.sh", cwd=repo)
+    assert done.returncode == 126
+    assert b"Traceback" not in done.stderr and done.stderr.startswith(b"journal: cannot execute")
+    assert only_record(repo / ".journal")["status"] == "failed"
+
+
+def test_child_sees_its_running_record_and_environment(repo: Path) -> None:
+    script = (
+        "import os, tomllib, glob, json;"
+        "rid = os.environ['JOURNAL_RUN_ID']; jdir = os.environ['JOURNAL_DIR'];"
+        "[path] = glob.glob(f'{jdir}/runs/**/{rid}.toml', recursive=True);"
+        "rec = tomllib.load(open(path, 'rb'));"
+        "print(json.dumps([rid == rec['id'], rec['status'], 'ended' in rec]))"
+    )
+    done = journal("new", "--", PY, "-c", script, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b'[true, "running", false]\n'
+    assert only_record(repo / ".journal")["status"] == "finished"
+
+
+def _start_and_wait_for_child(repo: Path, script: str) -> tuple[subprocess.Popen[bytes], Path]:
+    marker = repo / "started.marker"
+    proc = journal_process("new", "--", PY, "-c", script, str(marker), cwd=repo,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(marker.exists)
+    return proc, marker
+
+
+SLEEPER = "import sys, time; open(sys.argv[1], 'w').close(); print('up', flush=True); time.sleep(30)"
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "code"),
+    [(signal.SIGINT, "interrupted", 130), (signal.SIGTERM, "killed", 143), (signal.SIGHUP, "killed", 129)],
+)
+def test_signal_to_journal_reaches_the_child_first(repo: Path, signum: int, status: str, code: int) -> None:
+    proc, _ = _start_and_wait_for_child(repo, SLEEPER)
+    running = only_record(repo / ".journal")
+    assert running["status"] == "running" and "ended" not in running
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, err
+    assert out == b"up\n"
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == (status, code)
+    assert record["duration"] > 0
+
+
+def test_child_killed_by_signal_is_killed_with_128_plus_n(repo: Path) -> None:
+    done = journal("new", "--", PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+                   cwd=repo)
+    assert done.returncode == 137
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("killed", 137)
+
+
+def test_child_dying_of_sigint_is_interrupted(repo: Path) -> None:
+    done = journal("new", "--", "sh", "-c", "kill -INT $$", cwd=repo)
+    assert done.returncode == 130
+    assert only_record(repo / ".journal")["status"] == "interrupted"
+
+
+def test_sigint_reaches_grandchildren_through_the_process_group(repo: Path) -> None:
+    script = ("import subprocess, sys; open(sys.argv[1], 'w').close();"
+              "subprocess.run(['sleep', '30'])")
+    proc, _ = _start_and_wait_for_child(repo, script)
+    time.sleep(0.2)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    assert time.monotonic() - started < 5   # `sleep 30` got the signal too
+    assert only_record(repo / ".journal")["status"] == "killed"
+
+
+def test_output_reaches_the_log_while_running(repo: Path) -> None:
+    proc, _ = _start_and_wait_for_child(repo, SLEEPER)
+    record = only_record(repo / ".journal")
+    log = repo / ".journal" / record["log"]["path"]
+    wait_for(lambda: log.exists() and log.read_bytes() == b"up\n", timeout=2)
+    proc.kill()   # SIGKILL of the wrapper: the record stays `running`, parseable, and names its pid
+    proc.wait()
+    record = only_record(repo / ".journal")
+    assert record["status"] == "running" and record["pid"] == proc.pid
+
+
+def test_record_that_cannot_be_written_means_the_child_never_starts(repo: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    marker = repo / "ran.marker"
+    env = {**os.environ, "JOURNAL_DIR": str(blocker)}
+    done = journal("new", "--", PY, "-c", f"open({str(marker)!r}, 'w')", cwd=repo, env=env)
+    assert done.returncode == 2
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("journal: error: cannot write")
+    assert not marker.exists()
+
+
+def test_log_that_cannot_be_opened_does_not_stop_the_child(repo: Path) -> None:
+    (repo / ".journal").mkdir()
+    (repo / ".journal" / "logs").write_text("a file where the logs folder should be")
+    done = journal("new", "--", PY, "-c", "print('still ran'); raise SystemExit(4)", cwd=repo)
+    assert done.returncode == 4
+    assert done.stdout == b"still ran\n"
+    record = only_record(repo / ".journal")
+    assert record["status"] == "failed"
+    assert len(record["problems"]) == 1 and "cannot open the log" in record["problems"][0]
+    assert b"cannot open the log" in done.stderr
+
+
+def test_reader_going_away_does_not_change_the_childs_fate(repo: Path) -> None:
+    marker = repo / "finished.marker"
+    script = (f"import sys\nfor i in range(200000): print(i)\nopen({str(marker)!r}, 'w').close()")
+    proc = journal_process("new", "--", PY, "-c", script, cwd=repo,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.read(10)
+    proc.stdout.close()   # the terminal or pipe goes away
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert marker.exists()
+    record = only_record(repo / ".journal")
+    assert record["status"] == "finished"
+    assert any("writing to stdout failed" in p for p in record["problems"])
+    log = (repo / ".journal" / record["log"]["path"]).read_bytes()
+    assert log.endswith(b"199999\n")
+
+
+def test_fifty_concurrent_runs_give_fifty_records(repo: Path) -> None:
+    procs = [journal_process("new", "-n", f"run {i}", "--", "true", cwd=repo,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(50)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 50, errors
+    found = records(repo / ".journal")
+    assert len(found) == 50
+    assert len({r["id"] for r in found}) == 50
+    assert sorted(r["note"] for r in found) == sorted(f"run {i}" for i in range(50))
+    assert all(r["status"] == "finished" for r in found)
+    leftovers = [p for p in (repo / ".journal").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_ids_sort_by_start_time(repo: Path) -> None:
+    for _ in range(3):
+        assert journal("new", "-n", "x", cwd=repo).returncode == 0
+    found = records(repo / ".journal")
+    assert [r["id"] for r in found] == sorted(r["id"] for r in found)
+    starts = [r["started"] for r in found]
+    assert starts == sorted(starts)
+
+
+def _journal_on_a_terminal(repo: Path, script: str, keys: tuple[tuple[bytes, bytes], ...] = ()
+                           ) -> tuple[int, bytes]:
+    """Run `journal new -- python -c script` as if typed in a terminal, typing each key sequence
+    once its prompt has appeared; return (exit code, everything the terminal showed)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:   # pragma: no cover - the child side
+        os.chdir(repo)
+        os.execv(PY, [PY, "-m", "journal", "new", "--", PY, "-c", script])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 123, 0, 0))
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if keys and keys[0][0] in output:
+            os.write(fd, keys[0][1])
+            keys = keys[1:]
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output
+
+
+def test_terminal_gets_a_pseudo_terminal_and_raw_bytes(repo: Path) -> None:
+    """On a terminal the child sees a tty (colours, tqdm) and its bytes arrive unchanged."""
+    script = ("import sys, os; print(os.isatty(1), os.isatty(2), os.get_terminal_size().columns);"
+              "sys.stdout.write('\\x1b[32mgreen\\x1b[0m 10%\\r20%\\r100%\\n'); sys.stdout.flush()")
+    code, output = _journal_on_a_terminal(repo, script)
+    assert code == 0
+    assert b"True True 123" in output
+    # The outer terminal turns \n into \r\n; what the child wrote is otherwise untouched.
+    assert b"\x1b[32mgreen\x1b[0m 10%\r20%\r100%\r\n" in output
+    record = only_record(repo / ".journal")
+    log = (repo / ".journal" / record["log"]["path"]).read_bytes()
+    assert log.startswith(b"True True ")
+    assert log.endswith(b"\x1b[32mgreen\x1b[0m 10%\r20%\r100%\n")
+
+
+def test_journal_dir_override_and_subdirectory(repo: Path, tmp_path: Path) -> None:
+    sub = repo / "experiments" / "deep"
+    sub.mkdir(parents=True)
+    assert journal("new", "-n", "from sub", "--", "true", cwd=sub).returncode == 0
+    assert only_record(repo / ".journal")["cwd"] == "experiments/deep"
+    elsewhere = tmp_path / "shared-journal"
+    env = {**os.environ, "JOURNAL_DIR": str(elsewhere)}
+    assert journal("new", "-n", "override", cwd=sub, env=env).returncode == 0
+    assert only_record(elsewhere)["note"] == "override"
+
+
+def test_bad_config_is_one_line_before_anything_runs(repo: Path) -> None:
+    (repo / ".journal").mkdir()
+    (repo / ".journal" / "config.toml").write_text("[capture\n")
+    marker = repo / "ran.marker"
+    done = journal("new", "--", PY, "-c", f"open({str(marker)!r}, 'w')", cwd=repo)
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("journal: error: ") and b"Traceback" not in done.stderr
+    assert "config.toml is not valid TOML" in done.stderr.decode()
+    assert not marker.exists() and records(repo / ".journal") == []
+
+
+def test_note_only_entry_records_code_state_and_no_exit_code(repo: Path) -> None:
+    (repo / "train.py").write_text("print('changed')\n")
+    done = journal("new", "-n", "idea: warm-up", "-m", "acc=82.476", "-p", "lr=3e-4", cwd=repo)
+    assert done.returncode == 0
+    record = only_record(repo / ".journal")
+    assert done.stderr.decode() == f"journal: recorded {record['id']}\n"
+    assert "exit_code" not in record and "command" not in record and "log" not in record
+    assert record["metrics"] == {"acc": 82.476} and record["params"] == {"lr": 0.0003}
+    assert record["git"]["dirty"] is True and record["git"]["changed"] == ["train.py"]
+    patch = (repo / ".journal" / record["git"]["patch"]).read_text()
+    assert "+print('changed')" in patch
+
+
+def test_keyboard_and_ctrl_c_reach_the_child_on_a_terminal(repo: Path) -> None:
+    """The child can read the keyboard (pdb, prompts) and Ctrl-C interrupts it."""
+    script = ("import time; line = input('ready> '); print('got', line, flush=True);"
+              "print('ready again', flush=True); time.sleep(30)")
+    started = time.monotonic()
+    code, output = _journal_on_a_terminal(
+        repo, script, keys=((b"ready> ", b"hello\n"), (b"ready again", b"\x03")))
+    assert time.monotonic() - started < 20
+    assert b"got hello" in output
+    assert code == 130
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("interrupted", 130)
