@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# A tour of `journal new` in a throw-away research repo: run it with `journal` on PATH.
+set -euo pipefail
+demo=$(mktemp -d "${TMPDIR:-/tmp}/journal-demo.XXXXXX")
+cd "$demo"
+git init -q
+cat > train.py <<'PY'
+import argparse, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=0.1)
+parser.add_argument("--batch_size", type=int, default=32)
+args = parser.parse_args()
+for epoch in range(3):
+    print(f"epoch {epoch}: loss {1.0 / (epoch + 1):.3f}", flush=True)
+    time.sleep(0.2)
+print("-----Final Report------")
+print("Hoge1 Acc      : 82.476%")
+PY
+journal init                                          # .journal/ and .journal-template.md
+git add train.py .journal-template.md
+git -c user.name=demo -c user.email=demo@example.com commit -q -m "baseline training script"
+sed -i 's/default=0.1/default=0.01/' train.py          # an uncommitted change, captured as a patch
+
+journal new --note "Adam instead of SGD" --tag adam -- python3 train.py --lr 3e-4 --batch_size 32
+journal new --note "idea: warm-up may fix the spike at step 2k"
+journal new --note "from the cluster" --metric acc=82.476 --param lr=3e-4
+
+echo
+echo "== files in $demo/.journal"
+(cd .journal && find . -type f | sort)
+echo
+echo "== the first record"
+cat "$(ls .journal/runs/*/*.toml | head -1)"
+echo
+echo "== its patch rebuilds the uncommitted state"
+cat "$(ls .journal/patches/*.patch | head -1)"

@@ -1,0 +1,41 @@
+"""Arrows point down: the CLI uses the rest; leaves do not import each other; typer stays in cli.py."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "journal"
+LEAVES = {"gitstate", "runner", "redact", "params", "tomlwrite", "errors", "config", "store"}
+# What each leaf may import from the package (besides errors).
+ALLOWED = {"store": {"tomlwrite"}, "tomlwrite": set()}
+
+
+def _imports(module: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            if node.module == "journal":
+                found.update(f"journal.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_leaves_do_not_import_each_other() -> None:
+    for name in LEAVES:
+        ours = {imp.split(".")[1] for imp in _imports(PACKAGE / f"{name}.py")
+                if imp.startswith("journal.")}
+        assert ours <= ALLOWED.get(name, set()) | {"errors"}, (name, ours)
+
+
+def test_only_cli_uses_typer() -> None:
+    for module in PACKAGE.glob("*.py"):
+        if module.name != "cli.py":
+            assert not any(imp.split(".")[0] in {"typer", "click"} for imp in _imports(module)), module
+
+
+def test_nothing_imports_click_directly() -> None:
+    for module in PACKAGE.glob("*.py"):
+        assert "click" not in {imp.split(".")[0] for imp in _imports(module)}, module

@@ -1,0 +1,98 @@
+"""`journal init` and where the journal folder is found."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from conftest import git, journal, only_record
+from journal.cli import app
+from journal.setup import default_template
+
+
+def test_init_creates_the_folder_config_and_template(repo: Path) -> None:
+    done = journal("init", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    jdir = repo / ".journal"
+    assert sorted(p.name for p in jdir.iterdir()) == [".gitignore", "config.toml", "logs", "patches", "runs"]
+    assert tomllib.loads((jdir / "config.toml").read_text()) == {"capture": {}, "redact": {}, "env": {}}
+    assert "# untracked_max_bytes = 1048576" in (jdir / "config.toml").read_text()
+    assert (repo / ".journal-template.md").read_text() == default_template()
+    assert done.stdout == b""
+    assert done.stderr.decode().splitlines() == [
+        f"journal: created {jdir / 'config.toml'}",
+        f"journal: created {jdir / '.gitignore'}",
+        f"journal: created {repo / '.journal-template.md'}",
+    ]
+
+
+def test_init_never_overwrites_a_users_files(repo: Path) -> None:
+    (repo / ".journal").mkdir()
+    (repo / ".journal" / "config.toml").write_text("[capture]\ngit_timeout = 3\n")
+    (repo / ".journal-template.md").write_text("# my template\n")
+    done = journal("init", cwd=repo)
+    assert done.returncode == 0
+    assert (repo / ".journal" / "config.toml").read_text() == "[capture]\ngit_timeout = 3\n"
+    assert (repo / ".journal-template.md").read_text() == "# my template\n"
+    assert f"journal: kept existing {repo / '.journal-template.md'}" in done.stderr.decode()
+
+
+def test_init_from_a_subdirectory_uses_the_work_tree_root(repo: Path) -> None:
+    sub = repo / "a" / "b"
+    sub.mkdir(parents=True)
+    assert journal("init", cwd=sub).returncode == 0
+    assert (repo / ".journal" / "config.toml").is_file()
+    assert (repo / ".journal-template.md").is_file()
+    assert not (sub / ".journal").exists()
+
+
+def test_packaged_template_matches_the_repo_copy() -> None:
+    root = Path(__file__).resolve().parents[1]
+    assert (root / ".journal-template.md").read_text() == default_template()
+
+
+def test_outside_git_the_nearest_ancestor_journal_is_used(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".journal").mkdir(parents=True)
+    deep = project / "x" / "y"
+    deep.mkdir(parents=True)
+    done = journal("new", "-n", "outside git", "--", "true", cwd=deep)
+    assert done.returncode == 0, done.stderr
+    record = only_record(project / ".journal")
+    assert "git" not in record
+    assert record["cwd"] == "x/y"
+    assert record["id"].split("-")[2] == "nocommit"
+
+
+def test_outside_git_without_a_journal_the_current_directory_gets_one(tmp_path: Path) -> None:
+    assert journal("new", "-n", "here", cwd=tmp_path).returncode == 0
+    assert only_record(tmp_path / ".journal")["note"] == "here"
+
+
+def test_init_honours_journal_dir(tmp_path: Path, repo: Path) -> None:
+    target = tmp_path / "elsewhere" / "j"
+    result = CliRunner().invoke(app, ["init"], env={**os.environ, "JOURNAL_DIR": str(target)})
+    assert result.exit_code == 0
+    assert (target / "config.toml").is_file()
+
+
+def test_journal_folder_is_not_a_change_after_init(repo: Path) -> None:
+    assert journal("init", cwd=repo).returncode == 0
+    git(repo, "add", ".journal-template.md")
+    git(repo, "commit", "-q", "-m", "template")
+    assert journal("new", "-n", "clean", cwd=repo).returncode == 0
+    record = only_record(repo / ".journal")
+    assert record["git"]["dirty"] is False and "patch" not in record["git"]
+
+
+def test_bad_config_value_names_the_setting(repo: Path) -> None:
+    (repo / ".journal").mkdir()
+    (repo / ".journal" / "config.toml").write_text("[capture]\nuntracked_max_byte = 5\n")
+    done = journal("new", "-n", "x", cwd=repo)
+    assert done.returncode == 2
+    lines = done.stderr.decode().splitlines()
+    assert lines[0].endswith("unknown setting capture.untracked_max_byte")
+    assert lines[1] == "hint: known: untracked_max_bytes, git_timeout, left_out"
