@@ -2,9 +2,10 @@
 
 Plain `git` calls, not GitPython: this runs before every experiment, and two git processes cost a
 third of GitPython's import alone. The capture is read-only towards the user's repo (no index,
-HEAD, branch or work-tree writes; `GIT_OPTIONAL_LOCKS=0`), machine-readable output only (`-z`), and
-flags that make the user's git config (colour, prefixes, external diff, textconv, pagers) unable to
-change what is captured.
+HEAD, branch or work-tree writes: `GIT_OPTIONAL_LOCKS=0`, and the plumbing `diff-index`, because
+porcelain `git diff` rewrites the index when it finds stat-dirty files whatever the lock setting),
+machine-readable output only (`-z`), and flags that make the user's git config and environment
+(colour, prefixes, context size, external diff, textconv, pagers) unable to change what is captured.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import signal
 import stat
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -26,11 +28,17 @@ _NEUTRAL_CONFIG = (
     "-c", "diff.relative=false", "-c", "status.relativePaths=false",
 )
 _DIFF_FLAGS = (
-    "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--no-relative",
-    "--src-prefix=a/", "--dst-prefix=b/", "--ignore-submodules=all", "--full-index",
+    "-p", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+    "--no-relative", "--src-prefix=a/", "--dst-prefix=b/", "--ignore-submodules=all",
+    "--full-index", "--unified=3",
 )
+# Environment that would change the bytes git writes (GIT_DIFF_OPTS=-u0 makes a patch that
+# `git apply` refuses, and beats --unified); the rest of the user's environment is kept.
+_DROPPED_ENV = ("GIT_DIFF_OPTS", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_TRACE", "GIT_TRACE2",
+                "GIT_TRACE2_EVENT", "GIT_TRACE2_PERF", "GIT_FLUSH")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SNIFF_BYTES = 8000   # git's own test for binary: a NUL byte in the first 8000 bytes
-_SUBMODULE_LINE = re.compile(r"^[ +\-U]([0-9a-f]{40,64}) (.*?)(?: \(.*\))?$")
+_SUBMODULE_LINE = re.compile(r"^[ +\-U]([0-9a-f]{40,64}) (.*?)(?: \([^ ]*\))?$")   # (describe)
 _IN_PROGRESS = (
     ("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"), ("rebase-apply", "rebase"),
     ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"), ("BISECT_LOG", "bisect"),
@@ -86,27 +94,65 @@ class _Git:
         self.root = root
         self.timeout = timeout
         self.env = {
-            **environ,
+            **{name: value for name, value in environ.items() if name not in _DROPPED_ENV},
             "GIT_OPTIONAL_LOCKS": "0",      # status must not refresh (write) the user's index
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_PAGER": "cat",
             "LC_ALL": "C",
         }
 
-    def run(self, *args: str, stdin: bytes | None = None) -> bytes:
+    def run(self, *args: str, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
+        """git's output; _GitFailed when it cannot start, fails or outlives the timeout. git runs
+        in its own process group, so on a timeout (or Ctrl-C) everything it started is killed too,
+        not left running in the user's repo."""
         try:
-            done = subprocess.run(
-                ["git", *_NEUTRAL_CONFIG, *args], cwd=self.root, env=self.env, input=stdin,
-                capture_output=True, timeout=self.timeout,
+            process = subprocess.Popen(
+                ["git", *_NEUTRAL_CONFIG, *args], cwd=cwd or self.root, env=self.env,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )
-        except subprocess.TimeoutExpired as exc:
-            raise _GitFailed(f"`git {args[0]}` took longer than {self.timeout:g}s") from exc
         except OSError as exc:
             raise _GitFailed(f"cannot run git: {exc.strerror}") from exc
-        if done.returncode != 0:
-            message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise _GitFailed(f"`git {args[0]}` failed: {message[0] if message else done.returncode}")
-        return done.stdout
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=self.timeout)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(process)
+            raise _GitFailed(f"`git {args[0]}` took longer than {self.timeout:g}s") from exc
+        except BaseException:
+            _kill_group(process)
+            raise
+        if process.returncode != 0:
+            raise _GitFailed(f"`git {args[0]}` failed: {_first_error(stderr, process.returncode)}")
+        return stdout
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+    process.wait()
+
+
+def _first_error(stderr: bytes, returncode: int) -> str:
+    """The line that says what went wrong: the first `fatal:`/`error:` line, as warnings and trace
+    output may come before it."""
+    text = stderr.decode("utf-8", "replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[0] if lines else f"exit status {returncode}"
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences, newlines in file names)
+    shown as `\\xNN`, bytes that were not UTF-8 likewise."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 @dataclass
@@ -172,7 +218,7 @@ def capture_code_state(
         ))
     except _GitFailed as exc:
         state.fields["partial"] = ["status", "patch"]
-        state.warnings.append(f"code state not captured: {exc}")
+        state.warnings.append(printable(f"code state not captured: {exc}"))
         return state
 
     fields = state.fields
@@ -191,17 +237,23 @@ def capture_code_state(
         fields["submodules"] = submodules
 
     tracked_changes = [path for path in status.changed if path not in status.submodule_flags]
+    # Credential files are kept out of the patch when tracked too: a changed .env is no safer
+    # for having an older version in git.
+    left_out = [path for path in tracked_changes if _matches_any(path, left_out_globs)]
     patch = b""
-    if tracked_changes:
-        base = status.commit or _empty_tree(git)
+    if len(tracked_changes) > len(left_out):
+        kept_out = [f":(top,exclude,literal){path}" for path in left_out]
         try:
-            patch = git.run("diff", *_DIFF_FLAGS, base, "--", ".", *excluded)
+            # `diff-index`, not `diff`: porcelain diff writes a refreshed index to the user's repo.
+            base = status.commit or _empty_tree(git)
+            patch = git.run("diff-index", *_DIFF_FLAGS, base, "--", ".", *excluded, *kept_out)
         except _GitFailed as exc:
-            fields["partial"] = ["patch"]
+            fields.setdefault("partial", []).append("patch")
             state.warnings.append(f"uncommitted changes not captured: {exc}")
-    included, left_out, notes = _untracked_patch(
+    included, untracked_left_out, notes = _untracked_patch(
         root, status.untracked, untracked_max_bytes, left_out_globs
     )
+    left_out += untracked_left_out
     patch += included
     if notes:
         state.warnings.append("left out of the patch: " + ", ".join(notes))
@@ -213,16 +265,22 @@ def capture_code_state(
     if left_out:
         fields["left_out"] = left_out
     state.patch = patch
+    state.warnings = [printable(line) for line in state.warnings]
     return state
 
 
 def _exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
-    """`.journal/` never counts as a change (records must not make the next run dirty)."""
+    """`.journal/` never counts as a change (records must not make the next run dirty): neither
+    the journal in use (`JOURNAL_DIR` may put it anywhere in the work tree) nor `.journal/` at
+    the root."""
+    folders = [".journal"]
     try:
         relative = journal_dir.resolve().relative_to(root.resolve())
     except ValueError:
-        return []
-    return [f":(top,exclude,literal){relative.as_posix()}"] if relative.parts else []
+        relative = None
+    if relative is not None and relative.parts and relative.as_posix() not in folders:
+        folders.append(relative.as_posix())
+    return [f":(top,exclude,literal){folder}" for folder in folders]
 
 
 def _empty_tree(git: _Git) -> str:
@@ -242,8 +300,11 @@ def _repo_situation(git_dir: Path | None) -> dict[str, Any]:
     common = git_dir
     commondir = git_dir / "commondir"
     if commondir.is_file():
-        common = (git_dir / commondir.read_text().strip()).resolve()
         situation["worktree"] = "linked"
+        try:
+            common = (git_dir / _decode(commondir.read_bytes()).strip()).resolve()
+        except OSError:
+            pass
     if (common / "shallow").exists():
         situation["shallow"] = True
     return situation
@@ -257,13 +318,17 @@ def _submodules(git: _Git, root: Path, status: _Status, state: CodeState) -> lis
         state.warnings.append(f"submodule commits not captured: {exc}")
         state.fields.setdefault("partial", []).append("submodules")
         return []
+    flags_of = dict(status.submodule_flags)   # path -> "CMU"; nested ones filled in on demand
+    looked_into: set[str] = set()
     submodules = []
     for line in output.splitlines():
         match = _SUBMODULE_LINE.match(line)
         if not match:
             continue
         path = match.group(2)
-        flags = status.submodule_flags.get(path, "...")
+        if path not in flags_of:
+            _nested_flags(git, root, path, flags_of, looked_into, state)
+        flags = flags_of.get(path, "...")
         entry: dict[str, Any] = {"path": path}
         if line.startswith("-"):
             entry["initialized"] = False
@@ -276,6 +341,30 @@ def _submodules(git: _Git, root: Path, status: _Status, state: CodeState) -> lis
         if entry["dirty"]:
             state.warnings.append(f"submodule {path} has uncommitted changes: they are not in the patch")
     return submodules
+
+
+def _nested_flags(git: _Git, root: Path, path: str, flags_of: dict[str, str],
+                  looked_into: set[str], state: CodeState) -> None:
+    """Flags of a nested submodule, from a status inside the submodule that holds it. Only a
+    dirty holder can hold a dirty submodule (git counts nested changes as the holder's), so a
+    clean holder costs no git call."""
+    holders = [known for known in flags_of if path.startswith(known + "/")]
+    if not holders:
+        return
+    holder = max(holders, key=len)
+    if holder in looked_into or not ("M" in flags_of[holder] or "U" in flags_of[holder]):
+        return
+    looked_into.add(holder)
+    try:
+        inner = parse_status(git.run(
+            "status", "--porcelain=v2", "-z", "--untracked-files=all", "--ignore-submodules=none",
+            cwd=root / holder,
+        ))
+    except _GitFailed as exc:
+        state.warnings.append(f"submodule {holder} not looked into: {exc}")
+        return
+    for inner_path, flags in inner.submodule_flags.items():
+        flags_of[f"{holder}/{inner_path}"] = flags
 
 
 def _matches_any(path: str, globs: Sequence[str]) -> bool:
@@ -304,6 +393,10 @@ def _untracked_patch(
             if stat.S_ISLNK(info.st_mode):
                 patch += new_file_section(path, os.readlink(full).encode("utf-8", "surrogateescape"),
                                           "120000")
+                continue
+            if not stat.S_ISREG(info.st_mode):   # a fifo would block the read forever
+                left_out.append(path)
+                notes.append(f"{path} (not a regular file)")
                 continue
             if info.st_size > max_bytes:
                 left_out.append(path)

@@ -6,12 +6,13 @@ record's `command` as well, so nothing is lost when a guess here is wrong.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from journal.errors import UsageError
 
-_INT = re.compile(r"[+-]?(?:0|[1-9][0-9_]*)")
+_INT = re.compile(r"[+-]?(?:0|[1-9](?:_?[0-9])*)")   # 1_000 as int() takes it; 007 stays text
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][+-]?[0-9]+)?")
 _BOOLS = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
 _NAME = re.compile(r"[A-Za-z_][\w.\-/]*")
@@ -24,7 +25,8 @@ def typed_value(text: str) -> Any:
         number = int(text)
         return number if number in _INT64 else text
     if _FLOAT.fullmatch(text):
-        return float(text)
+        number = float(text)
+        return number if math.isfinite(number) else text   # 1e999 keeps its digits
     return _BOOLS.get(text, text)
 
 
@@ -62,16 +64,23 @@ def params_from_argv(argv: list[str]) -> dict[str, Any]:
                 params[name] = True
         elif "=" in arg and not arg.startswith("-"):
             raw, _, value = arg.partition("=")
-            name = _param_name(raw.lstrip("+~"))   # Hydra: +key=v adds, ++key=v forces
+            if raw.startswith("~"):
+                continue                           # Hydra: ~key=v deletes, it sets nothing
+            name = _param_name(raw.lstrip("+"))    # Hydra: +key=v adds, ++key=v forces
             if name is not None:
                 params[name] = typed_value(value)
     return params
 
 
 def parse_assignment(text: str, option: str) -> tuple[str, Any]:
-    """`K=V` from `--param` / `--metric`; a bad one is a usage error naming the option."""
+    """`K=V` from `--param` / `--metric`; a bad one is a usage error naming the option.
+
+    `--param batch-size=64` is named `batch_size`, as `--batch-size` in the command is, so the
+    explicit value replaces the parsed one instead of standing beside it."""
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name:
         raise UsageError(f"{option} expects NAME=VALUE, got {text!r}")
+    if option == "--param":
+        name = name.replace("-", "_")
     return name, typed_value(value.strip())

@@ -1,10 +1,15 @@
 """Keep credentials off disk: argv, params, notes, environment values and patches pass through here.
 
 Two rules, applied before anything is written:
-- by name: the value of `--api-key X`, `--api-key=X`, `API_KEY=X` or a param named like a credential;
+- by name: the value of `--api-key X`, `--api-key=X`, `API_KEY=X`, `"api_key": "X"`,
+  `X-Api-Key: X` or a param named like a credential, also inside one argument such as
+  `sh -c "WANDB_API_KEY=X python train.py"` or a URL query (`?access_token=X`);
 - by shape: values that look like well-known tokens (OpenAI, GitHub, AWS, Slack, Hugging Face, ...),
-  passwords inside URLs and `Bearer ...` headers, wherever they appear.
+  private key blocks, passwords inside URLs and `Authorization:` / `Bearer ...` headers, wherever
+  they appear.
 Trackers that only filter by name (Guild keeps `*_API_KEY` values) or not at all (wandb argv) leak.
+
+Patches hold code, where `token = args.token` is not a secret, so they get the shape rules only.
 """
 
 from __future__ import annotations
@@ -21,73 +26,168 @@ SECRET_WORDS = frozenset({
     "auth", "authorization", "apikey", "cookie", "privatekey", "pat",
 })
 # Words that make a name a credential only as its last part: `api_key`, `hf_token`, but not
-# `key_dim` or `token_dropout`.
-SECRET_LAST_WORDS = frozenset({"key", "token", "tokens"})
+# `key_dim` or `token_dropout`. (Plural `tokens` names a count: `warmup_tokens`, `final_tokens`.)
+SECRET_LAST_WORDS = frozenset({"key", "token"})
 # Parts that make a name a count or size, never a credential: `max_tokens`, `num_keys`.
 COUNT_WORDS = frozenset({"max", "min", "num", "n", "size", "len", "length", "dim", "count", "top"})
+# Parts that make a trailing `key`/`token` something else: tokenizer special tokens
+# (`--eos_token "</s>"`), sort and metric keys, JAX PRNG keys.
+NOT_CREDENTIAL_WORDS = frozenset({
+    "pad", "bos", "eos", "unk", "mask", "sep", "cls", "special", "start", "end", "stop",
+    "sort", "metric", "monitor", "rng", "prng", "seed", "primary", "foreign", "group",
+})
+# Run-together names: `apikey`, `hfapitoken`, `awssecretaccesskey`.
+SECRET_SUFFIXES = (
+    "apikey", "accesskey", "secretkey", "privatekey", "apitoken", "accesstoken", "authtoken",
+    "refreshtoken", "bottoken", "sessiontoken",
+)
 
+# A token shape starts a word: `task-classification-...` holds no `sk-` key.
+_START = r"(?<![A-Za-z0-9])"
 TOKEN_SHAPES = (
-    r"sk-[A-Za-z0-9_\-]{20,}",                      # OpenAI, Anthropic
-    r"gh[pousr]_[A-Za-z0-9]{30,}",                  # GitHub
+    r"sk-(?=[A-Za-z_\-]{0,80}[0-9])[A-Za-z0-9_\-]{20,}",   # OpenAI, Anthropic (they hold digits)
+    r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",       # Stripe
+    r"gh[pousr]_[A-Za-z0-9]{30,}",                     # GitHub
     r"github_pat_[A-Za-z0-9_]{40,}",
-    r"(?:AKIA|ASIA)[0-9A-Z]{16}",                   # AWS access key id
-    r"xox[abposr]-[A-Za-z0-9\-]{10,}",              # Slack
-    r"hf_[A-Za-z0-9]{30,}",                         # Hugging Face
-    r"glpat-[A-Za-z0-9_\-]{20,}",                   # GitLab
-    r"AIza[0-9A-Za-z_\-]{35}",                      # Google API key
+    r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])",          # AWS access key id
+    r"xox[abposre]-[A-Za-z0-9\-]{10,}",                # Slack
+    r"xapp-[A-Za-z0-9\-]{10,}",
+    r"hf_[A-Za-z0-9]{30,}",                            # Hugging Face
+    r"glpat-[A-Za-z0-9_\-]{20,}",                      # GitLab
+    r"AIza[0-9A-Za-z_\-]{35}",                         # Google API key
+    r"ya29\.[0-9A-Za-z_\-]{20,}",                      # Google OAuth access token
     r"npm_[A-Za-z0-9]{36}",
     r"pypi-[A-Za-z0-9_\-]{50,}",
+    r"r8_[A-Za-z0-9]{30,}",                            # Replicate
+    r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}",   # SendGrid
     r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",   # JWT
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
 )
-_URL_PASSWORD = r"(?<=://)[^/\s:@]*:[^/\s@]+(?=@)"
-_AUTH_HEADER = r"(?<=Bearer )[A-Za-z0-9._~+/=\-]+|(?<=Basic )[A-Za-z0-9+/=]{8,}"
+_SLACK_WEBHOOK = r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9/]+"
+_KEY_BEGIN = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+_KEY_END = r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+_PRIVATE_KEY = re.compile(rf"{_KEY_BEGIN}.*?(?:{_KEY_END}|\Z)", re.S)
+_KEY_BEGIN_RE = re.compile(_KEY_BEGIN)
+_KEY_END_RE = re.compile(_KEY_END)
+# `scheme://user:password@host`: the password runs to the last `@` of the authority.
+_URL_PASSWORD = re.compile(
+    r"(?<=://)(?P<user>[^\s/?#:@\"'<>]*):(?P<password>[^\s/?#\"'<>]+)@"
+    r"(?=[^\s/?#@\"'<>]*(?:[\s/?#\"'<>]|$))"
+)
+_AUTH_HEADER = re.compile(
+    r"(?i:\b(?:proxy-)?authorization)[ \t]*:[ \t]*"
+    r"(?P<scheme>(?i:bearer|basic|token|bot|digest|apikey|api-key|sso-key)[ \t]+)?"
+    r"(?P<value>[^\s\"',;]+)"
+)
+# A bare `Bearer xxx`; `Basic` only inside an Authorization header ("Basic training" is prose).
+_BEARER = re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/=\-]+")
 
-_NAME_PARTS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# Named values, as (name and separator, value) pairs: the value is only read after a credential
+# name, so text full of ordinary `a=b` pairs is scanned once (linear, not quadratic).
+_VALUE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'&;]+")
+_NAMED = (
+    # `NAME=VALUE` (shell, Hydra, .env, URL queries, Python keyword arguments).
+    ("=", re.compile(r"(?<![\w.\-])(?P<name>-{0,2}[+~]{0,2}[A-Za-z_][\w.\-]*)[ \t]*=[ \t]*(?!=)"),
+     _VALUE),
+    # `--name VALUE` inside one string (`sh -c "python x.py --password hunter2"`).
+    ("-", re.compile(r"(?<![\w.\-])(?P<name>--?[A-Za-z][\w.\-]*)[ \t]+"),
+     re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'&;\-][^\s\"'&;]*")),
+    # `"name": "value"` (JSON, Python dicts).
+    (":", re.compile(r"(?P<q>[\"'])(?P<name>[A-Za-z_][\w.\-]*)(?P=q)[ \t]*:[ \t]*"),
+     re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'")),
+    # `Name: value` (HTTP headers such as `X-Api-Key: ...`, YAML).
+    (":", re.compile(r"(?<![\w.\-])(?P<name>[A-Za-z][\w\-]*):[ \t]+"), re.compile(r"[^\s\"',;]+")),
+)
+_ARG_NAME = re.compile(r"-{0,2}[+~]{0,2}[A-Za-z_][\w.\-]*")
+
+_NAME_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
 def _name_parts(name: str) -> list[str]:
     return [part.lower() for part in _NAME_PARTS.findall(name)]
 
 
+def _masked_value(value: str) -> str:
+    """`"***"` keeps its quotes, so a masked shell or JSON string stays well-formed."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[0] + MASK + value[0]
+    return MASK
+
+
 class Redactor:
     def __init__(self, extra_names: Iterable[str] = (), extra_values: Iterable[str] = ()) -> None:
-        self.secret_words = SECRET_WORDS | {word.lower() for word in extra_names}
-        shapes = [*TOKEN_SHAPES, *extra_values]
-        self._shapes = re.compile("|".join(f"(?:{shape})" for shape in shapes))
-        self._url_password = re.compile(_URL_PASSWORD)
-        self._auth_header = re.compile(_AUTH_HEADER)
+        phrases = [tuple(_name_parts(word)) for word in extra_names]
+        self.secret_words = SECRET_WORDS | {p[0] for p in phrases if len(p) == 1}
+        self._secret_phrases = tuple(p for p in phrases if len(p) > 1)
+        shapes = [_START + f"(?:{shape})" for shape in TOKEN_SHAPES]
+        shapes += [_SLACK_WEBHOOK, *(f"(?:{shape})" for shape in extra_values)]
+        self._shapes = re.compile("|".join(shapes))
 
     def is_secret_name(self, name: str) -> bool:
         parts = _name_parts(name)
+        while parts and parts[-1].isdigit():   # API_KEY_2, hf_token1
+            parts.pop()
         if not parts or COUNT_WORDS.intersection(parts):
             return False
         joined = "".join(parts)
-        return (
-            bool(self.secret_words.intersection(parts))
-            or parts[-1] in SECRET_LAST_WORDS
-            or joined in self.secret_words
-            or joined.endswith(("apikey", "accesskey", "secretkey", "privatekey"))
-        )
+        if self.secret_words.intersection(parts) or joined in self.secret_words:
+            return True
+        dotted = "." + ".".join(parts) + "."
+        if any("." + ".".join(phrase) + "." in dotted for phrase in self._secret_phrases):
+            return True
+        if NOT_CREDENTIAL_WORDS.intersection(parts[:-1]):
+            return False
+        return parts[-1] in SECRET_LAST_WORDS or joined.endswith(SECRET_SUFFIXES)
+
+    def shapes(self, text: str) -> str:
+        """Mask secret-shaped values only: token formats, private keys, URL passwords, headers."""
+        if "PRIVATE KEY" in text:
+            text = _PRIVATE_KEY.sub(MASK, text)
+        text = self._shapes.sub(MASK, text)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(lambda m: m["user"] + ":" + MASK + "@", text)
+        if ":" in text:
+            text = _AUTH_HEADER.sub(lambda m: m.string[m.start():m.start("value")] + MASK, text)
+        return _BEARER.sub(MASK, text)
 
     def text(self, text: str) -> str:
-        """Mask secret-shaped values anywhere in free text."""
-        text = self._shapes.sub(MASK, text)
-        text = self._url_password.sub(lambda m: m.group().split(":", 1)[0] + ":" + MASK, text)
-        return self._auth_header.sub(MASK, text)
+        """Mask secret-shaped values, and the values of credential-named settings, in free text."""
+        text = self.shapes(text)
+        for needed, name_pattern, value_pattern in _NAMED:
+            if needed in text:
+                text = self._named(name_pattern, value_pattern, text)
+        return text
+
+    def _named(self, name_pattern: re.Pattern[str], value_pattern: re.Pattern[str], text: str
+               ) -> str:
+        """Mask the value after each credential name. After an ordinary name the search goes on
+        right there, so a value is searched too (`--url=https://h/?token=X`)."""
+        out: list[str] = []
+        done = pos = 0
+        while match := name_pattern.search(text, pos):
+            pos = match.end()
+            name = match["name"]
+            if name.lower().endswith("authorization"):
+                continue        # shapes() masked its value and kept the scheme
+            if not self.is_secret_name(name.lstrip("-+~")):
+                continue
+            value = value_pattern.match(text, pos)
+            if value:
+                out += [text[done:pos], _masked_value(value.group())]
+                done = pos = value.end()
+        return "".join(out) + text[done:] if out else text
 
     def argv(self, argv: list[str]) -> list[str]:
         """Mask values given to credential-named options, and secret-shaped text anywhere."""
         out: list[str] = []
         mask_next = False
         for arg in argv:
-            if mask_next and not arg.startswith("-"):
+            if mask_next and (not arg.startswith("-") or arg[1:2].isdigit() or arg[1:2] == "."):
                 out.append(MASK)
                 mask_next = False
                 continue
             mask_next = False
             name, sep, _value = arg.partition("=")
-            if sep and self.is_secret_name(name.lstrip("-+~")):
+            if sep and _ARG_NAME.fullmatch(name) and self.is_secret_name(name.lstrip("-+~")):
                 out.append(f"{name}={MASK}")
                 continue
             if arg.startswith("-") and not sep and self.is_secret_name(arg.lstrip("-")):
@@ -96,45 +196,103 @@ class Redactor:
         return out
 
     def mapping(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Params or environment: credential-named values masked, strings checked by shape."""
-        out: dict[str, Any] = {}
-        for name, value in values.items():
-            if self.is_secret_name(name) and not isinstance(value, bool):
-                out[name] = MASK
-            elif isinstance(value, str):
-                out[name] = self.text(value)
-            else:
-                out[name] = value
-        return out
+        """Params or environment: credential-named values masked, strings checked by shape and name,
+        nested tables and lists included."""
+        return {str(name): self._value(str(name), value) for name, value in values.items()}
+
+    def _value(self, name: str, value: Any) -> Any:
+        if self.is_secret_name(name) and value is not None and not isinstance(value, bool):
+            return MASK
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return self.mapping(value)
+        if isinstance(value, (list, tuple)):
+            return [self._value("", item) for item in value]
+        return value
 
     def patch(self, patch: bytes) -> tuple[bytes, list[str]]:
-        """Mask secret-shaped values on added lines of a text patch; return it and the files touched.
+        """Mask secret-shaped values on added lines of a text patch; return it and the files
+        touched.
 
         Only `+` lines change, so the patch still applies; the rebuilt file differs from the
-        original exactly where a secret was.
+        original exactly where a secret was. Hunk line counts tell added lines from `+++` headers,
+        so an added line `++ x` is still checked.
         """
         lines = patch.split(b"\n")
         touched: list[str] = []
         current = ""
+        old_left = new_left = 0     # lines still to come in the current hunk
+        in_key = False              # inside an added private key block
         for index, line in enumerate(lines):
-            if line.startswith(b"+++ "):
-                current = _patch_path(line[4:])
+            if old_left <= 0 and new_left <= 0:
+                in_key = False
+                if line.startswith(b"+++ "):
+                    current = _patch_path(line[4:])
+                else:
+                    hunk = _HUNK.match(line)
+                    if hunk:
+                        old_left = 1 if hunk["old"] is None else int(hunk["old"])
+                        new_left = 1 if hunk["new"] is None else int(hunk["new"])
                 continue
-            if not line.startswith(b"+"):
+            marker = line[:1]
+            if marker == b"-":
+                old_left -= 1
                 continue
-            text = line.decode("utf-8", "surrogateescape")
-            masked = self.text(text)
+            if marker == b" " or (marker == b"" and index < len(lines) - 1):
+                old_left -= 1
+                new_left -= 1
+                continue
+            if marker != b"+":
+                continue    # `\ No newline at end of file`
+            new_left -= 1
+            text = line[1:].decode("utf-8", "surrogateescape")
+            if in_key:
+                masked = text if not text else MASK
+                if _KEY_END_RE.search(text):
+                    in_key = False
+                    masked = MASK
+            else:
+                masked = self.shapes(text)
+                if _KEY_BEGIN_RE.search(text) and not _KEY_END_RE.search(text):
+                    in_key = True
             if masked != text:
-                lines[index] = masked.encode("utf-8", "surrogateescape")
+                lines[index] = b"+" + masked.encode("utf-8", "surrogateescape")
                 if current not in touched:
                     touched.append(current)
         return b"\n".join(lines), touched
 
 
+_HUNK = re.compile(rb"@@ -\d+(?:,(?P<old>\d+))? \+\d+(?:,(?P<new>\d+))? @@")
+_C_ESCAPES = {ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11, ord("f"): 12,
+              ord("r"): 13, ord('"'): 34, ord("\\"): 92}
+
+
 def _patch_path(header: bytes) -> str:
     """`b/dir/file` or `"b/dir/fil\\303\\251"` from a `+++` line, as the path the user knows."""
-    text = header.decode("utf-8", "surrogateescape").strip()
-    if text.startswith('"'):
-        text = text[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
-        text = text.encode("latin-1").decode("utf-8", "surrogateescape")
+    if header.endswith(b"\t"):     # git adds a tab after names holding a space
+        header = header[:-1]
+    if header.startswith(b'"') and header.endswith(b'"') and len(header) >= 2:
+        header = _c_unquote(header[1:-1])
+    text = header.decode("utf-8", "surrogateescape")
     return text[2:] if text.startswith("b/") else text
+
+
+def _c_unquote(quoted: bytes) -> bytes:
+    """Undo git's C-style quoting (`\\303\\251`, `\\t`, `\\"`) byte for byte."""
+    out = bytearray()
+    index = 0
+    while index < len(quoted):
+        byte = quoted[index]
+        index += 1
+        if byte != 0x5C or index >= len(quoted):
+            out.append(byte)
+            continue
+        escaped = quoted[index]
+        if 0x30 <= escaped <= 0x37 and quoted[index:index + 3].isdigit():
+            out.append(int(quoted[index:index + 3], 8) & 0xFF)
+            index += 3
+        else:
+            out.append(_C_ESCAPES.get(escaped, escaped))
+            index += 1
+    return bytes(out)

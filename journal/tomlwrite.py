@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
+# TOML needs control characters, `"` and `\` escaped; C1 controls (U+0080-U+009F, e.g. the 8-bit
+# CSI), bidi overrides and line separators are escaped too, so `cat` or `grep` on a record never
+# sends them to a terminal or reorders what a reader sees.
+_NEEDS_ESCAPE = re.compile(
+    r'[\x00-\x1f\x7f-\x9f"\\\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]'
+)
+_SURROGATES = re.compile(r"[\ud800-\udfff]+")
 _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 INT64 = range(-(2**63), 2**63)
 
@@ -27,11 +34,25 @@ def storable_text(text: str) -> str:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
-        try:
-            raw = text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            return text.encode("utf-8", "backslashreplace").decode("utf-8")
-        return raw.decode("utf-8", "backslashreplace")
+        return _SURROGATES.sub(_show_surrogates, text)
+
+
+def _show_surrogates(match: re.Match[str]) -> str:
+    """Escaped bytes (U+DC80-U+DCFF) as `\\xNN`, any other lone surrogate as `\\udNNN`."""
+    out: list[str] = []
+    raw = bytearray()
+    for char in match.group():
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            raw.append(code - 0xDC00)
+            continue
+        if raw:
+            out.append(raw.decode("utf-8", "backslashreplace"))
+            raw.clear()
+        out.append(f"\\u{code:04x}")
+    if raw:
+        out.append(raw.decode("utf-8", "backslashreplace"))
+    return "".join(out)
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -50,24 +71,32 @@ def format_key(key: str) -> str:
 def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        if value not in INT64:
-            raise ValueError(f"integer out of TOML range: {value}")
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
     if isinstance(value, str):
         return format_string(value)
+    if isinstance(value, numbers.Integral):     # int, IntEnum, numpy integers
+        number = int(value)
+        if number not in INT64:
+            raise ValueError(f"integer out of TOML range: {number}")
+        return str(number)
+    if isinstance(value, numbers.Real):         # float, numpy floats (repr `np.float64(..)`)
+        number = float(value)
+        if math.isnan(number):
+            return "nan"
+        if math.isinf(number):
+            return "inf" if number > 0 else "-inf"
+        return float.__repr__(number)
+    if isinstance(value, (bytes, bytearray)):
+        return format_string(bytes(value).decode("utf-8", "surrogateescape"))
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
+        offset = value.utcoffset()
+        if offset is None:
             raise ValueError("naive datetimes are not written: records use offset datetimes")
+        if offset % dt.timedelta(minutes=1):   # TOML offsets have no seconds: say it in UTC
+            value = value.astimezone(dt.timezone.utc)
         return value.isoformat(timespec="milliseconds")
     if isinstance(value, Mapping):
-        inner = ", ".join(f"{format_key(str(k))} = {format_value(v)}" for k, v in value.items())
+        inner = ", ".join(f"{format_key(str(k))} = {format_value(v)}"
+                          for k, v in value.items() if v is not None)
         return "{ " + inner + " }" if inner else "{}"
     if isinstance(value, Sequence):
         return "[" + ", ".join(format_value(item) for item in value) + "]"
@@ -96,15 +125,15 @@ def _write_table(table: Mapping[str, Any], path: tuple[str, ...], lines: list[st
     for key, value in table.items():
         if value is None or isinstance(value, Mapping) or _is_table_array(value):
             continue
-        lines.append(f"{format_key(key)} = {format_value(value)}")
+        lines.append(f"{format_key(str(key))} = {format_value(value)}")
     for key, value in tables:
         sub_path = (*path, key)
         lines.append("")
-        lines.append("[" + ".".join(format_key(k) for k in sub_path) + "]")
+        lines.append("[" + ".".join(format_key(str(k)) for k in sub_path) + "]")
         _write_table(value, sub_path, lines)
     for key, items in arrays:
         sub_path = (*path, key)
         for item in items:
             lines.append("")
-            lines.append("[[" + ".".join(format_key(k) for k in sub_path) + "]]")
+            lines.append("[[" + ".".join(format_key(str(k)) for k in sub_path) + "]]")
             _write_table(item, sub_path, lines)
