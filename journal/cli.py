@@ -15,6 +15,7 @@ import typer
 
 from journal import __version__
 from journal.errors import JournalError
+from journal.safetext import printable
 
 app = typer.Typer(
     name="journal",
@@ -29,7 +30,7 @@ app = typer.Typer(
 
 def say(message: str) -> None:
     """A diagnostic line: always stderr, so stdout stays data."""
-    sys.stderr.write(f"journal: {message}\n")
+    sys.stderr.write(f"journal: {printable(message)}\n")
     sys.stderr.flush()
 
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> Any:
     except JournalError as exc:
         say(f"error: {exc.message}")
         if exc.hint:
-            sys.stderr.write(f"hint: {exc.hint}\n")
+            sys.stderr.write(f"hint: {printable(exc.hint)}\n")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from journal.safetext import printable
+
 # Config that would change the bytes we parse or the patch we write.
 _NEUTRAL_CONFIG = (
     "-c", "core.quotepath=on", "-c", "color.ui=never", "-c", "diff.noprefix=false",
@@ -36,7 +38,6 @@ _DIFF_FLAGS = (
 # `git apply` refuses, and beats --unified); the rest of the user's environment is kept.
 _DROPPED_ENV = ("GIT_DIFF_OPTS", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_TRACE", "GIT_TRACE2",
                 "GIT_TRACE2_EVENT", "GIT_TRACE2_PERF", "GIT_FLUSH")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SNIFF_BYTES = 8000   # git's own test for binary: a NUL byte in the first 8000 bytes
 _SUBMODULE_LINE = re.compile(r"^[ +\-U]([0-9a-f]{40,64}) (.*?)(?: \([^ ]*\))?$")   # (describe)
 _IN_PROGRESS = (
@@ -148,13 +149,6 @@ def _first_error(stderr: bytes, returncode: int) -> str:
     return lines[0] if lines else f"exit status {returncode}"
 
 
-def printable(text: str) -> str:
-    """Text safe for a terminal: control characters (escape sequences, newlines in file names)
-    shown as `\\xNN`, bytes that were not UTF-8 likewise."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
-
-
 @dataclass
 class _Status:
     commit: str | None = None
@@ -258,10 +252,14 @@ def capture_code_state(
     if notes:
         state.warnings.append("left out of the patch: " + ", ".join(notes))
     if patch:
-        patch, redacted = redact_patch(patch)
+        patch, redacted, unmaskable = redact_patch(patch)
         if redacted:
             fields["redacted"] = redacted
             state.warnings.append("secrets masked in the patch of: " + ", ".join(redacted))
+        if unmaskable:
+            left_out += unmaskable
+            state.warnings.append("left out of the patch (a committed secret is in its context): "
+                                  + ", ".join(unmaskable))
     if left_out:
         fields["left_out"] = left_out
     state.patch = patch

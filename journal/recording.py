@@ -99,11 +99,11 @@ def record_new(
                 status="interrupted", exit_code=130)
         raise
     if result.error:
-        warn(result.error)
-        record["error"] = result.error
+        record["error"] = redactor.text(result.error)
+        warn(record["error"])
     if result.problems:
-        record["problems"] = result.problems
-        for line in result.problems:
+        record["problems"] = [redactor.text(line) for line in result.problems]
+        for line in record["problems"]:
             warn(line)
     record["log"]["bytes"] = result.log_bytes
     status = _status_of(result.exit_code, result.child_signal, result.received_signal)
@@ -122,7 +122,7 @@ def _capture(place: Place, config: Config, redactor: Redactor, environ: Mapping[
         untracked_max_bytes=config.untracked_max_bytes,
         left_out_globs=config.left_out,
         timeout=config.git_timeout,
-        redact_patch=redactor.patch,
+        redact_patch=redactor.safe_patch,
         environ=environ,
     )
 
@@ -142,7 +142,7 @@ def _initial_record(
         "schema": SCHEMA_VERSION,
         "id": "",
         "note": redactor.text(request.note or ""),
-        "tags": list(dict.fromkeys(request.tags)),
+        "tags": list(dict.fromkeys(redactor.text(tag) for tag in request.tags)),
         "status": "running" if command else "finished",
         "started": started,
         "ended": None,       # placeholders keep the finished record's fields in reading order

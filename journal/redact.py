@@ -211,6 +211,35 @@ class Redactor:
             return [self._value("", item) for item in value]
         return value
 
+    def safe_patch(self, patch: bytes) -> tuple[bytes, list[str], list[str]]:
+        """The patch with secrets masked on added lines, and without the file sections where a
+        secret sits on a context or removed line (already committed, it cannot be masked there
+        without breaking `git apply`). Returns it, the files masked and the files dropped."""
+        kept: list[bytes] = []
+        dropped: list[str] = []
+        for section in _file_sections(patch):
+            path = self._unmaskable_secret_in(section)
+            if path is None:
+                kept.append(section)
+            else:
+                dropped.append(path)
+        masked, touched = self.patch(b"".join(kept))
+        return masked, touched, dropped
+
+    def _unmaskable_secret_in(self, section: bytes) -> str | None:
+        """The section's path when one of its context or removed lines holds a secret shape."""
+        old_path = new_path = ""
+        for line in section.split(b"\n"):
+            if line.startswith(b"--- ") and not old_path:
+                old_path = _patch_path(line[4:], "a/")
+            elif line.startswith(b"+++ ") and not new_path:
+                new_path = _patch_path(line[4:])
+            elif line[:1] in (b" ", b"-") and not line.startswith(b"--- "):
+                text = line[1:].decode("utf-8", "surrogateescape")
+                if "PRIVATE KEY" in text or self.shapes(text) != text:
+                    return new_path if new_path and new_path != "/dev/null" else old_path
+        return None
+
     def patch(self, patch: bytes) -> tuple[bytes, list[str]]:
         """Mask secret-shaped values on added lines of a text patch; return it and the files
         touched.
@@ -268,14 +297,29 @@ _C_ESCAPES = {ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11,
               ord("r"): 13, ord('"'): 34, ord("\\"): 92}
 
 
-def _patch_path(header: bytes) -> str:
+def _file_sections(patch: bytes) -> list[bytes]:
+    """A patch cut before each `diff --git` header (hunk lines always start with a marker, so a
+    line starting so is a header)."""
+    starts = [0] + [index + 1 for index in _find_all(patch, b"\ndiff --git ")]
+    return [patch[start:end] for start, end in zip(starts, starts[1:] + [len(patch)]) if end > start]
+
+
+def _find_all(data: bytes, needle: bytes) -> list[int]:
+    found, index = [], data.find(needle)
+    while index >= 0:
+        found.append(index)
+        index = data.find(needle, index + 1)
+    return found
+
+
+def _patch_path(header: bytes, prefix: str = "b/") -> str:
     """`b/dir/file` or `"b/dir/fil\\303\\251"` from a `+++` line, as the path the user knows."""
     if header.endswith(b"\t"):     # git adds a tab after names holding a space
         header = header[:-1]
     if header.startswith(b'"') and header.endswith(b'"') and len(header) >= 2:
         header = _c_unquote(header[1:-1])
     text = header.decode("utf-8", "surrogateescape")
-    return text[2:] if text.startswith("b/") else text
+    return text[2:] if text.startswith(prefix) else text
 
 
 def _c_unquote(quoted: bytes) -> bytes:

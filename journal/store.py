@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +116,85 @@ def create_record(journal_dir: Path, record: dict[str, Any], make_id: Any) -> st
     raise StoreError(f"could not find a free run id in {journal_dir}")
 
 
-def update_record(journal_dir: Path, record: Mapping[str, Any]) -> None:
+# Fields a user changes after the fact (`journal note`, `journal tag`): the wrapper's final write
+# keeps what is on disk for these, so an amendment made while the run was going is not lost.
+USER_FIELDS = ("note", "tags", "amendments")
+LOCK_TIMEOUT = 10.0
+
+
+def update_record(journal_dir: Path, record: dict[str, Any]) -> None:
+    """Rewrite a run's record under its lock, keeping amendments made since it was read."""
+    path = run_path(journal_dir, record["id"])
     try:
-        write_atomic(run_path(journal_dir, record["id"]), record_bytes(record))
+        with record_lock(path):
+            current = read_record_file(path)
+            if current is not None:
+                for name in USER_FIELDS:
+                    if name in current:
+                        record[name] = current[name]
+            write_atomic(path, record_bytes(record))
     except OSError as exc:
         raise StoreError(f"cannot update the run record {record['id']}: {_reason(exc)}") from exc
+
+
+def read_record_file(path: Path) -> dict[str, Any] | None:
+    """A record as tomllib reads it; None when it is missing or does not parse."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+
+
+@contextlib.contextmanager
+def record_lock(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """`<record>.lock`, created exclusively, as git does with `index.lock`: writers of one record
+    take turns. A lock left by a dead process on this host is broken; any other is waited for."""
+    lock = path.with_name(path.name + ".lock")
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        try:
+            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            if _lock_is_stale(lock):
+                lock.unlink(missing_ok=True)
+                continue
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"run {path.stem} is locked by another journal process ({lock})",
+                    hint=f"if no journal command is running, remove {lock}",
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    try:
+        os.write(descriptor, f"{os.getpid()} {os.uname().nodename}\n".encode())
+        os.close(descriptor)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_is_stale(lock: Path) -> bool:
+    try:
+        pid_text, _, host = lock.read_text().strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return False    # being written right now, or not ours to judge
+    return host == os.uname().nodename and not pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _reason(exc: OSError) -> str:

@@ -687,15 +687,17 @@ def test_tokens_are_masked_in_the_patch_and_never_reach_disk(repo: Path, tmp_pat
     assert (rebuilt / "settings.txt").read_text() == "github = ***\nother = 1\n"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a token already committed reaches the patch on context and removed lines, which the "
-    "redactor cannot mask without breaking `git apply`; such a file would have to be left out"))
 def test_committed_token_on_context_or_removed_lines_never_reaches_disk(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {"a.py": f"T = '{TOKEN}'\nx = 1\n", "b.py": f"T = '{TOKEN}'\n"})
+    repo = make_repo(tmp_path / "repo", {"a.py": f"T = '{TOKEN}'\nx = 1\n", "b.py": f"T = '{TOKEN}'\n",
+                                         "c.py": "y = 1\n"})
     write(repo / "a.py", f"T = '{TOKEN}'\nx = 2\n")   # the token is a context line
     write(repo / "b.py", "T = None\n")                # the token is a removed line
+    write(repo / "c.py", "y = 2\n")                   # no secret: stays in the patch
     table, journal_dir = capture(repo)
     assert TOKEN.encode() not in journal_files(journal_dir)
+    assert table["left_out"] == ["a.py", "b.py"]
+    patch = (journal_dir / table["patch"]).read_bytes()
+    assert b"+y = 2" in patch and b"a.py" not in patch
 
 
 def test_token_in_a_file_with_an_unusual_name_is_reported_by_that_name(tmp_path: Path) -> None:

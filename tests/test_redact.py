@@ -442,15 +442,12 @@ def test_secrets_in_uncommitted_code_are_masked_in_the_patch(repo: Path) -> None
     assert b"+DB = 'postgres://u:***@h/db'\n+GH = '***'\n" in patch
 
 
-@pytest.mark.xfail(strict=True, reason="recording.py writes tags unredacted (fix: redactor.text per tag)")
 def test_tags_are_redacted(repo: Path) -> None:
     done = journal("new", "-t", GITHUB, "-n", "x", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert GITHUB.encode() not in _all_bytes(repo / ".journal")
 
 
-@pytest.mark.xfail(strict=True, reason="recording.py writes result.error unredacted "
-                   "(fix: record['error'] = redactor.text(result.error), same for problems)")
 def test_shell_style_env_prefix_does_not_leak_through_the_error(repo: Path) -> None:
     # `journal new -- API_KEY=x python ...` is not a shell: the program is not found, and the
     # error message names argv[0]
