@@ -99,6 +99,153 @@ def new(
     raise typer.Exit(outcome.exit_code)
 
 
+# --- reading the journal back ---------------------------------------------------------------
+
+Since = Annotated[Optional[str], typer.Option("--since", help="Runs started at or after: 2026-11-23, 3d, 2w, yesterday, monday.")]
+Until = Annotated[Optional[str], typer.Option("--until", help="Runs started before the end of: 2026-11-23, 3d, yesterday.")]
+Tags = Annotated[list[str], typer.Option("--tag", "-t", help="Only runs with this tag (repeatable: all of them).")]
+Statuses = Annotated[list[str], typer.Option("--status", "-s", help="Only runs with this status (repeatable: any of them).")]
+Where = Annotated[list[str], typer.Option("--where", "-w", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")]
+
+
+def _journal_dir() -> Path:
+    from journal.recording import Place
+
+    return Place.find(Path.cwd(), os.environ).journal_dir
+
+
+def _filters(since: str | None, until: str | None, tags: list[str], statuses: list[str],
+             where: list[str]) -> Any:
+    from journal.filters import build_filters
+
+    return build_filters(since=since, until=until, tags=tags, statuses=statuses, where=where)
+
+
+def _source() -> Any:
+    from journal.runs import RunSource
+
+    return RunSource(_journal_dir(), say)
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs (0: all).")] = 20,
+    absolute: Annotated[bool, typer.Option("--absolute", help="Absolute start times.")] = False,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one run each.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row.")] = False,
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+) -> None:
+    """List runs, newest first: id, start, status, commit, duration, note and headline metrics.
+
+    Example: journal list -n 50 --where 'acc>0.8' --since 1w
+    """
+    from journal.listing import list_runs
+
+    fmt = "json" if as_json else "csv" if as_csv else "text"
+    list_runs(_source(), _filters(since, until, tag, status, where), limit=limit or None,
+              sort=sort, fmt=fmt, absolute=absolute, out=sys.stdout)
+
+
+@app.command()
+def show(
+    refs: Annotated[Optional[list[str]], typer.Argument(help="Runs: id, id prefix, @, @~N (default @).", show_default=False)] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="Add the patch of the uncommitted changes.")] = False,
+    log: Annotated[bool, typer.Option("--log", help="Add the last lines of the log.")] = False,
+    lines: Annotated[int, typer.Option("--lines", min=1, help="How many log lines with --log.")] = 20,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="md (default), toml, json or report.")] = None,
+) -> None:
+    """Show runs as Markdown notes (rendered on a terminal, plain when piped).
+
+    Example: journal show @ --log
+    """
+    from journal.showing import show_runs
+
+    show_runs(_source(), refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt, out=sys.stdout)
+
+
+@app.command()
+def grep(
+    pattern: Annotated[str, typer.Argument(help="A Python regular expression.", show_default=False)],
+    fixed: Annotated[bool, typer.Option("-F", "--fixed-strings", help="PATTERN is a literal string.")] = False,
+    ignore_case: Annotated[bool, typer.Option("-i", "--ignore-case", help="Ignore case.")] = False,
+    ids_only: Annotated[bool, typer.Option("-l", "--files-with-matches", help="Print matching run ids only.")] = False,
+    no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not search the run logs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one match each.")] = False,
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+) -> None:
+    """Search notes, tags, params, metrics, commands, git fields and logs; exit 1 when nothing matches.
+
+    Example: journal grep -F 82.476
+    """
+    from journal.grepping import GrepOptions, grep_runs
+
+    options = GrepOptions(pattern=pattern, fixed=fixed, ignore_case=ignore_case, ids_only=ids_only,
+                          logs=not no_logs, as_json=as_json)
+    found = grep_runs(_source(), _filters(since, until, tag, status, where), options, out=sys.stdout)
+    raise typer.Exit(0 if found else 1)
+
+
+@app.command()
+def note(
+    ref: Annotated[str, typer.Argument(help="The run: id, id prefix, @, @~N.", show_default=False)],
+    text: Annotated[str, typer.Argument(help="The amendment.", show_default=False)],
+) -> None:
+    """Amend a run's note after the fact; the earlier text and the time of each amendment are kept.
+
+    Example: journal note @ "this run had a data leak"
+    """
+    from journal.amend import add_note
+
+    say(f"amended {add_note(_source(), ref, text)}")
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def tag(
+    ref: Annotated[str, typer.Argument(help="The run: id, id prefix, @, @~N.", show_default=False)],
+    changes: Annotated[list[str], typer.Argument(help="+TAG adds, -TAG removes.", show_default=False)],
+) -> None:
+    """Add (+TAG) or remove (-TAG) tags of a run.
+
+    Example: journal tag @ +baseline -draft
+    """
+    from journal.amend import change_tags
+
+    run_id, tags = change_tags(_source(), ref, changes)
+    say(f"{run_id}: tags {', '.join(tags) if tags else '(none)'}")
+
+
+@app.command()
+def tail(
+    ref: Annotated[Optional[str], typer.Argument(help="The run (default: the latest).", show_default=False)] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow while the run is running.")] = False,
+    lines: Annotated[Optional[int], typer.Option("-n", "--lines", min=0, help="Only the last N lines.")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Print the log's bytes unchanged, escapes included.")] = False,
+) -> None:
+    """Print a run's log; -f follows it until the run ends.
+
+    Example: journal tail -f
+    """
+    from journal.tailing import tail_log
+
+    raise typer.Exit(tail_log(_source(), ref or "@", follow=follow, lines=lines, raw=raw,
+                              out=sys.stdout.buffer, is_tty=sys.stdout.isatty()))
+
+
+@app.command()
+def diff(
+    ref1: Annotated[str, typer.Argument(help="The earlier run.", show_default=False)],
+    ref2: Annotated[str, typer.Argument(help="The later run.", show_default=False)],
+) -> None:
+    """Compare two runs: params, metrics, note, status, duration, and the code between them.
+
+    Example: journal diff @~1 @
+    """
+    from journal.rundiff import diff_runs
+
+    diff_runs(_source(), ref1, ref2, out=sys.stdout)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: JournalError becomes one line on stderr and its exit code."""
     try:
