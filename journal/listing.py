@@ -1,0 +1,212 @@
+"""`journal list`: one line a run, newest first; or JSON lines / CSV for scripts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+from journal.errors import UsageError
+from journal.filters import Filters, aware, lookup
+from journal.runs import Run
+from journal.safetext import printable
+
+HEADLINE_METRICS = 3
+NOTE_WIDTH = 60
+_STATUS_COLOUR = {"finished": "32", "failed": "31", "interrupted": "33", "killed": "33",
+                  "crashed": "35", "running": "36"}
+
+
+def list_runs(source: Any, filters: Filters, *, limit: int | None, sort: str | None, fmt: str,
+              absolute: bool, out: IO[str], now: dt.datetime | None = None) -> None:
+    if sort:
+        runs = sort_runs(source.select(filters), sort)[:limit]
+    else:
+        runs = source.select(filters, limit=limit)
+    now = now or dt.datetime.now().astimezone()
+    if fmt == "json":
+        for run in runs:
+            out.write(json.dumps(run_json(run), ensure_ascii=False, default=_json_default) + "\n")
+    elif fmt == "csv":
+        write_csv(runs, out)
+    else:
+        colour = out.isatty()
+        for line in text_lines(runs, now=now, absolute=absolute, colour=colour):
+            out.write(line + "\n")
+    out.flush()
+
+
+def sort_runs(runs: list[Run], sort: str) -> list[Run]:
+    """`acc`: highest first; `-loss`: lowest first. Runs without the value come last."""
+    name, lowest_first = (sort[1:], True) if sort.startswith("-") else (sort, False)
+    if not name:
+        raise UsageError("--sort needs a metric or param name", hint="e.g. --sort acc or --sort -loss")
+    table, dot, rest = name.partition(".")
+    table, name = (table, rest) if dot and table in ("params", "metrics") else (None, name)
+
+    def number(run: Run) -> float | None:
+        value = lookup(run.record, table, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return None
+        return float(value)
+
+    with_value = [run for run in runs if number(run) is not None]
+    without = [run for run in runs if number(run) is None]
+    with_value.sort(key=lambda run: number(run) or 0.0, reverse=not lowest_first)
+    return with_value + without
+
+
+# -- text ----------------------------------------------------------------------------------------
+
+def text_lines(runs: Sequence[Run], *, now: dt.datetime, absolute: bool, colour: bool) -> list[str]:
+    rows = [_columns(run, now, absolute) for run in runs]
+    if not rows:
+        return []
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    lines = []
+    for row, run in zip(rows, runs):
+        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths)]
+        if colour:
+            code = _STATUS_COLOUR.get(run.status, "0")
+            cells[0] = f"\x1b[33m{cells[0]}\x1b[m"
+            cells[2] = f"\x1b[{code}m{cells[2]}\x1b[m"
+        tail = "  ".join(part for part in row[5:] if part)
+        lines.append("  ".join(cells) + ("  " + tail if tail else "").rstrip())
+    return lines
+
+
+def _columns(run: Run, now: dt.datetime, absolute: bool) -> list[str]:
+    record = run.record
+    started = record.get("started")
+    when = "?"
+    if isinstance(started, dt.datetime):
+        when = absolute_time(started) if absolute else relative_time(started, now)
+    return [
+        run.id, when, run.status, commit_mark(record), duration_text(record, now),
+        printable(first_line(record.get("note"), NOTE_WIDTH)), headline_metrics(record),
+    ]
+
+
+def absolute_time(moment: dt.datetime) -> str:
+    return aware(moment).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def relative_time(moment: dt.datetime, now: dt.datetime) -> str:
+    seconds = (now - aware(moment)).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    for size, unit in ((7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            if unit == "w" and seconds >= 8 * 7 * 86400:
+                return aware(moment).astimezone().strftime("%Y-%m-%d")
+            return f"{int(seconds // size)}{unit} ago"
+    return "just now" if seconds < 10 else f"{int(seconds)}s ago"
+
+
+def commit_mark(record: Mapping[str, Any]) -> str:
+    """`9ac7188*`: short commit, `*` when the tree was dirty; `-` outside git."""
+    git = record.get("git")
+    if not isinstance(git, Mapping):
+        return "-"
+    commit = git.get("commit")
+    text = str(commit)[:7] if commit else "nocommit"
+    return printable(text + ("*" if git.get("dirty") else ""))
+
+
+def duration_text(record: Mapping[str, Any], now: dt.datetime) -> str:
+    duration = record.get("duration")
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+        return human_duration(float(duration))
+    started = record.get("started")
+    if record.get("status") == "running" and isinstance(started, dt.datetime):
+        return human_duration((now - aware(started)).total_seconds()) + "…"
+    return "-"
+
+
+def human_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s"
+
+
+def first_line(note: Any, width: int) -> str:
+    lines = str(note or "").strip().splitlines()
+    line = lines[0].strip() if lines else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def headline_metrics(record: Mapping[str, Any], count: int = HEADLINE_METRICS) -> str:
+    metrics = record.get("metrics")
+    if not isinstance(metrics, Mapping):
+        return ""
+    shown = [f"{name}={_number(value)}" for name, value in list(metrics.items())[:count]]
+    return printable(" ".join(shown))
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+# -- JSON and CSV ----------------------------------------------------------------------------------
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """The record as scripts want it: every field, the effective status, the file it came from."""
+    return {**run.record, "id": run.id, "status": run.status, "path": str(run.path)}
+
+
+def write_csv(runs: Sequence[Run], out: IO[str]) -> None:
+    import csv
+
+    params: dict[str, None] = {}
+    metrics: dict[str, None] = {}
+    for run in runs:
+        params.update(dict.fromkeys(_table(run.record, "params")))
+        metrics.update(dict.fromkeys(_table(run.record, "metrics")))
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", "started", "status", "commit", "dirty", "duration", "exit_code", "note",
+                     "tags", *(f"params.{name}" for name in params),
+                     *(f"metrics.{name}" for name in metrics)])
+    for run in runs:
+        record = run.record
+        git = record.get("git") if isinstance(record.get("git"), Mapping) else {}
+        started = record.get("started")
+        writer.writerow([
+            run.id, started.isoformat() if isinstance(started, dt.datetime) else "",
+            run.status, git.get("commit", ""), git.get("dirty", ""), record.get("duration", ""),
+            record.get("exit_code", ""), _csv_safe(str(record.get("note", ""))),
+            ";".join(str(tag) for tag in record.get("tags") or []),
+            *(_csv_value(_table(record, "params").get(name)) for name in params),
+            *(_csv_value(_table(record, "metrics").get(name)) for name in metrics),
+        ])
+
+
+def _table(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = record.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    return _csv_safe(value) if isinstance(value, str) else value
+
+
+def _csv_safe(text: str) -> str:
+    """A spreadsheet runs `=cmd|...` in a cell as a formula: prefix such text with a quote."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
