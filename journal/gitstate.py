@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.safetext import printable
+from journal.store import find_worktree_root  # noqa: F401  (re-exported for callers)
 
 # Config that would change the bytes we parse or the patch we write.
 _NEUTRAL_CONFIG = (
@@ -29,9 +30,14 @@ _NEUTRAL_CONFIG = (
     "-c", "diff.mnemonicPrefix=false", "-c", "diff.suppressBlankEmpty=false",
     "-c", "diff.relative=false", "-c", "status.relativePaths=false",
 )
+# Flags that keep the user's diff settings (colour, external diff, textconv, prefixes, relative
+# paths) out of any diff we read or show; `rundiff` uses them too.
+NEUTRAL_DIFF_FLAGS = (
+    "--no-color", "--no-ext-diff", "--no-textconv", "--no-relative", "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
 _DIFF_FLAGS = (
-    "-p", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
-    "--no-relative", "--src-prefix=a/", "--dst-prefix=b/", "--ignore-submodules=all",
+    "-p", "--binary", *NEUTRAL_DIFF_FLAGS, "--no-renames", "--ignore-submodules=all",
     "--full-index", "--unified=3",
 )
 # Environment that would change the bytes git writes (GIT_DIFF_OPTS=-u0 makes a patch that
@@ -60,19 +66,8 @@ class CodeState:
         return commit[:7] if commit else None
 
 
-class _GitFailed(Exception):
+class GitFailed(Exception):
     pass
-
-
-def find_worktree_root(start: Path, environ: Mapping[str, str]) -> Path | None:
-    """The work tree containing `start`, found the way git finds it, without starting git."""
-    if environ.get("GIT_WORK_TREE"):
-        return (start / environ["GIT_WORK_TREE"]).resolve()
-    for folder in (start, *start.parents):
-        marker = folder / ".git"
-        if marker.is_dir() or marker.is_file():
-            return folder
-    return None
 
 
 def _git_dir(root: Path) -> Path | None:
@@ -90,7 +85,7 @@ def _git_dir(root: Path) -> Path | None:
     return None
 
 
-class _Git:
+class Git:
     def __init__(self, root: Path, timeout: float, environ: Mapping[str, str]) -> None:
         self.root = root
         self.timeout = timeout
@@ -103,7 +98,7 @@ class _Git:
         }
 
     def run(self, *args: str, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
-        """git's output; _GitFailed when it cannot start, fails or outlives the timeout. git runs
+        """git's output; GitFailed when it cannot start, fails or outlives the timeout. git runs
         in its own process group, so on a timeout (or Ctrl-C) everything it started is killed too,
         not left running in the user's repo."""
         try:
@@ -113,17 +108,17 @@ class _Git:
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )
         except OSError as exc:
-            raise _GitFailed(f"cannot run git: {exc.strerror}") from exc
+            raise GitFailed(f"cannot run git: {exc.strerror}") from exc
         try:
             stdout, stderr = process.communicate(stdin, timeout=self.timeout)
         except subprocess.TimeoutExpired as exc:
             _kill_group(process)
-            raise _GitFailed(f"`git {args[0]}` took longer than {self.timeout:g}s") from exc
+            raise GitFailed(f"`git {args[0]}` took longer than {self.timeout:g}s") from exc
         except BaseException:
             _kill_group(process)
             raise
         if process.returncode != 0:
-            raise _GitFailed(f"`git {args[0]}` failed: {_first_error(stderr, process.returncode)}")
+            raise GitFailed(f"`git {args[0]}` failed: {_first_error(stderr, process.returncode)}")
         return stdout
 
 
@@ -203,14 +198,14 @@ def capture_code_state(
     """The code state of the work tree at `root`, before the run starts. Never raises for git
     trouble: what could not be captured is listed in `partial` and explained in `warnings`."""
     state = CodeState()
-    git = _Git(root, timeout, environ)
+    git = Git(root, timeout, environ)
     excluded = _exclude_pathspec(root, journal_dir)
     try:
         status = parse_status(git.run(
             "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
             "--ignore-submodules=none", "--no-renames", "--", ".", *excluded,
         ))
-    except _GitFailed as exc:
+    except GitFailed as exc:
         state.fields["partial"] = ["status", "patch"]
         state.warnings.append(printable(f"code state not captured: {exc}"))
         return state
@@ -241,7 +236,7 @@ def capture_code_state(
             # `diff-index`, not `diff`: porcelain diff writes a refreshed index to the user's repo.
             base = status.commit or _empty_tree(git)
             patch = git.run("diff-index", *_DIFF_FLAGS, base, "--", ".", *excluded, *kept_out)
-        except _GitFailed as exc:
+        except GitFailed as exc:
             fields.setdefault("partial", []).append("patch")
             state.warnings.append(f"uncommitted changes not captured: {exc}")
     included, untracked_left_out, notes = _untracked_patch(
@@ -281,7 +276,7 @@ def _exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
     return [f":(top,exclude,literal){folder}" for folder in folders]
 
 
-def _empty_tree(git: _Git) -> str:
+def _empty_tree(git: Git) -> str:
     """Base for a repo with no commit yet (the id differs between SHA-1 and SHA-256 repos)."""
     return _decode(git.run("hash-object", "-t", "tree", "--stdin", stdin=b"")).strip()
 
@@ -308,11 +303,11 @@ def _repo_situation(git_dir: Path | None) -> dict[str, Any]:
     return situation
 
 
-def _submodules(git: _Git, root: Path, status: _Status, state: CodeState) -> list[dict[str, Any]]:
+def _submodules(git: Git, root: Path, status: _Status, state: CodeState) -> list[dict[str, Any]]:
     """Each submodule's checked-out commit and dirtiness: the parent's diff leaves both out."""
     try:
         output = _decode(git.run("submodule", "status", "--recursive"))
-    except _GitFailed as exc:
+    except GitFailed as exc:
         state.warnings.append(f"submodule commits not captured: {exc}")
         state.fields.setdefault("partial", []).append("submodules")
         return []
@@ -341,7 +336,7 @@ def _submodules(git: _Git, root: Path, status: _Status, state: CodeState) -> lis
     return submodules
 
 
-def _nested_flags(git: _Git, root: Path, path: str, flags_of: dict[str, str],
+def _nested_flags(git: Git, root: Path, path: str, flags_of: dict[str, str],
                   looked_into: set[str], state: CodeState) -> None:
     """Flags of a nested submodule, from a status inside the submodule that holds it. Only a
     dirty holder can hold a dirty submodule (git counts nested changes as the holder's), so a
@@ -358,7 +353,7 @@ def _nested_flags(git: _Git, root: Path, path: str, flags_of: dict[str, str],
             "status", "--porcelain=v2", "-z", "--untracked-files=all", "--ignore-submodules=none",
             cwd=root / holder,
         ))
-    except _GitFailed as exc:
+    except GitFailed as exc:
         state.warnings.append(f"submodule {holder} not looked into: {exc}")
         return
     for inner_path, flags in inner.submodule_flags.items():

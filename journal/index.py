@@ -21,9 +21,9 @@ files (the only source of truth) before each use:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -60,9 +60,15 @@ CREATE TABLE IF NOT EXISTS bad (path TEXT PRIMARY KEY, folder TEXT NOT NULL, sta
 
 
 def cache_path(journal_dir: Path, environ: Any = os.environ) -> Path:
+    """`<cache>/journal/<readable tail>-<checksum of the full path>.sqlite3`. (zlib, not hashlib:
+    hashlib's OpenSSL costs milliseconds at start-up; the file records its folder to be sure.)"""
+    import zlib
+
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = hashlib.sha256(os.fsencode(os.path.realpath(journal_dir))).hexdigest()[:20]
-    return Path(base) / "journal" / f"{key}.sqlite3"
+    real = os.fsencode(os.path.realpath(journal_dir))
+    tail = re.sub(rb"[^A-Za-z0-9._-]+", b"_", real[-40:]).decode().strip("_.")
+    key = f"{zlib.crc32(real):08x}{zlib.adler32(real):08x}"
+    return Path(base) / "journal" / f"{tail}-{key}.sqlite3"
 
 
 def open_index(journal_dir: Path, warn: Callable[[str], None]) -> Index | None:
@@ -198,7 +204,12 @@ class Index:
             raise sqlite3.DatabaseError("index written by another version")
         if version == 0:
             self.db.executescript(_DDL)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('journal_dir', ?)",
+                            (os.path.realpath(journal_dir),))
             self.db.execute(f"PRAGMA user_version={SCHEMA}")
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'journal_dir'").fetchone()
+        if row is None or row[0] != os.path.realpath(journal_dir):
+            raise sqlite3.DatabaseError("index of another journal folder")
 
     # -- keeping up with the files ------------------------------------------------------------
 

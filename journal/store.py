@@ -20,6 +20,19 @@ GITIGNORE = "# journal: scratch files that must never be committed\n*.tmp\n*.loc
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"   # Crockford base32: no i, l, o, u
 
 
+def find_worktree_root(start: Path, environ: Mapping[str, str]) -> Path | None:
+    """The work tree containing `start`, found the way git finds it, without starting git."""
+    if environ.get("GIT_WORK_TREE"):
+        return (start / environ["GIT_WORK_TREE"]).resolve()
+    if environ.get("GIT_DIR"):
+        return start     # git's rule: GIT_DIR without GIT_WORK_TREE makes the cwd the top
+    for folder in (start, *start.parents):
+        marker = folder / ".git"
+        if marker.is_dir() or marker.is_file():
+            return folder
+    return None
+
+
 def find_journal_dir(cwd: Path, worktree_root: Path | None, environ: Mapping[str, str]) -> Path:
     """`JOURNAL_DIR`, else `.journal/` at the work-tree root, else the nearest ancestor that has
     one, else `.journal/` in `cwd`."""
