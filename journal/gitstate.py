@@ -199,7 +199,7 @@ def capture_code_state(
     trouble: what could not be captured is listed in `partial` and explained in `warnings`."""
     state = CodeState()
     git = Git(root, timeout, environ)
-    excluded = _exclude_pathspec(root, journal_dir)
+    excluded = exclude_pathspec(root, journal_dir)
     try:
         status = parse_status(git.run(
             "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
@@ -262,7 +262,7 @@ def capture_code_state(
     return state
 
 
-def _exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
+def exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
     """`.journal/` never counts as a change (records must not make the next run dirty): neither
     the journal in use (`JOURNAL_DIR` may put it anywhere in the work tree) nor `.journal/` at
     the root."""
