@@ -8,7 +8,6 @@ is found by SQLite in C and only candidate runs are looked at line by line.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -19,7 +18,7 @@ from typing import IO, Any
 
 from journal.errors import UsageError
 from journal.filters import Filters
-from journal.safetext import printable
+from journal.safetext import json_text, printable
 
 _META = re.compile(r"[\\.^$*+?{}\[\]|()]")
 _ANCHORS = re.compile(r"\\[AZ]")
@@ -222,10 +221,10 @@ class _Printer:
                 self.out.write(match.run_id + "\n")
             return True
         if self.options.as_json:
-            self.out.write(json.dumps({
+            self.out.write(json_text({
                 "id": match.run_id, "where": match.where, "line": match.line,
                 "match": [match.start, match.end],
-            }, ensure_ascii=False) + "\n")
+            }) + "\n")
             return False
         before, hit, after = _clip(match)
         before, hit, after = printable(before), printable(hit), printable(after)

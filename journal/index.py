@@ -319,12 +319,20 @@ class Index:
     # -- answering ----------------------------------------------------------------------------
 
     def ids(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT id FROM runs ORDER BY id")]
+        """Every id, records that do not parse included: `@` must not silently skip a broken
+        newest run and act on the one before it."""
+        ids = [row[0] for row in self.db.execute("SELECT id FROM runs ORDER BY id")]
+        return sorted(ids + self._bad_ids()) if self._bad_ids() else ids
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
         # A range, not LIKE: ids may hold `_`, which LIKE reads as a wildcard.
-        return [row[0] for row in self.db.execute(
+        ids = [row[0] for row in self.db.execute(
             "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id", (prefix, prefix + "\U0010ffff"))]
+        bad = [run_id for run_id in self._bad_ids() if run_id.startswith(prefix)]
+        return sorted(ids + bad) if bad else ids
+
+    def _bad_ids(self) -> list[str]:
+        return [Path(row[0]).name[:-5] for row in self.db.execute("SELECT path FROM bad")]
 
     def get(self, run_id: str) -> Run | None:
         row = self.db.execute("SELECT id, folder, stat, record FROM runs WHERE id = ?",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from journal.errors import UsageError
 from journal.filters import Filters, aware, lookup
 from journal.runs import Run
-from journal.safetext import printable
+from journal.safetext import json_text, printable
 
 HEADLINE_METRICS = 3
 NOTE_WIDTH = 60
@@ -27,7 +26,7 @@ def list_runs(source: Any, filters: Filters, *, limit: int | None, sort: str | N
     now = now or dt.datetime.now().astimezone()
     if fmt == "json":
         for run in runs:
-            out.write(json.dumps(run_json(run), ensure_ascii=False, default=_json_default) + "\n")
+            out.write(json_text(run_json(run)) + "\n")
     elif fmt == "csv":
         write_csv(runs, out)
     else:
@@ -158,12 +157,6 @@ def _number(value: Any) -> str:
 
 
 # -- JSON and CSV ----------------------------------------------------------------------------------
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
 
 def run_json(run: Run) -> dict[str, Any]:
     """The record as scripts want it: every field, the effective status, the file it came from."""

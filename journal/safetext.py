@@ -36,3 +36,37 @@ def printable(text: str) -> str:
 def printable_block(text: str) -> str:
     """Multi-line text safe for a terminal: newlines and tabs kept, the rest escaped."""
     return _UNSAFE.sub(_escape, _unsurrogate(text))
+
+
+# What json.dumps(ensure_ascii=False) leaves raw but a terminal would obey or hide: DEL, C1,
+# bidi controls, zero-width and invisible characters, line and paragraph separators.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+
+
+def json_text(value: object, *, indent: int | None = None) -> str:
+    """JSON for scripts that is also inert on a screen: readable text kept (Japanese stays
+    Japanese), every character a terminal could obey written as a JSON escape, datetimes in ISO
+    form, and nan/inf (valid TOML, invalid JSON) written as the strings "nan", "inf", "-inf"."""
+    import json
+
+    try:
+        text = json.dumps(value, indent=indent, ensure_ascii=False, default=_json_default,
+                          allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(value), indent=indent, ensure_ascii=False, default=_json_default)
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _json_default(value: object) -> object:
+    isoformat = getattr(value, "isoformat", None)     # datetime, date, time
+    return isoformat() if callable(isoformat) else str(value)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
