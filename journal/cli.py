@@ -76,10 +76,14 @@ def new(
     param: Annotated[
         list[str], typer.Option("--param", "-p", help="A parameter, NAME=VALUE (repeatable).")
     ] = [],
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No final report on stderr when the run ends.")
+    ] = False,
 ) -> None:
     """Record a run: run COMMAND (after --) and keep its note, code state, output and exit status.
 
-    Without a command, records a note at the current code state.
+    Without a command, records a note at the current code state. When the command ends, a short
+    report (id, note, command, commit, duration, status, metrics, log) is printed on stderr.
 
     Example: journal new --note "Adam instead of SGD" -- python train.py --lr 3e-4
     """
@@ -93,9 +97,18 @@ def new(
         params=dict(parse_assignment(text, "--param") for text in param),
         metrics=dict(parse_assignment(text, "--metric") for text in metric),
     )
-    outcome = record_new(request, Place.find(Path.cwd(), os.environ), environ=os.environ, warn=say)
+    place = Place.find(Path.cwd(), os.environ)
+    outcome = record_new(request, place, environ=os.environ, warn=say)
     if not request.command:
         say(f"recorded {outcome.run_id}")
+    elif outcome.started and not quiet:
+        from journal.report import final_report
+
+        try:
+            sys.stderr.write(final_report(outcome.record, place.journal_dir))
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass   # stderr is gone: the record has it all
     raise typer.Exit(outcome.exit_code)
 
 
@@ -109,9 +122,10 @@ Where = Annotated[list[str], typer.Option("--where", "-w", help="A condition on 
 
 
 def _journal_dir() -> Path:
-    from journal.recording import Place
+    from journal.store import find_journal_dir, find_worktree_root
 
-    return Place.find(Path.cwd(), os.environ).journal_dir
+    cwd = Path.cwd().resolve()
+    return find_journal_dir(cwd, find_worktree_root(cwd, os.environ), os.environ)
 
 
 def _filters(since: str | None, until: str | None, tags: list[str], statuses: list[str],
@@ -200,7 +214,9 @@ def note(
     say(f"amended {add_note(_source(), ref, text)}")
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
+# `-TAG` must reach the command as an argument: unknown options pass through, and `-h` is not
+# help here (`journal tag @ -hyper` would print help and change nothing); `--help` still is.
+@app.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 def tag(
     ref: Annotated[str, typer.Argument(help="The run: id, id prefix, @, @~N.", show_default=False)],
     changes: Annotated[list[str], typer.Argument(help="+TAG adds, -TAG removes.", show_default=False)],
@@ -244,6 +260,34 @@ def diff(
     from journal.rundiff import diff_runs
 
     diff_runs(_source(), ref1, ref2, out=sys.stdout)
+
+
+# `--week -1` must reach the command: unknown options pass through as the optional N.
+@app.command(context_settings={"ignore_unknown_options": True})
+def export(
+    weeks: Annotated[Optional[list[str]], typer.Argument(metavar="[N]", help="With --week: 0 for this week (the default), -1 for the previous one.", show_default=False)] = None,
+    week: Annotated[bool, typer.Option("--week", help="The current ISO week, Monday to Sunday (--week -1: the previous one).")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md (default), html (one self-contained page), json or csv (one row a run).")] = "md",
+    template: Annotated[Optional[Path], typer.Option("--template", help="The note's template (default: .journal-template.md at the work-tree root, else the built-in one).")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+) -> None:
+    """Write the runs of a time range (default: the last 7 days) as one note: Markdown, HTML, JSON or CSV.
+
+    Example: journal export --week -1 -o last-week.md
+    """
+    from journal.export import ExportRequest, export as export_runs, week_argument, write_output
+    from journal.recording import Place
+
+    request = ExportRequest(since=since, until=until, week=week_argument(week, weeks),
+                            tags=tag, statuses=status, where=where, fmt=fmt, template=template)
+    place = Place.find(Path.cwd(), os.environ)
+    done = export_runs(request, _source(), worktree_root=place.worktree_root,
+                       journal_dir=place.journal_dir, environ=os.environ)
+    write_output(done.text, output, force=force, out=sys.stdout)
+    if output is not None:
+        say(f"wrote {output}: {done.runs} run(s) from {done.first_day} to {done.last_day}")
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -47,6 +47,20 @@ CONFIG_TEMPLATE = """\
 [env]
 # Environment variables recorded with each run (an allow-list: nothing else is recorded).
 # allow = ["CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "OMP_NUM_THREADS"]
+
+# [metrics]
+# Regular expressions that `journal new -- CMD` applies to the command's output as it streams,
+# line by line (each \\r progress-bar update counts as a line); the last match of each metric is
+# recorded in the run's [metrics]. Write them as '...' (TOML literal strings: no escaping).
+# With groups `name` and `value`, the metric is named by what `name` matched; any other named
+# group is a metric of that name. A value may end with %; what is not a number is ignored.
+# patterns = [
+#     # "Hoge1 Acc      : 82.476%"  ->  "Hoge1 Acc" = 82.476
+#     '^(?P<name>[A-Za-z][\\w ]*?Acc)\\s*:\\s*(?P<value>[-+]?[0-9.]+)%',
+#     # "epoch 3 loss=0.3127 val_acc=0.81"  ->  loss = 0.3127, val_acc = 0.81
+#     '\\bloss=(?P<loss>[-+0-9.eE]+)',
+#     '\\bval_acc=(?P<val_acc>[-+0-9.eE]+)',
+# ]
 """
 
 
@@ -58,6 +72,7 @@ class Config:
     redact_names: tuple[str, ...] = ()
     redact_values: tuple[str, ...] = ()
     env_allow: tuple[str, ...] = DEFAULT_ENV_ALLOW
+    metric_patterns: tuple[str, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
 
@@ -70,6 +85,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, type]]] = {
     },
     "redact": {"names": ("redact_names", list), "values": ("redact_values", list)},
     "env": {"allow": ("env_allow", list)},
+    "metrics": {"patterns": ("metric_patterns", list)},
 }
 
 
@@ -109,7 +125,28 @@ def _settings_from(data: dict[str, Any], path: Path) -> dict[str, Any]:
             re.compile(pattern)
         except re.error as exc:
             raise ConfigError(f"{path}: redact.values has a bad pattern {pattern!r}: {exc}") from exc
+    for pattern in settings.get("metric_patterns", ()):
+        problem = metric_pattern_problem(pattern)
+        if problem:
+            raise ConfigError(f"{path}: metrics.patterns: {pattern!r} {problem}",
+                              hint="e.g. '^(?P<name>\\w[\\w ]*?)\\s*:\\s*(?P<value>[-+0-9.]+)%'")
     return settings
+
+
+def metric_pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot name a metric, or None when it can. Checked at load, so a bad pattern
+    stops `journal new` before the command starts rather than silently matching nothing."""
+    try:
+        groups = re.compile(pattern, re.MULTILINE).groupindex
+    except re.error as exc:
+        return f"is not a valid regular expression: {exc}"
+    if "name" in groups and "value" not in groups:
+        return "has a `name` group but no `value` group"
+    if "value" in groups and "name" not in groups:
+        return "has a `value` group but no `name` group (or name the group after the metric)"
+    if not groups:
+        return "has no named group: use (?P<name>...) with (?P<value>...), or (?P<metric>...)"
+    return None
 
 
 def _checked(value: Any, expected: type, name: str, path: Path) -> Any:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +116,11 @@ def run_command(
     log_file: Path,
     stdout_fd: int | None = None,
     stderr_fd: int | None = None,
+    watch: Callable[[int, bytes], None] | None = None,
 ) -> RunResult:
+    """Run `argv`, copying its output through and to `log_file`. `watch(stream, data)`, if given,
+    sees every chunk after it was passed on (stream 0 is stdout, 1 is stderr), so it never delays
+    the bytes; if it fails, it is dropped and the run goes on."""
     stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     stderr_fd = sys.stderr.fileno() if stderr_fd is None else stderr_fd
     problems: list[str] = []
@@ -153,7 +157,7 @@ def run_command(
             for signum in received:   # a signal that came while the child was being started
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signum)
-            _pump(streams, log, process)
+            _pump(streams, log, process, watch, problems)
             returncode = process.wait()
             if hand_over_terminal:
                 with contextlib.suppress(OSError):
@@ -190,12 +194,13 @@ def _open_log(log_file: Path, problems: list[str]) -> _Sink:
     return _Sink(fd, "writing the log", problems)
 
 
-def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Popen[bytes]) -> None:
+def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Popen[bytes],
+          watch: Callable[[int, bytes], None] | None, problems: list[str]) -> None:
     """Copy the child's output to where it belongs and to the log, as it comes (the log is written
     unbuffered: a SIGKILL of `journal` loses nothing already read)."""
     selector = selectors.DefaultSelector()
-    for read_end, sink in streams:
-        selector.register(read_end, selectors.EVENT_READ, sink)
+    for index, (read_end, sink) in enumerate(streams):
+        selector.register(read_end, selectors.EVENT_READ, (index, sink))
     exited_at: float | None = None
     while selector.get_map():
         timeout = _DRAIN_IDLE if exited_at is not None else 0.1
@@ -210,8 +215,15 @@ def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Pope
             if not data:
                 selector.unregister(key.fd)
                 continue
-            key.data.write(data)
+            index, sink = key.data
+            sink.write(data)
             log.write(data)
+            if watch is not None:
+                try:
+                    watch(index, data)
+                except Exception as exc:   # a scanning bug must not stop the copying
+                    problems.append(f"reading metrics from the output stopped: {exc!r}")
+                    watch = None
         if exited_at is None and process.poll() is not None:
             exited_at = time.monotonic()
         elif exited_at is not None and not events:

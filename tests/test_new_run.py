@@ -38,7 +38,7 @@ def test_binary_output_passes_through_byte_exact_and_is_logged(repo: Path, tmp_p
         "sys.stderr.buffer.write(data[:4096]); sys.stderr.flush(); time.sleep(0.3);"
         "sys.stdout.buffer.write(data)"
     )
-    done = journal("new", "--", PY, "-c", script, str(blob), cwd=repo, timeout=120)
+    done = journal("new", "-q", "--", PY, "-c", script, str(blob), cwd=repo, timeout=120)
     assert done.returncode == 0
     assert done.stdout == payload
     assert done.stderr == payload[:4096]
