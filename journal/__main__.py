@@ -1,3 +1,3 @@
-from journal.cli import main
+from journal.entry import main
 
 main()

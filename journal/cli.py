@@ -1,7 +1,8 @@
 """The `journal` command line: parse options, call one function, print, map errors to exit codes.
 
 The only module that uses typer. Library code raises JournalError; `main` turns it into
-`journal: error: ...` on stderr and its exit code, never a traceback.
+`journal: error: ...` on stderr and its exit code, never a traceback. The executable starts in
+journal/entry.py, which runs plain `journal new` command lines without importing typer.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from journal import __version__
+from journal.entry import report_error, say
 from journal.errors import JournalError
-from journal.safetext import printable
 
 app = typer.Typer(
     name="journal",
@@ -26,12 +27,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def say(message: str) -> None:
-    """A diagnostic line: always stderr, so stdout stays data."""
-    sys.stderr.write(f"journal: {printable(message)}\n")
-    sys.stderr.flush()
 
 
 def _version(value: bool) -> None:
@@ -87,29 +82,10 @@ def new(
 
     Example: journal new --note "Adam instead of SGD" -- python train.py --lr 3e-4
     """
-    from journal.params import parse_assignment
-    from journal.recording import NewRun, Place, record_new
+    from journal.entry import NewArgs, run_new
 
-    request = NewRun(
-        command=list(command or ()),
-        note=note,
-        tags=tag,
-        params=dict(parse_assignment(text, "--param") for text in param),
-        metrics=dict(parse_assignment(text, "--metric") for text in metric),
-    )
-    place = Place.find(Path.cwd(), os.environ)
-    outcome = record_new(request, place, environ=os.environ, warn=say)
-    if not request.command:
-        say(f"recorded {outcome.run_id}")
-    elif outcome.started and not quiet:
-        from journal.report import final_report
-
-        try:
-            sys.stderr.write(final_report(outcome.record, place.journal_dir))
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass   # stderr is gone: the record has it all
-    raise typer.Exit(outcome.exit_code)
+    # The usual command lines never get here: journal.entry reads them without typer.
+    raise typer.Exit(run_new(NewArgs(list(command or ()), note, tag, metric, param, quiet)))
 
 
 # --- reading the journal back ---------------------------------------------------------------
@@ -291,13 +267,10 @@ def export(
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point: JournalError becomes one line on stderr and its exit code."""
+    """Run the typer app (journal.entry.main is the executable's entry point)."""
     try:
         return app(args=argv, prog_name="journal", standalone_mode=True)
     except JournalError as exc:
-        say(f"error: {exc.message}")
-        if exc.hint:
-            sys.stderr.write(f"hint: {printable(exc.hint)}\n")
-        sys.exit(exc.exit_code)
+        sys.exit(report_error(exc))
     except KeyboardInterrupt:
         sys.exit(130)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import journal
@@ -54,3 +55,36 @@ def test_start_up_imports_nothing_heavy(repo: Path) -> None:
         loaded = _modules_loaded_by(*args, cwd=repo)
         assert "journal" in loaded
         assert loaded.isdisjoint(HEAVY), (args, loaded & set(HEAVY))
+
+
+def test_plain_journal_new_does_not_import_typer(repo: Path) -> None:
+    for args in (("new", "-n", "x", "-t", "a", "--", "true"), ("new", "-q", "true"), ("new", "-m", "a=1")):
+        assert "typer" not in _modules_loaded_by(*args, cwd=repo), args
+    # Help and malformed options go to typer, which owns those messages.
+    assert "typer" in _modules_loaded_by("new", "--help", cwd=repo)
+
+
+FAST_AND_TYPER_CASES = [
+    ["-n", "why", "-t", "a", "--tag", "b", "-m", "acc=1.5", "--param=lr=3e-4", "--", "true", "--lr", "1"],
+    ["--note=x=y", "-q", "-tfoo", "-p", "k=v", "true", "-n", "not-ours"],
+    ["-n", "-dash-note", "--", "sh", "-c", "exit 0"],
+    ["-m", "loss=0.25", "-n", "note only"],
+]
+
+
+@pytest.mark.parametrize("args", FAST_AND_TYPER_CASES)
+def test_the_fast_reader_and_typer_read_new_the_same_way(tmp_path: Path, args: list[str]) -> None:
+    """journal.entry reads plain `journal new` lines without typer; both must record the same."""
+    from conftest import make_repo, records
+
+    fast_repo = make_repo(tmp_path / "fast", {"a.txt": "a\n"})
+    typer_repo = make_repo(tmp_path / "typer", {"a.txt": "a\n"})
+    done = journal("new", *args, cwd=fast_repo)
+    assert done.returncode == 0, done.stderr
+    via_typer = subprocess.run(
+        [sys.executable, "-c", "import sys; from journal.cli import main; main(sys.argv[1:])", "new", *args],
+        cwd=typer_repo, capture_output=True, check=False)
+    assert via_typer.returncode == 0, via_typer.stderr
+    fields = ("note", "tags", "params", "metrics", "command", "status")
+    fast, slow = records(fast_repo / ".journal")[0], records(typer_repo / ".journal")[0]
+    assert {name: fast.get(name) for name in fields} == {name: slow.get(name) for name in fields}
