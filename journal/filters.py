@@ -62,7 +62,8 @@ class Filters:
             if self.until and started >= self.until:
                 return False
         if self.tags:
-            tags = record.get("tags") or []
+            tags = record.get("tags")
+            tags = tags if isinstance(tags, list) else []     # as the index reads it
             if not all(tag in tags for tag in self.tags):
                 return False
         if self.statuses and status not in self.statuses:
@@ -96,8 +97,8 @@ def compare(actual: Any, op: str, wanted: Any) -> bool:
         equal = actual == wanted if isinstance(actual, bool) == isinstance(wanted, bool) else False
         return equal if op in ("=", "==") else (not equal if op == "!=" else False)
     if isinstance(actual, (int, float)) and isinstance(wanted, (int, float)):
-        left, right = float(actual), float(wanted)
-        if math.isnan(left):
+        left, right = actual, wanted    # not float(): 2**53 + 1 > 2**53, as SQLite says too
+        if isinstance(left, float) and math.isnan(left):
             return op == "!="
     elif op in ("=", "==", "!="):
         left, right = str(actual), str(wanted)
@@ -113,7 +114,7 @@ def parse_condition(text: str) -> Condition:
     match = _CONDITION.fullmatch(text)
     if not match or not match["value"] and match["op"] not in ("=", "==", "!="):
         raise UsageError(
-            f"bad --where {printable(text)!r}",
+            f"bad --where {printable(repr(text))}",
             hint="write NAME OP VALUE with OP one of = != > < >= <= ~ (regex), e.g. acc>0.8 or opt=adam",
         )
     table, dot, name = match["name"].partition(".")
@@ -124,7 +125,9 @@ def parse_condition(text: str) -> Condition:
         try:
             value: Any = re.compile(raw)
         except re.error as exc:
-            raise UsageError(f"bad regex in --where {printable(text)!r}: {exc}") from None
+            raise UsageError(f"bad regex in --where {printable(repr(text))}: {exc}") from None
+    elif len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        value = raw[1:-1]        # `opt="adam"`, `seed='42'`: quoted, so text
     else:
         from journal.params import typed_value
 
@@ -149,16 +152,24 @@ def parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetime
     elif match := _RELATIVE.fullmatch(word):
         return now - dt.timedelta(seconds=int(match["count"]) * _UNIT_SECONDS[match["unit"].lower()])
     else:
-        try:
-            parsed = dt.datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise UsageError(f"cannot read the time {printable(text)!r}", hint=f"use {WHEN_HELP}") from None
-        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
-        if len(text.strip()) == 10:          # a bare date: the whole day
-            day = parsed
-        else:
-            return parsed
+        day = _date(text.strip(), now)
+        if day is None:
+            try:
+                parsed = dt.datetime.fromisoformat(text.strip())
+            except ValueError:
+                raise UsageError(f"cannot read the time {printable(repr(text))}",
+                                 hint=f"use {WHEN_HELP}") from None
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
     return day + dt.timedelta(days=1) if end else day
+
+
+def _date(text: str, now: dt.datetime) -> dt.datetime | None:
+    """A bare date (`2026-11-23`, also `20261123`) as the start of that day, else None."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=now.tzinfo)
 
 
 def build_filters(
@@ -173,7 +184,7 @@ def build_filters(
     moment = now()
     for status in statuses:
         if status not in STATUSES:
-            raise UsageError(f"unknown status {printable(status)!r}", hint="one of " + ", ".join(STATUSES))
+            raise UsageError(f"unknown status {printable(repr(status))}", hint="one of " + ", ".join(STATUSES))
     return Filters(
         since=parse_when(since, moment) if since else None,
         until=parse_when(until, moment, end=True) if until else None,

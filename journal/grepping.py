@@ -21,7 +21,12 @@ from journal.filters import Filters
 from journal.safetext import json_text, printable
 
 _META = re.compile(r"[\\.^$*+?{}\[\]|()]")
-_ANCHORS = re.compile(r"\\[AZ]")
+# What makes a match in one line differ from a match in `field<TAB>line` lines joined with
+# MULTILINE: start anchors (the line is preceded by its field there) and look-arounds.
+_CONTEXT = re.compile(r"\\[AZ]|\^|\(\?<?[=!]")
+# Python's re.IGNORECASE matches these ASCII letters to non-ASCII ones too: the Kelvin sign,
+# the long s, the dotted and dotless i. SQLite's lower() and bytes regexes know only ASCII.
+_FOLDS_TO_ASCII = {"k": ("\u212a",), "s": ("\u017f",), "i": ("\u0130", "\u0131")}
 _GIT_FIELDS = ("commit", "branch", "changed", "untracked", "left_out", "in_progress")
 _MAX_SHOWN = 400        # characters of a matching line shown around the match
 
@@ -57,37 +62,49 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+def _listed(value: Any) -> list[Any]:
+    """A list field as a list; a hand-edited scalar in its place as a list of one."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None or isinstance(value, Mapping) else [value]
+
+
 def searchable_lines(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(field, line) pairs grep looks at, in the order a reader expects them."""
+    """(field, line) pairs grep looks at, in the order a reader expects them. Field names hold
+    no tab or newline (names from the record are escaped); lines hold no newline."""
     def lines(field: str, text: Any) -> Iterator[tuple[str, str]]:
-        for line in str(text).splitlines() or [""]:
+        for line in (text if type(text) is str else _scalar(text)).splitlines():
             if line:
                 yield field, line
 
     yield from lines("note", record.get("note", ""))
-    for amendment in record.get("amendments") or []:
+    for amendment in _listed(record.get("amendments")):
         if isinstance(amendment, Mapping):
             yield from lines("amendment", amendment.get("text", ""))
-    for tag in record.get("tags") or []:
+    for tag in _listed(record.get("tags")):
         yield from lines("tag", tag)
     command = record.get("command")
     if isinstance(command, list):
-        yield from lines("command", shlex.join(str(arg) for arg in command))
+        yield from lines("command", shlex.join(
+            arg if type(arg) is str else _scalar(arg) for arg in command))
+    elif isinstance(command, str):
+        yield from lines("command", command)
     for table in ("params", "metrics"):
         values = record.get(table)
         if isinstance(values, Mapping):
             for name, value in values.items():
-                yield from lines(f"{table}.{name}", f"{name} = {_scalar(value)}")
+                field = name if name.isprintable() else printable(name)   # no tab, no newline
+                yield from lines(f"{table}.{field}", f"{name} = {_scalar(value)}")
     git = record.get("git")
     if isinstance(git, Mapping):
         for name in _GIT_FIELDS:
-            value = git.get(name)
-            for item in value if isinstance(value, list) else [value] if value else []:
-                yield from lines(f"git.{name}", item)
+            for item in _listed(git.get(name)):
+                if item:
+                    yield from lines(f"git.{name}", item)
     for name in ("status", "host", "cwd", "error"):
         if record.get(name):
             yield from lines(name, record[name])
-    for problem in record.get("problems") or []:
+    for problem in _listed(record.get("problems")):
         yield from lines("problems", problem)
 
 
@@ -101,42 +118,54 @@ def compile_pattern(options: GrepOptions) -> re.Pattern[str]:
     try:
         return re.compile(text, re.IGNORECASE if options.ignore_case else 0)
     except re.error as exc:
-        raise UsageError(f"bad regular expression {printable(options.pattern)!r}: {exc}",
+        raise UsageError(f"bad regular expression {printable(repr(options.pattern))}: {exc}",
                          hint="use -F to search for the text literally") from None
 
 
 def _required_literal(options: GrepOptions) -> str | None:
-    """Text every match must contain, for SQLite to find candidate runs with; None if unknown."""
+    """Text every match must contain, for SQLite to find candidate runs with; None if unknown.
+    With -i it is ASCII (SQLite's lower() folds ASCII only); see also `folded_alternatives`."""
     literal = options.pattern if options.fixed or not _META.search(options.pattern) else None
     if not literal or (options.ignore_case and not literal.isascii()):
-        return None        # SQLite's lower() folds ASCII only
+        return None
     return literal
+
+
+def folded_alternatives(literal: str) -> list[str]:
+    """The non-ASCII letters that -i matches to letters of an ASCII `literal` (K for k, ...):
+    a text holding one of them may match although its ASCII lower case does not hold it."""
+    lower = literal.lower()
+    return [other for letter, others in _FOLDS_TO_ASCII.items() if letter in lower
+            for other in others]
 
 
 def grep_runs(source: Any, filters: Filters, options: GrepOptions, *, out: IO[str]) -> bool:
     """Print the matches; True when something matched."""
     pattern = compile_pattern(options)
     # A line match is also a match in the lines joined with MULTILINE, so one search over a run's
-    # whole text rules it out cheaply. \A and \Z mean something else there: no shortcut then.
-    whole = None if _ANCHORS.search(pattern.pattern) else re.compile(
+    # whole text rules it out cheaply, unless the pattern looks at what surrounds its match
+    # (`^`, \A, \Z, look-arounds): each line is preceded by its field name there.
+    whole = None if _CONTEXT.search(pattern.pattern) else re.compile(
         pattern.pattern, pattern.flags | re.MULTILINE)
     printer = _Printer(out, options, colour=out.isatty() and not options.as_json)
+    logs = _log_files(source.journal_dir) if options.logs else {}
+    quick = _quick_bytes(options)
     found = False
-    selected: list[str] = []
-    for run_id, text, record in _candidates(source, filters, options):
-        selected.append(run_id)
-        if whole is not None and not whole.search(text):
-            continue
-        for line in text.split("\n"):
-            field, _, content = line.partition("\t")
-            match = pattern.search(content)
-            if match:
-                found = True
-                if printer.emit(Match(run_id, field, content, match.start(), match.end())):
-                    break
-    if options.logs:
-        found = _grep_logs(source.journal_dir, selected, pattern, printer,
-                           _quick_bytes(options)) or found
+    # Run by run, newest first: its fields, then its log, as git grep goes file by file.
+    for run_id, text, _record in _candidates(source, filters, options):
+        listed = False
+        if whole is None or whole.search(text):
+            for line in text.split("\n"):
+                field, _, content = line.partition("\t")
+                match = pattern.search(content)
+                if match:
+                    found = True
+                    if printer.emit(Match(run_id, field, content, match.start(), match.end())):
+                        listed = True
+                        break
+        log = logs.get(run_id)
+        if log is not None and not listed:
+            found = _grep_log(run_id, log, pattern, printer, quick) or found
     out.flush()
     return found
 
@@ -164,19 +193,14 @@ def _candidates(source: Any, filters: Filters, options: GrepOptions
             yield run_id, text, record
 
 
-def _grep_logs(journal_dir: Path, run_ids: list[str], pattern: re.Pattern[str],
-               printer: _Printer, quick: re.Pattern[bytes] | None) -> bool:
+def _log_files(journal_dir: Path) -> dict[str, Path]:
+    """Run id -> its log: `logs/<id>.log` by name, never a path taken from a record."""
     logs = journal_dir / "logs"
     try:
-        present = set(os.listdir(logs))
+        names = os.listdir(logs)
     except OSError:
-        return False
-    found = False
-    for run_id in run_ids:
-        name = f"{run_id}.log"
-        if name in present:
-            found = _grep_log(run_id, logs / name, pattern, printer, quick) or found
-    return found
+        return {}
+    return {name[:-4]: logs / name for name in names if name.endswith(".log")}
 
 
 def _grep_log(run_id: str, path: Path, pattern: re.Pattern[str], printer: _Printer,
@@ -200,10 +224,19 @@ def _grep_log(run_id: str, path: Path, pattern: re.Pattern[str], printer: _Print
 
 
 def _quick_bytes(options: GrepOptions) -> re.Pattern[bytes] | None:
+    """A bytes regex every log holding a match must match, or None."""
     literal = _required_literal(options)
     if literal is None or not literal.isascii():
         return None
-    return re.compile(re.escape(literal.encode()), re.IGNORECASE if options.ignore_case else 0)
+    if not options.ignore_case:
+        return re.compile(re.escape(literal.encode()))
+    parts = []
+    for char in literal:
+        others = _FOLDS_TO_ASCII.get(char.lower(), ())
+        plain = re.escape(char.encode())
+        parts.append(b"(?:" + b"|".join([plain, *(re.escape(o.encode()) for o in others)]) + b")"
+                     if others else plain)
+    return re.compile(b"".join(parts), re.IGNORECASE)
 
 
 class _Printer:
@@ -221,10 +254,13 @@ class _Printer:
                 self.out.write(match.run_id + "\n")
             return True
         if self.options.as_json:
-            self.out.write(json_text({
+            text = json_text({
                 "id": match.run_id, "where": match.where, "line": match.line,
                 "match": [match.start, match.end],
-            }) + "\n")
+            })
+            # A log's bytes that are not UTF-8 are lone surrogates here: written as JSON's
+            # \udcXX escapes (json.loads gives them back), not as bytes that are not UTF-8.
+            self.out.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
             return False
         before, hit, after = _clip(match)
         before, hit, after = printable(before), printable(hit), printable(after)

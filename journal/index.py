@@ -10,8 +10,12 @@ files (the only source of truth) before each use:
   writers rename into place) changes its folder's mtime, so unchanged folders are not listed at
   all. A folder changed in the last seconds is not trusted yet (the mtime clock is coarse: a file
   could arrive in the same tick after the scan), as git does with racily clean index entries.
-- Records handed out are checked against their file's stat, so a record edited in place by hand
-  is re-read the next time it is shown.
+- Records handed out are checked against their file's stat (mtime, ctime, size, inode: the
+  ctime catches `cp -p` and `rsync -a --inplace`, which put the mtime back), so a record edited
+  in place by hand is re-read the next time it is shown. Records that did not parse are checked
+  the same way on every refresh, since they are usually fixed in place. (Filters evaluated in
+  SQL and grep still read the indexed copy of a good record edited in place until its folder
+  changes: checking every file's stat on every call would cost more than the whole list.)
 - Safe to delete at any time; a broken file is rebuilt, and when SQLite cannot be used at all
   (locked for too long, unwritable cache) readers fall back to the files.
 - Several processes may refresh at once: parsing happens outside any transaction, and writes
@@ -22,10 +26,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import re
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +39,7 @@ from typing import Any
 from journal.filters import Condition, Filters, aware
 from journal.runs import Run, VALID_ID, effective_status, id_may_match, parse_record
 
-SCHEMA = 1
+SCHEMA = 2                  # 2: ctime in stat keys, `$` keys escaped in JSON
 RACY_SECONDS = 2.0          # a folder younger than this is rescanned next time too
 PARALLEL_FROM = 2000        # records to parse before using more than one process
 BUSY_TIMEOUT_MS = 5000
@@ -44,7 +50,7 @@ CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY, mtime_ns INTEGER);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     folder TEXT NOT NULL,
-    stat TEXT NOT NULL,        -- mtime_ns:size:inode of the file this row was read from
+    stat TEXT NOT NULL,        -- mtime_ns:ctime_ns:size:inode of the file this row was read from
     started REAL,              -- unix time, for --since/--until
     status TEXT,
     tags TEXT,                 -- JSON array
@@ -101,10 +107,17 @@ def _remove_database(path: Path) -> None:
 
 
 def _stat_key(stat: os.stat_result) -> str:
-    return f"{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ino}"
+    # ctime as git uses it: nobody can set it, so a file rewritten in place whose mtime was put
+    # back (cp -p, rsync -a --inplace, os.utime) still shows as changed.
+    return f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_size}:{stat.st_ino}"
 
 
-# -- records as JSON: datetimes tagged so they come back as datetimes --------------------------
+# -- records as JSON: datetimes, nan and inf tagged so they come back as they were -------------
+# A tag is a one-key object whose key starts with `$`; a record's own keys that start with `$`
+# are stored with one more `$`, so no record can pass for a tag.
+
+_TAGS = ("$float", "$datetime", "$date", "$time")
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
@@ -118,31 +131,51 @@ def _json_default(value: Any) -> Any:
 
 def _json_hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
-        if "$float" in obj:
-            return float(obj["$float"])
-        if "$datetime" in obj:
-            return dt.datetime.fromisoformat(obj["$datetime"])
-        if "$date" in obj:
-            return dt.date.fromisoformat(obj["$date"])
-        if "$time" in obj:
-            return dt.time.fromisoformat(obj["$time"])
+        key, value = next(iter(obj.items()))
+        if key in _TAGS and isinstance(value, str):
+            try:
+                if key == "$float":
+                    return float(value)
+                if key == "$datetime":
+                    return dt.datetime.fromisoformat(value)
+                if key == "$date":
+                    return dt.date.fromisoformat(value)
+                return dt.time.fromisoformat(value)
+            except ValueError:
+                return obj
+    if any(key[:1] == "$" for key in obj):
+        return {key[1:] if key[:1] == "$" else key: value for key, value in obj.items()}
     return obj
 
 
 def _dumps(value: Any) -> str:
+    # Fast path in C: right unless the value holds nan, inf or a `"$` of its own (each tag made
+    # by _json_default adds exactly one `"$`); else walk it in Python.
+    made = 0
+
+    def tag(item: Any) -> Any:
+        nonlocal made
+        made += 1
+        return _json_default(item)
+
     try:
-        return json.dumps(value, default=_json_default, ensure_ascii=False, allow_nan=False)
-    except ValueError:     # nan or inf (TOML has them), which SQLite's JSON cannot read
-        return json.dumps(_finite(value), default=_json_default, ensure_ascii=False)
+        text = json.dumps(value, default=tag, ensure_ascii=False, allow_nan=False)
+        if text.count('"$') == made:
+            return text
+    except ValueError:
+        pass
+    return json.dumps(_taggable(value), default=_json_default, ensure_ascii=False, allow_nan=False)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-        return {"$float": repr(value)}
+def _taggable(value: Any) -> Any:
+    """nan and inf (TOML has them, SQLite's JSON cannot read them) tagged; `$` keys escaped."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {("$" + key if key[:1] == "$" else key): _taggable(item)
+                for key, item in value.items()}
     if isinstance(value, list):
-        return [_finite(item) for item in value]
+        return [_taggable(item) for item in value]
     return value
 
 
@@ -158,18 +191,23 @@ def _row_for(args: tuple[str, str, str, str]) -> tuple[str, ...] | tuple[str, st
     problems: list[str] = []
     record = parse_record(Path(path), problems.append)
     if record is None:
-        return ("bad", path, folder, stat, problems[0] if problems else "missing")
+        if not problems:
+            return ("gone", path)     # deleted since its folder was listed: nothing to say
+        return ("bad", path, folder, stat, problems[0])
     from journal.grepping import searchable_text
 
-    started = record.get("started")
-    started_ts = aware(started).timestamp() if isinstance(started, dt.datetime) else None
-    tags = record.get("tags")
-    return (
-        "ok", run_id, folder, stat, started_ts, str(record.get("status", "")),
-        _dumps(tags if isinstance(tags, list) else []),
-        _dumps(_table(record, "params")), _dumps(_table(record, "metrics")),
-        _dumps(record), searchable_text(record),
-    )
+    try:
+        started = record.get("started")
+        started_ts = aware(started).timestamp() if isinstance(started, dt.datetime) else None
+        tags = record.get("tags")
+        return (
+            "ok", run_id, folder, stat, started_ts, str(record.get("status", "")),
+            _dumps(tags if isinstance(tags, list) else []),
+            _dumps(_table(record, "params")), _dumps(_table(record, "metrics")),
+            _dumps(record), searchable_text(record),
+        )
+    except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use
+        return ("bad", path, folder, stat, f"warning: skipped {path}: not a valid record ({exc})")
 
 
 def _table(record: dict[str, Any], name: str) -> dict[str, Any]:
@@ -197,6 +235,16 @@ class Index:
         self.warn = warn
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        # A connection sits in a reference cycle (its statement cache), so only the cyclic GC
+        # would close it, keeping its file locks meanwhile: close it when this Index goes.
+        self.close = weakref.finalize(self, self.db.close)
+        try:
+            self._open(journal_dir)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, journal_dir: Path) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -217,9 +265,10 @@ class Index:
         """Bring the index up to date with the record files; warn about records that do not parse."""
         scan_started = time.time()
         known = dict(self.db.execute("SELECT path, mtime_ns FROM folders"))
-        changed_folders: dict[str, int | None] = {}
+        changed_folders: dict[str, int | None] = {}    # what to store: mtime, -1 (racy), None (gone)
         pending = [""]            # folders relative to runs/, "" is runs/ itself
         seen: set[str] = set()
+        scanned: set[str] = set()
         for folder in list(known):
             if folder not in pending:
                 pending.append(folder)
@@ -239,14 +288,29 @@ class Index:
                 continue
             if known.get(folder) == mtime:
                 continue
-            trusted = mtime if scan_started - mtime / 1e9 > RACY_SECONDS else None
-            changed_folders[folder] = trusted if trusted is not None else -1
+            trusted = mtime if scan_started - mtime / 1e9 > RACY_SECONDS else -1
+            if known.get(folder) != trusted:   # a racy folder stays -1: nothing to write for it
+                changed_folders[folder] = trusted
+            scanned.add(folder)
             new_jobs, subfolders, gone, bad_gone = self._scan_folder(folder, full)
             jobs += new_jobs
             gone_ids += gone
             gone_bad += bad_gone
             pending += [sub for sub in subfolders if sub not in seen]
-        if not changed_folders:
+        # A record that did not parse is usually fixed in place, which leaves its folder's mtime
+        # alone: look at those few files themselves.
+        for path, folder, stat in list(self.db.execute("SELECT path, folder, stat FROM bad")):
+            if folder in scanned or folder in changed_folders:
+                continue                           # scanned above, or gone
+            try:
+                current = _stat_key(os.stat(path))
+            except OSError:
+                gone_bad.append(path)
+                continue
+            if current != stat:
+                gone_bad.append(path)              # parsed again below: stored as ok or bad anew
+                jobs.append((Path(path).name[:-5], path, folder, current))
+        if not (changed_folders or jobs or gone_ids or gone_bad):
             self._warn_bad()
             return
         rows = list(_parse_all(jobs))
@@ -374,9 +438,17 @@ class Index:
         first; with `must_contain`, only rows whose text holds it (done inside SQLite)."""
         where, args = _sql_for(filters)
         if must_contain:
-            clause = "instr(lower(search), ?) > 0" if fold_case else "instr(search, ?) > 0"
+            if fold_case:
+                from journal.grepping import folded_alternatives
+
+                others = folded_alternatives(must_contain)
+                clause = "(" + " OR ".join(["instr(lower(search), ?) > 0"]
+                                           + ["instr(search, ?) > 0"] * len(others)) + ")"
+                args += [must_contain.lower(), *others]
+            else:
+                clause = "instr(search, ?) > 0"
+                args.append(must_contain)
             where = f"{where} AND {clause}" if where else f"WHERE {clause}"
-            args.append(must_contain.lower() if fold_case else must_contain)
         yield from self.db.execute(f"SELECT id, search, record FROM runs {where} ORDER BY id DESC", args)
 
     def path_of(self, run_id: str) -> Path | None:
@@ -414,19 +486,25 @@ def _sql_for(filters: Filters) -> tuple[str, list[Any]]:
 
 
 def _condition_sql(condition: Condition) -> tuple[str, list[Any]] | None:
-    """Only the cases whose SQL meaning is surely wider than the Python test."""
+    """Only the cases whose SQL meaning is surely wider than the Python test. Values SQL cannot
+    compare like Python does (nan and inf stored as objects, datetimes, arrays, numbers against
+    text) are kept as candidates for the Python test to decide."""
     value = condition.value
-    if '"' in condition.name or "\\" in condition.name:
-        return None
+    if '"' in condition.name or "\\" in condition.name or condition.name[:1] == "$":
+        return None      # quoting trouble, or a `$` key stored escaped: Python alone decides
     json_path = f'$."{condition.name}"'
     if condition.table:
         expr, args = f"json_extract({condition.table}, ?)", [json_path]
+        kind, kind_args = f"json_type({condition.table}, ?)", [json_path]
     else:
-        expr = "coalesce(json_extract(metrics, ?), json_extract(params, ?), json_extract(record, ?))"
-        args = [json_path, json_path, json_path]
+        tables = ("metrics", "params", "record")
+        expr = "coalesce(" + ", ".join(f"json_extract({t}, ?)" for t in tables) + ")"
+        kind = "coalesce(" + ", ".join(f"json_type({t}, ?)" for t in tables) + ")"
+        args = kind_args = [json_path] * 3
     if condition.op in (">", "<", ">=", "<=") and isinstance(value, (int, float)) \
             and not isinstance(value, bool):
-        return f"({expr} {condition.op} ?)", [*args, value]
+        return f"({kind} = 'object' OR {expr} {condition.op} ?)", [*kind_args, *args, value]
     if condition.op in ("=", "==") and isinstance(value, str):
-        return f"({expr} = ?)", [*args, value]
+        return (f"({kind} IN ('integer', 'real', 'true', 'false', 'object', 'array') OR {expr} = ?)",
+                [*kind_args, *args, value])
     return None

@@ -8,8 +8,8 @@ from typing import IO, Any
 
 from journal.errors import UsageError
 from journal.filters import Filters, aware, lookup
-from journal.runs import Run
-from journal.safetext import json_text, printable
+from journal.runs import Run, effective_status
+from journal.safetext import json_text, printable, printable_block
 
 HEADLINE_METRICS = 3
 NOTE_WIDTH = 60
@@ -71,7 +71,7 @@ def text_lines(runs: Sequence[Run], *, now: dt.datetime, absolute: bool, colour:
             cells[0] = f"\x1b[33m{cells[0]}\x1b[m"
             cells[2] = f"\x1b[{code}m{cells[2]}\x1b[m"
         tail = "  ".join(part for part in row[5:] if part)
-        lines.append("  ".join(cells) + ("  " + tail if tail else "").rstrip())
+        lines.append(("  ".join(cells) + ("  " + tail if tail else "")).rstrip())
     return lines
 
 
@@ -82,7 +82,7 @@ def _columns(run: Run, now: dt.datetime, absolute: bool) -> list[str]:
     if isinstance(started, dt.datetime):
         when = absolute_time(started) if absolute else relative_time(started, now)
     return [
-        run.id, when, run.status, commit_mark(record), duration_text(record, now),
+        run.id, when, printable(run.status), commit_mark(record), duration_text(record, now),
         printable(first_line(record.get("note"), NOTE_WIDTH)), headline_metrics(record),
     ]
 
@@ -118,7 +118,9 @@ def duration_text(record: Mapping[str, Any], now: dt.datetime) -> str:
     if isinstance(duration, (int, float)) and not isinstance(duration, bool):
         return human_duration(float(duration))
     started = record.get("started")
-    if record.get("status") == "running" and isinstance(started, dt.datetime):
+    # Still going: the time so far. A crashed run (its wrapper is gone) is not still going.
+    if record.get("status") == "running" and isinstance(started, dt.datetime) \
+            and effective_status(record) == "running":
         return human_duration((now - aware(started)).total_seconds()) + "…"
     return "-"
 
@@ -172,21 +174,22 @@ def write_csv(runs: Sequence[Run], out: IO[str]) -> None:
         params.update(dict.fromkeys(_table(run.record, "params")))
         metrics.update(dict.fromkeys(_table(run.record, "metrics")))
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", "started", "status", "commit", "dirty", "duration", "exit_code", "note",
-                     "tags", *(f"params.{name}" for name in params),
-                     *(f"metrics.{name}" for name in metrics)])
+    writer.writerow([_csv_value(name) for name in (
+        "id", "started", "status", "commit", "dirty", "duration", "exit_code", "note", "tags",
+        *(f"params.{name}" for name in params), *(f"metrics.{name}" for name in metrics))])
     for run in runs:
         record = run.record
         git = record.get("git") if isinstance(record.get("git"), Mapping) else {}
         started = record.get("started")
-        writer.writerow([
+        tags = record.get("tags")
+        writer.writerow([_csv_value(value) for value in (
             run.id, started.isoformat() if isinstance(started, dt.datetime) else "",
             run.status, git.get("commit", ""), git.get("dirty", ""), record.get("duration", ""),
-            record.get("exit_code", ""), _csv_safe(str(record.get("note", ""))),
-            ";".join(str(tag) for tag in record.get("tags") or []),
-            *(_csv_value(_table(record, "params").get(name)) for name in params),
-            *(_csv_value(_table(record, "metrics").get(name)) for name in metrics),
-        ])
+            record.get("exit_code", ""), record.get("note", ""),
+            ";".join(str(tag) for tag in tags) if isinstance(tags, list) else tags,
+            *(_table(record, "params").get(name) for name in params),
+            *(_table(record, "metrics").get(name) for name in metrics),
+        )])
 
 
 def _table(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -195,9 +198,13 @@ def _table(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _csv_value(value: Any) -> Any:
+    """A cell: numbers as they are; any text (tags, a hand-edited commit, a param or metric
+    name) with control characters escaped and the formula guard."""
     if value is None:
         return ""
-    return _csv_safe(value) if isinstance(value, str) else value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _csv_safe(printable_block(str(value)))
+    return value
 
 
 def _csv_safe(text: str) -> str:

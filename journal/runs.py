@@ -42,11 +42,35 @@ def effective_status(record: Mapping[str, Any]) -> str:
     if status != "running" or record.get("host") != _THIS_HOST:
         return status
     pid = record.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool):
-        return status
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return status        # no pid, or one os.kill would read as a process group
     from journal.store import pid_alive
 
-    return status if pid_alive(pid) else "crashed"
+    if not pid_alive(pid) or _pid_reused(pid, record.get("started")):
+        return "crashed"
+    return status
+
+
+def _pid_reused(pid: int, started: Any) -> bool:
+    """True when process `pid` began after the run did: the wrapper died and its pid went to
+    another process. Linux only (/proc); elsewhere a live pid is taken at its word."""
+    import datetime as dt
+
+    if not isinstance(started, dt.datetime):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        ticks = int(fields[19])               # field 22: start time, clock ticks after boot
+        with open("/proc/stat", "rb") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
+        began = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    from journal.filters import aware
+
+    # A minute of slack: the boot time is rounded to the second and moves when the clock is set.
+    return began > aware(started).timestamp() + 60
 
 
 def record_files(journal_dir: Path) -> Iterator[tuple[str, Path]]:
@@ -175,15 +199,15 @@ class RunSource:
 
     def _resolve_prefix(self, ref: str) -> str:
         if not ref or not VALID_ID.fullmatch(ref):
-            raise UsageError(f"unknown run {printable(ref)!r}", hint="`journal list` shows the runs")
+            raise UsageError(f"unknown run {printable(repr(ref))}", hint="`journal list` shows the runs")
         candidates = self.ids_with_prefix(ref)
         if ref in candidates:
             return ref
         if not candidates:
-            raise UsageError(f"unknown run {printable(ref)!r}", hint="`journal list` shows the runs")
+            raise UsageError(f"unknown run {printable(repr(ref))}", hint="`journal list` shows the runs")
         if len(candidates) > 1:
             shown = ", ".join(candidates[-10:][::-1]) + (" ..." if len(candidates) > 10 else "")
-            raise UsageError(f"ambiguous run {printable(ref)!r}: {len(candidates)} runs match: {shown}",
+            raise UsageError(f"ambiguous run {printable(repr(ref))}: {len(candidates)} runs match: {shown}",
                              hint="give more characters of the id")
         return candidates[0]
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from journal.config import DEFAULT_ENV_ALLOW
+
 _SEALED_GIT = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_AUTHOR_NAME": "Test Author",
@@ -33,6 +35,9 @@ def sealed_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     for name, value in _SEALED_GIT.items():
         monkeypatch.setenv(name, value)
     for name in ("JOURNAL_DIR", "JOURNAL_RUN_ID", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    # The recorded environment must not depend on the host (CI runs inside an activated venv).
+    for name in DEFAULT_ENV_ALLOW:
         monkeypatch.delenv(name, raising=False)
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     return dict(os.environ)

@@ -1,0 +1,199 @@
+"""The shared filters: --since/--until words and dates, --tag, --status, --where; the same runs
+chosen with the index and without it; bad values are one line and exit 2."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from journal.errors import UsageError
+from journal.filters import build_filters, parse_condition, parse_when
+from readkit import both, cli, ids_listed, local, now, one_error_line, write_run
+
+# Saturday 2026-11-28 15:30 in a +09:00 zone.
+TZ = dt.timezone(dt.timedelta(hours=9))
+NOW = dt.datetime(2026, 11, 28, 15, 30, tzinfo=TZ)
+
+
+def at(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=TZ)  # type: ignore[misc]
+
+
+# -- words for a time ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "since", "until"), [
+    ("2026-11-23", at(2026, 11, 23), at(2026, 11, 24)),
+    ("20261123", at(2026, 11, 23), at(2026, 11, 24)),         # compact ISO date: a day too
+    ("today", at(2026, 11, 28), at(2026, 11, 29)),
+    ("Yesterday", at(2026, 11, 27), at(2026, 11, 28)),
+    ("monday", at(2026, 11, 23), at(2026, 11, 24)),
+    ("saturday", at(2026, 11, 28), at(2026, 11, 29)),         # today's weekday is today
+    ("sunday", at(2026, 11, 22), at(2026, 11, 23)),
+    ("3d", NOW - dt.timedelta(days=3), NOW - dt.timedelta(days=3)),
+    ("2w", NOW - dt.timedelta(weeks=2), NOW - dt.timedelta(weeks=2)),
+    ("12h", NOW - dt.timedelta(hours=12), NOW - dt.timedelta(hours=12)),
+    ("90min", NOW - dt.timedelta(minutes=90), NOW - dt.timedelta(minutes=90)),
+    ("2026-11-23T14:00", at(2026, 11, 23, 14), at(2026, 11, 23, 14)),
+    ("2026-11-23T14:00+00:00", dt.datetime(2026, 11, 23, 14, tzinfo=dt.timezone.utc),
+     dt.datetime(2026, 11, 23, 14, tzinfo=dt.timezone.utc)),
+])
+def test_when_words(text: str, since: dt.datetime, until: dt.datetime) -> None:
+    assert parse_when(text, NOW) == since
+    assert parse_when(text, NOW, end=True) == until
+
+
+@pytest.mark.parametrize("text", ["", "soon", "3x", "d3", "2026-13-01", "-3d", "2026/11/23"])
+def test_bad_when_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError, match="cannot read the time"):
+        parse_when(text or " ", NOW)
+
+
+def test_until_a_date_includes_that_whole_day(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    late = write_run(jd, local(2026, 11, 23, 23, 59, 30), note="late on the 23rd")
+    next_day = write_run(jd, local(2026, 11, 24, 0, 0, 0), note="midnight")
+    early = write_run(jd, local(2026, 11, 23, 0, 0, 0), note="first second of the 23rd")
+    before = write_run(jd, local(2026, 11, 22, 23, 59, 59), note="the 22nd")
+    assert ids_listed(both("list", "--until", "2026-11-23", cwd=tmp_path)) == [late, early, before]
+    assert ids_listed(both("list", "--since", "2026-11-23", cwd=tmp_path)) == [next_day, late, early]
+    assert ids_listed(both("list", "--since", "2026-11-23", "--until", "2026-11-23",
+                           cwd=tmp_path)) == [late, early]
+    assert ids_listed(both("list", "--since", "20261124", cwd=tmp_path)) == [next_day]
+
+
+def test_relative_since(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    recent = write_run(jd, now() - dt.timedelta(days=2, hours=23))
+    write_run(jd, now() - dt.timedelta(days=3, hours=1))
+    assert ids_listed(both("list", "--since", "3d", cwd=tmp_path)) == [recent]
+    assert ids_listed(both("list", "--since", "72h", cwd=tmp_path)) == [recent]
+    assert both("list", "--since", "2h", cwd=tmp_path).out == ""
+
+
+def test_yesterday_and_weekday_select_by_day(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    today = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday_noon = write_run(jd, today - dt.timedelta(hours=12))
+    write_run(jd, today - dt.timedelta(days=1, hours=1))          # the day before yesterday
+    this_morning = write_run(jd, today + dt.timedelta(minutes=1))
+    assert ids_listed(both("list", "--since", "yesterday", "--until", "yesterday",
+                           cwd=tmp_path)) == [yesterday_noon]
+    weekday = today.strftime("%A").lower()
+    assert ids_listed(both("list", "--since", weekday, cwd=tmp_path)) == [this_morning]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--since", "last tuesday"), "journal: error: cannot read the time 'last tuesday'"),
+    (("--until", "\x1b]52;c;aGk=\x07"), "journal: error: cannot read the time '\\x1b]52;c;aGk=\\x07'"),
+    (("--status", "done"), "journal: error: unknown status 'done'"),
+    (("--where", "acc>"), "journal: error: bad --where 'acc>'"),
+    (("--where", "acc"), "journal: error: bad --where 'acc'"),
+    (("--where", ">3"), "journal: error: bad --where '>3'"),
+    (("--where", "note~(unclosed"), "journal: error: bad regex in --where 'note~(unclosed'"),
+])
+def test_bad_filter_values_are_one_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    write_run(tmp_path / ".journal")
+    for command in ("list", "grep"):
+        argv = [command, *args] if command == "list" else [command, "x", *args]
+        line = one_error_line(cli(*argv, cwd=tmp_path))
+        assert line.startswith(message), line
+
+
+# -- --tag and --status --------------------------------------------------------------------------
+
+def test_tags_must_all_be_there_statuses_any(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    t0 = now() - dt.timedelta(hours=1)
+    both_tags = write_run(jd, t0, tags=["sweep", "adam"])
+    sweep = write_run(jd, t0 + dt.timedelta(minutes=1), tags=["sweep"], status="failed", exit_code=1)
+    write_run(jd, t0 + dt.timedelta(minutes=2), tags=["sweeping"])
+    # A hand-edited record whose tags is a string is not tagged with its substrings.
+    write_run(jd, t0 + dt.timedelta(minutes=3), tags="sweep adam")
+    assert ids_listed(both("list", "--tag", "sweep", cwd=tmp_path)) == [sweep, both_tags]
+    assert ids_listed(both("list", "-t", "sweep", "-t", "adam", cwd=tmp_path)) == [both_tags]
+    assert ids_listed(both("list", "-s", "failed", cwd=tmp_path)) == [sweep]
+    assert len(both("list", "-s", "failed", "-s", "finished", cwd=tmp_path).lines) == 4
+
+
+# -- --where -------------------------------------------------------------------------------------
+
+def test_parse_condition() -> None:
+    c = parse_condition(" params.lr <= 1e-3 ")
+    assert (c.table, c.name, c.op, c.value) == ("params", "lr", "<=", 0.001)
+    c = parse_condition("metrics.acc>=80")
+    assert (c.table, c.name, c.op, c.value) == ("metrics", "acc", ">=", 80)
+    c = parse_condition("opt=adam")
+    assert (c.table, c.name, c.op, c.value) == (None, "opt", "=", "adam")
+    c = parse_condition("model.depth!=12")          # a dotted name that is not a table
+    assert (c.table, c.name, c.op, c.value) == (None, "model.depth", "!=", 12)
+    assert parse_condition("flag=true").value is True
+    assert parse_condition("seed='42'").value == "42"
+    assert parse_condition('opt="adam"').value == "adam"
+    assert parse_condition("note~le+k").value.pattern == "le+k"
+
+
+def _where_fixture(jd: Path) -> dict[str, str]:
+    t0 = now() - dt.timedelta(hours=2)
+    runs = {
+        "adam": write_run(jd, t0, params={"opt": "adam", "lr": 0.001, "flag": True, "seed": 42},
+                          metrics={"acc": 0.82, "loss": 0.31}, note="adam baseline"),
+        "sgd": write_run(jd, t0 + dt.timedelta(minutes=1),
+                         params={"opt": "sgd", "lr": 0.1, "flag": False, "seed": 7},
+                         metrics={"acc": 0.75, "loss": 0.5}, note="sgd with a data leak"),
+        "none": write_run(jd, t0 + dt.timedelta(minutes=2), note="no params at all"),
+        "odd": write_run(jd, t0 + dt.timedelta(minutes=3), params={"opt": "Adam", "lr": "fast"},
+                         metrics={"acc": float("nan"), "loss": float("-inf")}),
+        "big": write_run(jd, t0 + dt.timedelta(minutes=4),
+                         metrics={"acc": 2**53, "loss": float("inf"), "steps": 2**53 + 1}),
+    }
+    return runs
+
+
+@pytest.mark.parametrize(("where", "expected"), [
+    (["acc>0.8"], ["big", "adam"]),
+    (["acc<0.8"], ["sgd"]),
+    (["acc>=0.75", "acc<=0.75"], ["sgd"]),
+    (["acc!=0.82"], ["big", "odd", "none", "sgd"]),     # missing and nan are "not equal"
+    (["metrics.acc>0.8"], ["big", "adam"]),
+    (["params.acc>0"], []),                          # acc is a metric, not a param
+    (["opt=adam"], ["adam"]),                        # strings compare exactly
+    (["opt==adam"], ["adam"]),
+    (["opt='adam'"], ["adam"]),
+    (["opt~(?i)^adam$"], ["odd", "adam"]),
+    (["opt!=adam"], ["big", "odd", "none", "sgd"]),
+    (["lr<0.01"], ["adam"]),                         # "fast" is not ordered against numbers
+    (["params.lr=fast"], ["odd"]),
+    (["flag=true"], ["adam"]),
+    (["flag=false"], ["sgd"]),
+    (["flag=1"], []),                                # a bool is not the number 1
+    (["seed=42"], ["adam"]),
+    (["seed='42'"], ["adam"]),                       # quoted: the text of the number
+    (["seed>10", "opt=adam"], ["adam"]),
+    (["note~leak"], ["sgd"]),                        # a record field, by regex
+    (["loss<0"], ["odd"]),                           # -inf is below everything
+    (["loss>1000"], ["big"]),                        # inf above everything
+    (["steps>9007199254740992"], ["big"]),           # ints compared exactly, not as floats
+    (["acc>=9007199254740993"], []),
+    (["acc=nan"], ["odd"]),
+])
+def test_where(tmp_path: Path, where: list[str], expected: list[str]) -> None:
+    runs = _where_fixture(tmp_path / ".journal")
+    argv = ["list"] + [arg for condition in where for arg in ("--where", condition)]
+    assert ids_listed(both(*argv, cwd=tmp_path)) == [runs[name] for name in expected]
+
+
+def test_where_with_dollar_and_odd_names_agrees_with_files(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    odd = write_run(jd, params={"$datetime": "x", "a\"b": 1, "back\\slash": "v"})
+    write_run(jd, now() - dt.timedelta(minutes=5), params={"$datetime": "y"})
+    assert ids_listed(both("list", "--where", "$datetime=x", cwd=tmp_path)) == [odd]
+    assert ids_listed(both("list", "--where", 'a"b>0', cwd=tmp_path)) == [odd]
+    assert ids_listed(both("list", "--where", "back\\slash=v", cwd=tmp_path)) == [odd]
+
+
+def test_build_filters_rejects_unknown_status() -> None:
+    with pytest.raises(UsageError):
+        build_filters(statuses=["finished", "Finished"])
+    assert build_filters(statuses=["crashed"], now=lambda: NOW).statuses == ("crashed",)

@@ -1,0 +1,207 @@
+"""`journal grep`: every searchable field and the real logs of real runs, -F, -i, -l, --json,
+--no-logs, the shared filters, exit statuses, and hostile text printed escaped."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import _SEALED_GIT, journal, make_repo, records
+from readkit import both, cli, now, one_error_line, write_run
+
+TRAIN = """\
+import sys
+print("epoch 1 acc 80.1")
+sys.stdout.write("\\r10%\\r50%\\r100% done\\n")
+print("final acc 82.476")
+"""
+ECOLE = 'print("\\u017ftep 300 of the run")\n'        # the long s: -i STEP finds it
+HOSTILE = ('import sys\nsys.stdout.buffer.write(b"\\x1b]52;c;aGk=\\x07 secret\\n'
+           '\\xff\\xfe binary acc\\n\\xe2\\x80\\xaeevil\\n")\n')
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str]]]:
+    """Three real runs made through the CLI, shared read-only by the tests of this module
+    (each test still has its own cache folder, so its own index)."""
+    home = tmp_path_factory.mktemp("grephome")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**_SEALED_GIT, "HOME": str(home),
+                            "XDG_CACHE_HOME": str(home / ".cache"),
+                            "XDG_CONFIG_HOME": str(home / ".config")}.items():
+            patch.setenv(name, value)
+        for name in ("JOURNAL_DIR", "JOURNAL_RUN_ID", "GIT_DIR", "GIT_WORK_TREE"):
+            patch.delenv(name, raising=False)
+        (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+        repo = make_repo(tmp_path_factory.mktemp("grep") / "repo",
+                         {"train.py": TRAIN, "ecole.py": ECOLE, "hostile.py": HOSTILE})
+        for args in (
+            ("-n", "baseline with adam\nsecond line of the note", "-t", "baseline",
+             "-m", "acc=82.476", "--", "python", "train.py", "--lr", "3e-4", "--opt", "adam"),
+            ("-n", "École d'été, 300 \u212a", "-t", "été", "--", "python", "ecole.py"),
+            ("-n", "hostile \x1b]52;c;aGk=\x07 note \u202eevil", "--", "python", "hostile.py"),
+        ):
+            done = journal("new", "-q", *args, cwd=repo)
+            assert done.returncode == 0, done.stderr
+        done = journal("note", "@~2", "data leak found later", cwd=repo)
+        assert done.returncode == 0, done.stderr
+        ids = [record["id"] for record in records(repo / ".journal")]
+        yield repo, ids
+
+
+def test_where_did_that_number_come_from(made: tuple[Path, list[str]]) -> None:
+    repo, (train, _ecole, _hostile) = made
+    result = both("grep", "-F", "82.476", cwd=repo)
+    assert result.code == 0 and result.err == ""
+    assert result.lines == [f"{train}:metrics.acc:acc = 82.476", f"{train}:log:3:final acc 82.476"]
+
+
+@pytest.mark.parametrize(("pattern", "where", "line"), [
+    ("second line", "note", "second line of the note"),
+    ("leak", "amendment", "data leak found later"),
+    ("^baseline$", "tag", "baseline"),
+    ("lr =", "params.lr", "lr = 0.0003"),
+    ("opt = adam", "params.opt", "opt = adam"),
+    ("train.py --lr", "command", "python train.py --lr 3e-4 --opt adam"),
+    ("^main$", "git.branch", "main"),
+    ("epoch", "log:1", "epoch 1 acc 80.1"),
+    ("^final", "log:3", "final acc 82.476"),          # `^` anchors at the line's own start
+    ("^baseline with", "note", "baseline with adam"),
+])
+def test_fields_of_the_first_run(made: tuple[Path, list[str]], pattern: str, where: str,
+                                 line: str) -> None:
+    repo, (train, _ecole, _hostile) = made
+    result = both("grep", pattern, cwd=repo)
+    assert f"{train}:{where}:{line}" in result.lines, result.lines
+
+
+def test_git_commit_is_searchable(made: tuple[Path, list[str]]) -> None:
+    repo, ids = made
+    commit = records(repo / ".journal")[0]["git"]["commit"]
+    result = both("grep", "-l", "-F", commit[:12], "--no-logs", cwd=repo)
+    assert result.lines == ids[::-1]
+
+
+def test_progress_bars_show_the_part_left_visible(made: tuple[Path, list[str]]) -> None:
+    repo, (train, _ecole, _hostile) = made
+    assert both("grep", "done", cwd=repo).lines == [f"{train}:log:2:100% done"]
+    assert both("grep", "50%", cwd=repo).lines == [f"{train}:log:2:50%"]
+    assert "\r" not in both("grep", "%", cwd=repo).out
+
+
+def test_fixed_strings(made: tuple[Path, list[str]]) -> None:
+    repo, (train, _ecole, _hostile) = made
+    assert both("grep", "-F", "3e-4 --opt", cwd=repo).lines == [
+        f"{train}:command:python train.py --lr 3e-4 --opt adam"]
+    assert both("grep", "-F", "acc (", cwd=repo).code == 1
+    assert both("grep", "82.4.6", cwd=repo).code == 0      # a regex: `.` is any character
+    assert both("grep", "-F", "82.4.6", cwd=repo).code == 1
+
+
+def test_ignore_case_folds_beyond_ascii(made: tuple[Path, list[str]]) -> None:
+    repo, (_train, ecole, _hostile) = made
+    assert both("grep", "ÉCOLE", cwd=repo).code == 1
+    assert both("grep", "-i", "ÉCOLE", cwd=repo).lines == [f"{ecole}:note:École d'été, 300 \u212a"]
+    assert both("grep", "-i", "-F", "ÉTÉ", "--no-logs", cwd=repo).lines == [
+        f"{ecole}:note:École d'été, 300 \u212a", f"{ecole}:tag:été"]
+    # Python's -i matches the Kelvin sign to k and the long s to s; so must every shortcut.
+    assert both("grep", "-i", "-F", "300 k", "--no-logs", cwd=repo).lines == [
+        f"{ecole}:note:École d'été, 300 \u212a"]
+    assert both("grep", "-i", "STEP 300", cwd=repo).lines == [f"{ecole}:log:1:\u017ftep 300 of the run"]
+
+
+def test_ids_only_newest_first_once_each(made: tuple[Path, list[str]]) -> None:
+    repo, (train, _ecole, hostile) = made
+    # acc: the first run in a metric and its log, the third only in its log.
+    result = both("grep", "-l", "acc", cwd=repo)
+    assert result.lines == [hostile, train]
+    assert both("grep", "-l", "acc", "--no-logs", cwd=repo).lines == [train]
+
+
+def test_json_lines(made: tuple[Path, list[str]]) -> None:
+    repo, (train, _ecole, _hostile) = made
+    result = both("grep", "--json", "acc 8", cwd=repo)
+    matches = [json.loads(line) for line in result.lines]
+    assert matches == [
+        {"id": train, "where": "log:1", "line": "epoch 1 acc 80.1", "match": [8, 13]},
+        {"id": train, "where": "log:3", "line": "final acc 82.476", "match": [6, 11]},
+    ]
+
+
+def test_json_of_a_log_that_is_not_utf8_in_a_real_process(made: tuple[Path, list[str]]) -> None:
+    repo, (_train, _ecole, hostile) = made
+    done = journal("grep", "--json", "binary", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode("utf-8")                     # valid UTF-8, whatever the log held
+    assert "\x1b" not in text
+    match = json.loads(text)
+    assert match["id"] == hostile and match["line"] == "\udcff\udcfe binary acc"
+    plain = journal("grep", "binary", cwd=repo)
+    assert plain.stdout.decode() == f"{hostile}:log:2:\\xff\\xfe binary acc\n"
+
+
+def test_hostile_text_is_printed_escaped(made: tuple[Path, list[str]]) -> None:
+    repo, (_train, _ecole, hostile) = made
+    out = both("grep", "secret|note|evil", cwd=repo).out
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]", out), repr(out)
+    assert f"{hostile}:log:1:\\x1b]52;c;aGk=\\x07 secret" in out
+    assert f"{hostile}:note:hostile \\x1b]52;c;aGk=\\x07 note \\u202eevil" in out
+    assert f"{hostile}:log:3:\\u202eevil" in out
+    as_json = both("grep", "--json", "secret", cwd=repo).out
+    assert "\x1b" not in as_json and "\x07" not in as_json
+    assert json.loads(as_json)["line"] == "\x1b]52;c;aGk=\x07 secret"
+
+
+def test_no_logs(made: tuple[Path, list[str]]) -> None:
+    repo, (train, _ecole, _hostile) = made
+    assert both("grep", "--no-logs", "-F", "82.476", cwd=repo).lines == [
+        f"{train}:metrics.acc:acc = 82.476"]
+    assert both("grep", "--no-logs", "epoch", cwd=repo).code == 1
+
+
+def test_filters(made: tuple[Path, list[str]]) -> None:
+    repo, (train, ecole, hostile) = made
+    assert both("grep", "-l", "python", "--tag", "baseline", cwd=repo).lines == [train]
+    assert both("grep", "-l", "python", "--where", "lr<1", cwd=repo).lines == [train]
+    assert both("grep", "-l", "python", "--where", "note~^É", cwd=repo).lines == [ecole]
+    assert both("grep", "-l", "python", "--since", "1h", cwd=repo).lines == [hostile, ecole, train]
+    nothing = both("grep", "python", "--status", "failed", cwd=repo)
+    assert (nothing.code, nothing.out, nothing.err) == (1, "", "")
+
+
+def test_exit_statuses(made: tuple[Path, list[str]]) -> None:
+    repo, _ids = made
+    assert both("grep", "acc", cwd=repo).code == 0
+    missing = both("grep", "no such text anywhere", cwd=repo)
+    assert (missing.code, missing.out, missing.err) == (1, "", "")
+    line = one_error_line(cli("grep", "acc(", cwd=repo))
+    assert line.startswith("journal: error: bad regular expression 'acc(': missing ), ")
+    assert cli("grep", "-F", "acc(", cwd=repo).code == 1
+
+
+def test_grep_in_an_empty_or_missing_journal(tmp_path: Path) -> None:
+    assert cli("grep", "x", cwd=tmp_path).code == 1
+    (tmp_path / ".journal" / "runs").mkdir(parents=True)
+    assert both("grep", "x", cwd=tmp_path).code == 1
+
+
+def test_odd_records_do_not_break_grep(tmp_path: Path) -> None:
+    """Valid TOML that a hand broke: scalars where lists belong, tabs and newlines in names."""
+    jd = tmp_path / ".journal"
+    odd = write_run(jd, tags=5, amendments="not a table", problems=3, command="python x.py",
+                    params={"a\tb": 1, "c\nd": "e", "$date": "2026"},
+                    git={"commit": "abc", "changed": "one.py"})
+    normal = write_run(jd, now().replace(year=now().year - 1), note="fine")
+    result = both("grep", "-l", ".", cwd=tmp_path)
+    assert result.lines == [odd, normal]
+    lines = both("grep", "--no-logs", "python x|one.py|^5$|^d = e$", cwd=tmp_path).lines
+    assert lines == [f"{odd}:tag:5", f"{odd}:command:python x.py",
+                     f"{odd}:params.c\\x0ad:d = e", f"{odd}:git.changed:one.py"]
+    tabbed = both("grep", "--json", "b = 1", cwd=tmp_path).lines
+    assert [json.loads(line)["where"] for line in tabbed] == ["params.a\\x09b"]
+    assert os.path.isdir(jd)

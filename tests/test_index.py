@@ -1,0 +1,473 @@
+"""The derived index: same answers as the files, kept right when records are added, amended,
+deleted, copied in from elsewhere or edited by hand; rebuilt when deleted or broken; bypassed
+when unusable; outside `.journal/`.
+
+The index trusts a folder's mtime only once it is RACY_SECONDS old, so tests never sleep: they
+age folders with os.utime, which is also what rsync -a and cp -p do to them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import journal.index as journal_index
+from conftest import git, journal, records
+from journal.index import cache_path
+from journal.runs import RunSource
+from journal.store import write_atomic
+from journal import tomlwrite
+from readkit import both, cli, ids_listed, now, record_path, write_run
+
+YEAR = 365 * 86400
+
+
+def age(path: Path, seconds: float = 3600) -> None:
+    """Make `path` look untouched for `seconds`, as time passing would."""
+    moment = time.time() - seconds
+    os.utime(path, (moment, moment))
+
+
+def age_folders(journal_dir: Path, seconds: float = 3600) -> None:
+    for folder in [journal_dir / "runs", *(p for p in (journal_dir / "runs").rglob("*") if p.is_dir())]:
+        age(folder, seconds)
+
+
+def notes(result_out: str) -> list[str]:
+    return [json.loads(line)["note"] for line in result_out.splitlines()]
+
+
+def cache_file(journal_dir: Path) -> Path:
+    path = cache_path(journal_dir)
+    assert path.parent == Path(os.environ["XDG_CACHE_HOME"]) / "journal"
+    return path
+
+
+def rewrite(path: Path, **changes: object) -> None:
+    """A record rewritten atomically (a new file renamed over it), as journal's writers do."""
+    record = tomllib.loads(path.read_text())
+    record.update(changes)
+    write_atomic(path, tomlwrite.dumps(record).encode())
+
+
+def mixed_journal(jd: Path, count: int = 60) -> list[str]:
+    """Runs over three months with params, metrics, tags, statuses and notes that vary."""
+    start = now() - dt.timedelta(days=70)
+    ids = []
+    for n in range(count):
+        ids.append(write_run(
+            jd, start + dt.timedelta(days=n * 70 / count, minutes=n),
+            note=f"run {n}: {'adam' if n % 3 else 'sgd'} sweep\nline two {n}",
+            tags=["sweep"] + (["best"] if n % 7 == 0 else []),
+            status=("finished", "failed", "killed")[n % 3 if n % 5 == 0 else 0],
+            params={"lr": 10.0 ** -(n % 4), "opt": "adam" if n % 3 else "sgd", "depth": n % 5},
+            metrics={"acc": round(0.5 + (n % 10) / 20, 3), "loss": 1.0 / (n + 1)}
+            if n % 11 else {"acc": float("nan")},
+        ))
+    return ids
+
+
+# -- same answers ------------------------------------------------------------------------------
+
+def test_results_identical_with_and_without_index(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd)
+    assert len({path.parent for path in (jd / "runs").rglob("*.toml")}) >= 3
+    assert ids_listed(both("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
+    for args in (["list"], ["list", "--json", "-n", "0"], ["list", "--csv", "-n", "0"],
+                 ["list", "--where", "acc>0.8"], ["list", "--where", "opt=sgd", "-n", "5"],
+                 ["list", "--where", "params.lr<=0.01", "--where", "depth!=2"],
+                 ["list", "--sort", "-loss", "-n", "7"], ["list", "--tag", "best"],
+                 ["list", "--status", "failed"], ["list", "--since", "30d", "--until", "10d"],
+                 ["list", "--where", "note~^run 1"],
+                 ["grep", "sweep"], ["grep", "-l", "-F", "line two 4"], ["grep", "-i", "SGD"],
+                 ["grep", "--json", "acc = nan"], ["grep", "-F", "acc = 0.9", "--where", "depth=1"]):
+        result = both(*args, cwd=tmp_path)
+        assert result.err == "" and (result.out or args[0] == "grep"), args
+    assert cache_file(jd).is_file()
+
+
+def test_records_round_trip_through_the_index_unchanged(tmp_path: Path) -> None:
+    """Datetimes, dates, times, nan, inf and keys that look like the index's own tags."""
+    jd = tmp_path / ".journal"
+    run_id = write_run(jd, params={
+        "$float": "1.5", "$datetime": "not a date", "$$x": 1,
+        "nested": {"$date": "2026-13-45"}, "list": [float("inf"), {"$time": "x"}],
+    }, metrics={"nan": float("nan"), "inf": float("-inf")})
+    path = record_path(jd, run_id)
+    path.write_text(path.read_text().replace("[params]\n", (
+        "[params]\nwhen = 2026-01-02\nat = 03:04:05.5\nlocal = 2026-01-02T03:04:05\n"
+        'tagged = { "$float" = "inf" }\n')))
+    from_file = tomllib.loads(path.read_text())
+    assert from_file["params"]["at"] == dt.time(3, 4, 5, 500000)
+    source = RunSource(jd, print)
+    assert source._index is not None
+    from_index = source.get(run_id).record
+    assert repr(from_index) == repr(from_file)
+    assert repr(source.select()[0].record) == repr(from_file)
+    assert both("list", "--json", cwd=tmp_path).out
+
+
+def test_first_build_in_parallel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jd = tmp_path / ".journal"
+    start = now() - dt.timedelta(days=300)
+    ids = [write_run(jd, start + dt.timedelta(days=n), metrics={"acc": n % 100},
+                     note=f"number {n}") for n in range(300)]
+    record_path(jd, ids[150]).write_text("this is = not [toml")
+    monkeypatch.setattr(journal_index, "PARALLEL_FROM", 100)   # the pool path, at a test's size
+    result = cli("list", "-n", "0", "--where", "acc>=97", cwd=tmp_path)
+    wanted = [run_id for n, run_id in enumerate(ids) if n % 100 >= 97 and n != 150]
+    assert ids_listed(result) == wanted[::-1]
+    assert result.err.count("warning: skipped") == 1 and ids[150] in result.err
+    assert cli("grep", "-l", "^number 29$", cwd=tmp_path).lines == [ids[29]]
+    assert ids_listed(cli("list", "-n", "0", cwd=tmp_path)) == [i for i in ids[::-1] if i != ids[150]]
+
+
+# -- keeping up with the files ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("aged", [False, True], ids=["recent-folders", "old-folders"])
+def test_added_amended_deleted(tmp_path: Path, aged: bool) -> None:
+    jd = tmp_path / ".journal"
+    first = write_run(jd, now() - dt.timedelta(hours=3), note="first", metrics={"acc": 0.1})
+    second = write_run(jd, now() - dt.timedelta(hours=2), note="second")
+
+    def settle() -> None:
+        if aged:
+            age_folders(jd)
+
+    settle()
+    assert notes(cli("list", "--json", cwd=tmp_path).out) == ["second", "first"]
+    third = write_run(jd, now() - dt.timedelta(hours=1), note="third")
+    assert notes(cli("list", "--json", cwd=tmp_path).out) == ["third", "second", "first"]
+    settle()
+    rewrite(record_path(jd, first), note="first, amended", metrics={"acc": 0.9})
+    assert notes(cli("list", "--json", cwd=tmp_path).out) == ["third", "second", "first, amended"]
+    assert ids_listed(cli("list", "--where", "acc>0.5", cwd=tmp_path)) == [first]
+    assert cli("grep", "-l", "amended", cwd=tmp_path).lines == [first]
+    assert cli("grep", "-l", "-F", "first", "--no-logs", "--where", "acc<0.5",
+               cwd=tmp_path).code == 1
+    settle()
+    record_path(jd, second).unlink()
+    assert notes(cli("list", "--json", cwd=tmp_path).out) == ["third", "first, amended"]
+    assert cli("grep", "second", cwd=tmp_path).code == 1
+    assert cli("show", second, cwd=tmp_path).code == 2
+    settle()
+    record_path(jd, third).unlink()
+    assert ids_listed(both("list", cwd=tmp_path)) == [first]
+
+
+def test_files_copied_in_with_old_mtimes(tmp_path: Path) -> None:
+    """As `git pull`, `rsync -a` or `cp -p` from another machine bring them: new files with old
+    mtimes, into a month folder the index knows and into a new one, folders' mtimes set back."""
+    jd = tmp_path / "here" / ".journal"
+    there = tmp_path / "there" / ".journal"
+    this_month = now() - dt.timedelta(hours=5)
+    local_run = write_run(jd, this_month, note="made here")
+    age_folders(jd, 2 * YEAR)
+    assert ids_listed(cli("list", cwd=jd.parent)) == [local_run]
+
+    same_folder = write_run(there, this_month + dt.timedelta(minutes=1), note="from there")
+    other_folder = write_run(there, now() - dt.timedelta(days=400), note="last year, from there")
+    for run_id in (same_folder, other_folder):
+        source = record_path(there, run_id)
+        age(source, YEAR)
+        target = jd / source.relative_to(there)
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy2(source, target)                       # keeps the old mtime
+        age(target.parent, YEAR)                           # rsync -a sets folders' mtimes too
+    age(jd / "runs", YEAR)
+    assert ids_listed(both("list", cwd=jd.parent)) == [same_folder, local_run, other_folder]
+    assert cli("grep", "-l", "there", cwd=jd.parent).lines == [same_folder, other_folder]
+
+
+def test_a_record_replaced_in_place_keeping_size_and_mtime(tmp_path: Path) -> None:
+    """cp -p / rsync --inplace over an existing record: same inode, same size, same mtime; only
+    the ctime (which nobody can set) tells."""
+    jd = tmp_path / ".journal"
+    run_id = write_run(jd, note="status is good", metrics={"acc": 0.1})
+    path = record_path(jd, run_id)
+    age(path, YEAR)
+    age_folders(jd, YEAR)
+    before = path.stat()
+    assert notes(cli("list", "--json", cwd=tmp_path).out) == ["status is good"]
+    text = path.read_text()
+    with open(path, "r+") as handle:                     # the same inode, rewritten
+        handle.write(text.replace("status is good", "status is BAD!").replace("acc = 0.1", "acc = 0.9"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size,
+                                                                before.st_mtime_ns)
+    assert notes(cli("list", "--json", cwd=tmp_path).out) == ["status is BAD!"]
+    source = RunSource(jd, print)
+    assert source._index is not None
+    assert source.resolve("@").record["note"] == "status is BAD!"
+    assert source.get(run_id).record["metrics"] == {"acc": 0.9}
+
+
+def test_a_record_edited_in_place_is_shown_right(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    run_id = write_run(jd, note="original")
+    age_folders(jd)
+    assert notes(cli("list", "--json", cwd=tmp_path).out) == ["original"]
+    path = record_path(jd, run_id)
+    inode = path.stat().st_ino
+    with open(path, "a") as handle:                      # appended in place, by hand
+        handle.write('\n[extra]\nreviewed = "yes"\n')
+    path.write_text(path.read_text().replace('note = "original"', 'note = "edited by hand"'))
+    assert path.stat().st_ino == inode
+    source = RunSource(jd, print)
+    assert source._index is not None
+    run = source.resolve(run_id[:20])
+    assert run.record["note"] == "edited by hand" and run.record["extra"] == {"reviewed": "yes"}
+    assert notes(cli("list", "--json", cwd=tmp_path).out) == ["edited by hand"]
+
+
+def test_a_record_that_does_not_parse_is_skipped_then_comes_back(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    good = write_run(jd, now() - dt.timedelta(hours=2), note="good")
+    bad = write_run(jd, now() - dt.timedelta(hours=1), note="bad soon")
+    path = record_path(jd, bad)
+    text = path.read_text()
+    path.write_text(text.replace('note = "bad soon"', 'note = "unterminated'))
+    for env in ({}, {"JOURNAL_NO_INDEX": "1"}):
+        result = cli("list", cwd=tmp_path, env=env)
+        assert result.code == 0 and ids_listed(result) == [good]
+        assert result.err.startswith(f"journal: warning: skipped {path}: not a valid record ("), env
+        assert len(result.err.splitlines()) == 1
+        grep = cli("grep", "-l", "good", cwd=tmp_path, env=env)
+        assert grep.lines == [good] and str(path) in grep.err
+    # Fixed by hand, in place: the folder's mtime does not move.
+    age_folders(jd)
+    assert ids_listed(cli("list", cwd=tmp_path)) == [good]        # the index trusts the folder now
+    folder_mtime = path.parent.stat().st_mtime_ns
+    with open(path, "r+") as handle:
+        handle.write(text.replace("bad soon", "fixed   "))
+        handle.truncate()
+    assert path.parent.stat().st_mtime_ns == folder_mtime
+    result = both("list", cwd=tmp_path)
+    assert ids_listed(result) == [bad, good] and result.err == ""
+    assert cli("grep", "-l", "fixed", cwd=tmp_path).lines == [bad]
+
+
+def test_a_record_with_wrong_types_does_not_break_reading(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    odd = write_run(jd, tags=7, problems=1, amendments=[1, "x"], note=3, git="main",
+                    params=[1, 2], metrics="acc=1", status=["x"], duration="long")
+    path = record_path(jd, odd)
+    lines = [line if not line.startswith("started =") else 'started = "yesterday"'
+             for line in path.read_text().splitlines()]
+    path.write_text("\n".join(lines) + "\n")
+    fine = write_run(jd, now() - dt.timedelta(days=1), note="fine")
+    result = both("list", cwd=tmp_path)
+    assert result.err == "" and ids_listed(result) == [odd, fine]
+    for args in (["list", "--json"], ["list", "--csv"], ["list", "--tag", "7"],
+                 ["list", "--sort", "acc"], ["list", "--where", "acc>1"], ["grep", "."],
+                 ["list", "--since", "1w"]):
+        assert "Traceback" not in both(*args, cwd=tmp_path).err
+
+
+def test_racy_folders_are_scanned_again(tmp_path: Path) -> None:
+    """A file that lands in a folder within the mtime's resolution of the index's scan leaves
+    the folder's mtime as the scan saw it: a folder changed in the last RACY_SECONDS is not
+    trusted, so the next call looks again."""
+    jd = tmp_path / ".journal"
+    first = write_run(jd, note="first")
+    folder = record_path(jd, first).parent
+    assert ids_listed(cli("list", cwd=tmp_path)) == [first]      # the folder was just changed
+    seen = folder.stat()
+    second = write_run(jd, now() + dt.timedelta(seconds=1), note="second")
+    os.utime(folder, ns=(seen.st_atime_ns, seen.st_mtime_ns))   # as if in the same tick
+    assert ids_listed(cli("list", cwd=tmp_path)) == [second, first]
+    # A folder whose mtime is in the future (another machine's clock) is never trusted either.
+    future = time.time() + 3600
+    os.utime(folder, (future, future))
+    assert ids_listed(cli("list", cwd=tmp_path)) == [second, first]
+    third = write_run(jd, now() + dt.timedelta(seconds=2), note="third")
+    os.utime(folder, (future, future))
+    assert ids_listed(cli("list", cwd=tmp_path)) == [third, second, first]
+
+
+def test_odd_files_and_folders(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    top = write_run(jd, now() - dt.timedelta(hours=3), folder=jd / "runs", note="not sharded")
+    deep = write_run(jd, now() - dt.timedelta(hours=2), folder=jd / "runs" / "a" / "b" / "c")
+    normal = write_run(jd, now() - dt.timedelta(hours=1))
+    folder = record_path(jd, normal).parent
+    (folder / f".{normal}.toml.1234.abcdef.tmp").write_text("half written")
+    (folder / f"{normal}.toml.lock").write_text("1 host\n")
+    (folder / "notes.txt").write_text("not a record")
+    (folder / "bad name!.toml").write_text("x = 1")
+    (jd / "runs" / ".hidden").mkdir()
+    write_run(jd, folder=jd / "runs" / ".hidden")
+    assert ids_listed(both("list", cwd=tmp_path)) == [normal, deep, top]
+    shutil.rmtree(jd / "runs" / "a")
+    assert ids_listed(both("list", cwd=tmp_path)) == [normal, top]
+
+
+# -- the cache file itself ---------------------------------------------------------------------
+
+def test_deleted_cache_is_rebuilt(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 10)
+    assert ids_listed(cli("list", cwd=tmp_path)) == ids[::-1]
+    cache = cache_file(jd)
+    cache.unlink()                                       # -wal and -shm may stay behind
+    write_run(jd, now() - dt.timedelta(days=400), note="older")
+    result = cli("list", "-n", "0", cwd=tmp_path)
+    assert result.err == "" and len(result.lines) == 11 and cache.is_file()
+    shutil.rmtree(cache.parent)
+    assert cli("list", "-n", "0", cwd=tmp_path).lines == result.lines
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x00" * 100, os.urandom(8192),
+                                     b"SQLite format 3\x00" + os.urandom(4000)])
+def test_a_corrupt_cache_is_rebuilt(tmp_path: Path, garbage: bytes) -> None:
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 5)
+    cli("list", cwd=tmp_path)
+    cache = cache_file(jd)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{cache}{suffix}").unlink(missing_ok=True)
+    cache.write_bytes(garbage)
+    result = cli("list", cwd=tmp_path)
+    assert (result.code, result.err) == (0, "") and ids_listed(result) == ids[::-1]
+    with sqlite3.connect(cache) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (5,)
+
+
+def test_an_index_from_another_version_or_folder_is_replaced(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    run_id = write_run(jd)
+    cache = cache_file(jd)
+    cache.parent.mkdir(parents=True)
+    with sqlite3.connect(cache) as db:
+        db.execute("PRAGMA user_version=99")
+    assert ids_listed(cli("list", cwd=tmp_path)) == [run_id]
+    with sqlite3.connect(cache) as db:                   # claims to index another folder
+        db.execute("UPDATE meta SET value = '/elsewhere/.journal' WHERE key = 'journal_dir'")
+    assert ids_listed(cli("list", cwd=tmp_path)) == [run_id]
+
+
+def test_unusable_cache_dir_falls_back_to_the_files(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 8)
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("")
+    for env in ({"XDG_CACHE_HOME": str(blocker)}, {"XDG_CACHE_HOME": str(blocker / "sub")}):
+        result = cli("list", "-n", "0", cwd=tmp_path, env=env)
+        assert (result.code, result.err) == (0, "") and ids_listed(result) == ids[::-1]
+        assert cli("grep", "-l", "-F", "line two 3", cwd=tmp_path, env=env).lines == [ids[3]]
+    assert blocker.read_text() == ""
+
+
+def test_locked_index_still_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 6)
+    assert ids_listed(cli("list", cwd=tmp_path)) == ids[::-1]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys\n"
+         "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()",
+         str(cache_file(jd))], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        assert ids_listed(cli("list", cwd=tmp_path)) == ids[::-1]      # nothing to write
+        monkeypatch.setattr(journal_index, "BUSY_TIMEOUT_MS", 100)     # a user would wait 5 s
+        newer = write_run(jd, note="while locked")
+        started = time.monotonic()
+        result = cli("list", "-n", "3", cwd=tmp_path)
+        assert ids_listed(result) == [newer, ids[-1], ids[-2]] and result.err == ""
+        assert cli("grep", "-l", "while locked", cwd=tmp_path).lines == [newer]
+        assert time.monotonic() - started < 3
+    finally:
+        holder.communicate(b"")
+    assert ids_listed(cli("list", "-n", "1", cwd=tmp_path)) == [newer]
+
+
+def test_many_processes_at_once_while_runs_arrive(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 20)
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, datetime as dt\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from pathlib import Path\n"
+        "from readkit import write_run, now\n"
+        "for n in range(30):\n"
+        "    write_run(Path(sys.argv[1]), now() + dt.timedelta(seconds=n), note=f'arrived {n}')\n"
+    ), str(jd), str(Path(__file__).parent)])
+    readers = [subprocess.Popen([sys.executable, "-m", "journal", *args], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for args in (["list", "-n", "0"], ["grep", "-l", "arrived"], ["list", "-n", "0"],
+                            ["list", "--json", "-n", "0"], ["grep", "-l", "sweep"], ["list"])]
+    assert writer.wait(timeout=60) == 0
+    for reader in readers:
+        out, err = reader.communicate(timeout=60)
+        assert reader.returncode in (0, 1) and err == b"", err
+        listed = [line.split()[0] for line in out.decode().splitlines()]
+        if listed and listed[0].startswith("{"):
+            listed = [json.loads(line)["id"] for line in out.decode().splitlines()]
+        assert listed == sorted(listed, reverse=True)
+    final = ids_listed(both("list", "-n", "0", cwd=tmp_path))
+    assert len(final) == 50 and final[30:] == ids[::-1]
+    assert len(cli("grep", "-l", "arrived", cwd=tmp_path).lines) == 30
+
+
+# -- the index and git ---------------------------------------------------------------------------
+
+def test_the_index_is_not_in_the_journal_and_git_stays_clean(repo: Path) -> None:
+    (repo / ".gitignore").write_text("")
+    assert journal("new", "-n", "first", "--", "python", "-c", "pass", cwd=repo).returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "records are committed, as a team would")
+    before = sorted(p.relative_to(repo) for p in (repo / ".journal").rglob("*"))
+    for args in (("list",), ("grep", "first"), ("list", "--json")):
+        assert journal(*args, cwd=repo).returncode == 0
+    after = sorted(p.relative_to(repo) for p in (repo / ".journal").rglob("*"))
+    assert after == before
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "journal"
+    assert [p.suffix for p in cache.glob("*.sqlite3")] == [".sqlite3"]
+    assert journal("new", "-n", "second", cwd=repo).returncode == 0
+    assert records(repo / ".journal")[-1]["git"]["dirty"] is False
+
+
+def test_a_copied_journal_has_its_own_index(tmp_path: Path) -> None:
+    jd = tmp_path / "a" / ".journal"
+    run_id = write_run(jd, note="in a")
+    assert ids_listed(cli("list", cwd=jd.parent)) == [run_id]
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    other = write_run(tmp_path / "b" / ".journal", now() + dt.timedelta(seconds=1), note="in b")
+    assert ids_listed(cli("list", cwd=tmp_path / "b")) == [other, run_id]
+    assert ids_listed(cli("list", cwd=jd.parent)) == [run_id]
+    assert cache_path(jd) != cache_path(tmp_path / "b" / ".journal")
+
+
+def test_without_the_index_list_reads_only_what_it_shows(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    old = write_run(jd, now() - dt.timedelta(days=3))
+    record_path(jd, old).write_text("broken = ")
+    newest = write_run(jd, note="newest")
+    short = cli("list", "-n", "1", cwd=tmp_path, env={"JOURNAL_NO_INDEX": "1"})
+    assert ids_listed(short) == [newest] and short.err == ""       # the old file was not read
+    full = cli("list", "-n", "0", cwd=tmp_path, env={"JOURNAL_NO_INDEX": "1"})
+    assert ids_listed(full) == [newest] and "skipped" in full.err
+
+
+def test_real_runs_listed_from_the_index_in_a_real_process(repo: Path) -> None:
+    for note in ("one", "two"):
+        assert journal("new", "-n", note, "--", "python", "-c", "print(42)", cwd=repo).returncode == 0
+    done = journal("list", "--json", cwd=repo)
+    assert done.returncode == 0 and done.stderr == b""
+    assert notes(done.stdout.decode()) == ["two", "one"]
+    assert cache_file(repo / ".journal").is_file()
+    assert journal("grep", "-l", "^42$", cwd=repo).stdout.decode().split() == [
+        r["id"] for r in reversed(records(repo / ".journal"))]
