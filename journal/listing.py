@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
+from journal.durations import human_duration
 from journal.errors import UsageError
 from journal.filters import Filters, aware, lookup
 from journal.runs import Run, effective_status
@@ -116,26 +117,15 @@ def commit_mark(record: Mapping[str, Any]) -> str:
 def duration_text(record: Mapping[str, Any], now: dt.datetime) -> str:
     duration = record.get("duration")
     if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-        return human_duration(float(duration))
+        return human_duration(float(duration), compact=True)
     started = record.get("started")
     # Still going: the time so far. A crashed run (its wrapper is gone) is not still going.
     if record.get("status") == "running" and isinstance(started, dt.datetime) \
             and effective_status(record) == "running":
-        return human_duration((now - aware(started)).total_seconds()) + "…"
+        return human_duration((now - aware(started)).total_seconds(), compact=True) + "…"
     return "-"
 
 
-def human_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s"
 
 
 def first_line(note: Any, width: int) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from journal.durations import human_duration
 from journal.markdown import (code_block, code_span, inline_text, note_markdown, split_title,
                               table_cell)
 from journal.safetext import printable_block
@@ -135,18 +136,6 @@ def _local(value: Any, tz: dt.tzinfo | None) -> dt.datetime | None:
 def _time_text(moment: dt.datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} {_zone(moment)}".rstrip()
 
-
-def human_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.3g} s" if seconds < 10 else f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h {minutes:02d}m"
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    return f"{minutes}m {secs:02d}s"
 
 
 def _number(value: Any) -> float | None:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from journal.durations import human_duration
 from journal.safetext import printable, printable_block
 
 _LABEL = 10           # width of the label column
@@ -53,7 +54,7 @@ def final_report(record: Mapping[str, Any], journal_dir: Path) -> str:
     if record.get("started"):
         add("started", printable(_time(record["started"])))
     if isinstance(record.get("duration"), (int, float)):
-        add("duration", _duration(float(record["duration"])))
+        add("duration", human_duration(float(record["duration"])))
     add("status", _status(record))
     metrics = record.get("metrics")
     if isinstance(metrics, Mapping) and metrics:
@@ -89,17 +90,6 @@ def _time(value: Any) -> str:
         return value.isoformat(sep=" ", timespec="seconds")
     return str(value)
 
-
-def _duration(seconds: float) -> str:
-    """12.5s, 3m 05s, 3h 30m 12s: readable at a glance, exact enough for planning."""
-    if seconds < 59.95:        # what would not print as "60.0s"
-        return f"{seconds:.1f}s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    return f"{minutes}m {secs:02d}s"
 
 
 def _status(record: Mapping[str, Any]) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from journal.config import load_config
+from journal.durations import human_duration
 from journal.codediff import NoCode, State, compare
 from journal.gitstate import GitFailed, exclude_pathspec
 from journal.runs import Run, RunSource
@@ -234,13 +235,7 @@ def _when(value: Any) -> str:
 def _duration(seconds: Any) -> str:
     if not _is_number(seconds) or not math.isfinite(seconds):
         return "(none)"
-    seconds = abs(float(seconds))
-    if seconds < 60:
-        return f"{seconds:.2f}".rstrip("0").rstrip(".") + "s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+    return human_duration(seconds)
 
 
 def _duration_difference(old: Any, new: Any) -> str | None:

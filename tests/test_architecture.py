@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "journal"
 LEAVES = {"gitstate", "runner", "redact", "params", "tomlwrite", "errors", "config", "store",
           "patterns", "sidefile", "report"}
 # What each leaf may import from the package (besides the base modules every module may use).
-BASE = {"errors", "safetext"}
+BASE = {"errors", "safetext", "durations"}
 ALLOWED = {"store": {"tomlwrite"}, "tomlwrite": set(), "gitstate": {"store"}}
 
 

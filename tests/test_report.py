@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from conftest import journal, only_record
-from journal.report import _duration, final_report
+from journal.durations import human_duration
+from journal.report import final_report
 
 PY = sys.executable
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -80,10 +81,10 @@ def test_text_from_the_record_cannot_drive_the_terminal() -> None:
 
 @pytest.mark.parametrize(("seconds", "text"), [
     (0.04, "0.0s"), (12.5, "12.5s"), (59.96, "1m 00s"), (61, "1m 01s"), (3599.6, "1h 00m 00s"),
-    (3600, "1h 00m 00s"), (12612.4, "3h 30m 12s"), (90061, "25h 01m 01s"),
+    (3600, "1h 00m 00s"), (12612.4, "3h 30m 12s"), (90061, "25h 01m 01s"), (-61, "1m 01s"),
 ])
 def test_durations(seconds: float, text: str) -> None:
-    assert _duration(seconds) == text
+    assert human_duration(seconds) == text
 
 
 def test_journal_new_prints_the_report_on_stderr_and_quiet_turns_it_off(repo: Path) -> None:
