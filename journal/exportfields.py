@@ -11,13 +11,15 @@ import datetime as dt
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.markdown import code_span, inline_text, note_markdown, split_title, table_cell
-from journal.render import FIELDS, format_value, human_duration
+from journal.markdown import code_span, inline_text, split_title, table_cell
+from journal import render
+from journal.durations import human_duration
+from journal.render import FIELDS, format_value
 from journal.runs import Run
 from journal.template import DAY, ROOT, RUN, Field, Filler, Value
 
@@ -146,74 +148,6 @@ def varying_params(runs: Sequence[Run]) -> list[str] | None:
     return varying or None
 
 
-# Fields computed here group by group from journal.render's own pieces, so a run costs only what
-# the template shows (`run_fields` builds all of them: ~1 ms a run, too slow for a 500-run week).
-# Any other field comes from `run_fields` itself. tests/test_export.py checks both agree.
-def _ids(p: Any) -> dict[str, str]:
-    from journal.render import _JOURNAL_ID
-
-    run_id = p.run.id
-    short = run_id[:19] if _JOURNAL_ID.match(run_id) else run_id
-    return {"id": inline_text(run_id), "short_id": inline_text(short)}
-
-
-def _note(p: Any) -> dict[str, str]:
-    from journal.render import _title_and_body
-
-    title, body = _title_and_body(format_value(p.record.get("note") or ""), p.run.id, p.level + 1)
-    return {"note_title": title, "note_first_line": title, "note_body": body}
-
-
-def _whole_note(p: Any) -> dict[str, str]:
-    return {"note": note_markdown(format_value(p.record.get("note") or ""), p.level + 1)}
-
-
-def _status(p: Any) -> dict[str, str]:
-    from journal.render import STATUS_MARKS
-
-    code = p.record.get("exit_code")
-    return {"status": inline_text(p.status()), "status_mark": STATUS_MARKS.get(p.status(), "?"),
-            "outcome": inline_text(p.outcome()),
-            "exit_code": inline_text(format_value(code)) if code is not None else ""}
-
-
-def _command(p: Any) -> dict[str, str]:
-    block, inline = p.command()
-    return {"command": block, "command_inline": inline}
-
-
-def _params(p: Any) -> dict[str, str]:
-    from journal.render import _pairs_inline
-
-    return {"params_inline": _pairs_inline(_table(p.record, "params"))}
-
-
-def _metrics(p: Any) -> dict[str, str]:
-    from journal.render import _pairs_inline
-
-    return {"metrics_inline": _pairs_inline(_table(p.record, "metrics"))}
-
-
-def _where(p: Any) -> dict[str, str]:
-    return {name: inline_text(format_value(p.record.get(name, ""))) for name in ("host", "cwd")}
-
-
-_GROUP_FIELDS = {
-    _ids: ("id", "short_id"), _note: ("note_title", "note_first_line", "note_body"),
-    _whole_note: ("note",), _status: ("status", "status_mark", "outcome", "exit_code"),
-    _command: ("command", "command_inline"), _params: ("params_inline",),
-    _metrics: ("metrics_inline",),
-    _where: ("host", "cwd"),
-}
-_GROUPS: dict[str, Callable[[Any], dict[str, str]]] = {
-    name: group for group, names in _GROUP_FIELDS.items() for name in names}
-_GROUPS.update({name: (lambda p: p.times()) for name in (
-    "started", "started_date", "started_time", "ended", "duration", "when")})
-_GROUPS.update({name: (lambda p: p.code()) for name in (
-    "commit", "commit_short", "commit_short_dirty", "dirty", "branch", "code", "changed",
-    "untracked", "left_out")})
-
-
 class RunFields(Mapping[str, Filler]):
     """A run's values: journal.render's run fields (the pieces `journal show` prints), plus
     `key_params`, each computed when a template first asks for it. Block fields are computed for
@@ -225,30 +159,13 @@ class RunFields(Mapping[str, Filler]):
         self.journal_dir = journal_dir
         self.key_params = key_params
         self.level = level                 # for inline fields, which do not depend on it
-        self._pieces: dict[int, Any] = {}
-        self._values: dict[tuple[int, str], str] = {}
+        self._at_level: dict[int, render.RunFields] = {}
 
     def value(self, name: str, level: int) -> str:
-        key = (level, name)
-        if key not in self._values:
-            group = _GROUPS.get(name)
-            if group is not None:
-                for field_name, text in group(self._at(level)).items():
-                    self._values[(level, field_name)] = text
-            else:
-                from journal.render import run_fields
-
-                for field_name, text in run_fields(self.run, self.journal_dir,
-                                                   heading_level=level).items():
-                    self._values[(level, field_name)] = text
-        return self._values[key]
-
-    def _at(self, level: int) -> Any:
-        if level not in self._pieces:
-            from journal.render import _Run
-
-            self._pieces[level] = _Run(self.run, self.journal_dir, level, None)
-        return self._pieces[level]
+        if level not in self._at_level:
+            self._at_level[level] = render.RunFields(self.run, self.journal_dir,
+                                                     heading_level=level)
+        return self._at_level[level][name]
 
     def __getitem__(self, name: str) -> Filler:
         if name == "key_params":

@@ -177,7 +177,7 @@ class RunSource:
         run_id = self.resolve_id(ref)
         run = self.get(run_id)
         if run is None:
-            raise UsageError(f"run {run_id} cannot be read", hint=f"see the warning above about its file")
+            raise UsageError(f"run {run_id} cannot be read", hint="see the warning above about its file")
         return run
 
     def resolve_id(self, ref: str) -> str:

@@ -75,6 +75,17 @@ def relative_to_journal(journal_dir: Path, path: Path) -> str:
     return path.relative_to(journal_dir).as_posix()
 
 
+def inside_journal(journal_dir: Path, relative: Any) -> Path | None:
+    """`journal_dir / relative` if it stays inside the journal folder, links resolved: a record is
+    data (it may come from another machine), and a crafted `patch = "../../.ssh/id_rsa"` must not
+    make `show --diff` or `tail` print that file."""
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        return None
+    base = journal_dir.resolve()
+    path = (base / relative).resolve()
+    return path if path.is_relative_to(base) and path != base else None
+
+
 def _temp_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
 from journal.errors import JournalError
 from journal.logtext import LogCleaner
 from journal.runs import Run, RunSource, effective_status, parse_record
 from journal.safetext import printable
+from journal.store import inside_journal
 
 CHUNK = 1 << 20        # bytes read and written at a time: memory stays flat for a 10 GB log
 BLOCK = 1 << 16        # bytes read backwards at a time when looking for the last lines
@@ -76,23 +77,25 @@ def log_file(journal_dir: Path, run: Run) -> Path:
             "its output was not captured"
         raise LogUnavailable(f"run {run.id} has no log: {why}",
                              hint=f"`journal show {run.id}` shows its record")
-    parts = PurePosixPath(relative)
-    if parts.is_absolute() or ".." in parts.parts:
+    path = inside_journal(journal_dir, relative)
+    if path is None:
         raise LogUnavailable(f"run {run.id}: its log path {printable(relative)!r} is outside "
                              f"the journal folder; not opened")
-    return journal_dir / parts
+    return path
 
 
-def start_of_last_lines(handle: IO[bytes], count: int) -> int:
+def start_of_last_lines(handle: IO[bytes], count: int, max_bytes: int | None = None) -> int:
     """Where the last `count` lines of the file start, found by reading backwards from its end,
-    so a 10 GB log costs only its tail. A final newline ends the last line; it does not start one."""
+    so a 10 GB log costs only its tail; never more than `max_bytes` before the end, if given.
+    A final newline ends the last line; it does not start one."""
     end = handle.seek(0, os.SEEK_END)
     if count <= 0:
         return end
+    floor = 0 if max_bytes is None else max(0, end - max_bytes)
     position = end
     remaining = count      # newlines still to pass going backwards: the last one passed
-    while position > 0:    # is the one just before the first line shown
-        size = min(BLOCK, position)
+    while position > floor:    # is the one just before the first line shown
+        size = min(BLOCK, position - floor)
         position -= size
         handle.seek(position)
         block = handle.read(size)
@@ -103,7 +106,7 @@ def start_of_last_lines(handle: IO[bytes], count: int) -> int:
             remaining -= 1
             if remaining == 0:
                 return position + index + 1
-    return 0
+    return floor
 
 
 class _Writer:

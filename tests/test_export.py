@@ -306,7 +306,7 @@ def test_output_file_is_never_overwritten_without_force(repo: Path, week: dict[s
     target = repo / "week.md"
     code, out, err = export(repo, monkeypatch, capsys, *WEEK, "-o", "week.md")
     assert code == 0 and out == ""
-    assert err == f"journal: wrote week.md: 4 run(s) from 2025-03-10 to 2025-03-16\n"
+    assert err == "journal: wrote week.md: 4 run(s) from 2025-03-10 to 2025-03-16\n"
     first = target.read_text()
     assert "# Experiments 2025-03-10 – 2025-03-16" in first
     target.write_text("my edits\n")
@@ -366,11 +366,12 @@ def test_outside_git_there_are_no_commits_but_there_are_runs(tmp_path: Path,
     assert "no git here" in note and "## Code changes" not in note
 
 
-def test_export_fields_agree_with_the_shared_renderer(repo: Path, week: dict[str, str]) -> None:
-    """Export computes the render fields it shows one group at a time (speed): each must be what
-    journal.render.run_fields says, so a run reads the same in `show` and in `export`."""
-    from journal.exportfields import _GROUPS, RunFields
-    from journal.render import run_fields
+def test_each_field_computed_alone_is_what_the_whole_run_gives(repo: Path,
+                                                              week: dict[str, str]) -> None:
+    """Export asks journal.render.RunFields for the few fields a template shows, one group at a
+    time (speed): each must be what the full set says, so a run reads the same in `show` and in
+    `export`, and every field has its group."""
+    from journal.render import FIELDS, RunFields, run_fields
     from journal.runs import RunSource
 
     hostile = record(repo, MONDAY, note=HOSTILE_NOTE, command=(sys.executable, "-c", "pass", "--x", "a|`b`"),
@@ -380,9 +381,11 @@ def test_export_fields_agree_with_the_shared_renderer(repo: Path, week: dict[str
         run = source.get(run_id)
         for level in (2, 4):
             expected = run_fields(run, repo / ".journal", heading_level=level)
-            fields = RunFields(run, repo / ".journal", None, level)
-            for name in _GROUPS:
-                assert fields.value(name, level) == expected[name], (run_id, name)
+            assert expected.keys() == FIELDS.keys()
+            for name in FIELDS:
+                alone = RunFields(run, repo / ".journal", heading_level=level)[name]
+                assert alone == expected[name], (run_id, name)
+            assert expected["note_title"] and expected["id"]
 
 
 def test_records_are_untouched_by_export(repo: Path, week: dict[str, str],

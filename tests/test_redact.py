@@ -280,7 +280,7 @@ def test_mapping_masks_by_name_and_shape_and_keeps_types() -> None:
 
 
 def test_mapping_reaches_into_nested_tables_and_lists() -> None:
-    config = {"wandb": {"api_key": "abc", "project": "p"}, "hosts": ["a", f"https://u:pw@h", OPENAI],
+    config = {"wandb": {"api_key": "abc", "project": "p"}, "hosts": ["a", "https://u:pw@h", OPENAI],
               "secrets": {"a": 1}, "deep": {"deeper": {"hf_token": "x", "tuple": ("t", GITHUB)}}}
     assert R.mapping(config) == {
         "wandb": {"api_key": MASK, "project": "p"}, "hosts": ["a", "https://u:***@h", MASK],
@@ -319,7 +319,7 @@ def test_patch_masks_only_added_lines_names_files_and_still_applies(tmp_path: Pa
         "clean.py": "x = 1\n",
     })
     (repo / "train.py").write_text(f"new = '{OPENAI}'\nkeep = 1\ntoken = args.token\n")
-    (repo / "sp ace.txt").write_text(f"a\nurl = 'https://u:pw@h/x'\n")
+    (repo / "sp ace.txt").write_text("a\nurl = 'https://u:pw@h/x'\n")
     (repo / "déjà.txt").write_text(f"x\n{HF}\n")
     (repo / "clean.py").write_text("x = 2\n")
     patch = _diff(repo)

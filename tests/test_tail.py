@@ -322,6 +322,32 @@ def test_a_log_path_outside_the_journal_is_never_opened(project: Path) -> None:
     assert "is outside the journal folder" in line and "do not print" not in line
 
 
+def test_a_log_linked_to_a_file_outside_the_journal_is_never_opened(project: Path) -> None:
+    (project / "secret.txt").write_text("do not print me\n")
+    run_id = new_run(project, "sh", "-c", "echo mine")
+    log = project / ".journal" / "logs" / f"{run_id}.log"
+    log.unlink()
+    log.symlink_to(project / "secret.txt")
+    line = _error(tail(project))
+    assert "is outside the journal folder" in line and "do not print" not in line
+    shown = journal("show", "--log", run_id, cwd=project)
+    assert b"do not print" not in shown.stdout + shown.stderr
+
+
+@pytest.mark.parametrize(("count", "max_bytes", "expected"), [
+    (2, None, b"c\nd\n"), (10, None, b"a\nb\nc\nd\n"), (0, None, b""),
+    (3, 3, b"\nd\n"), (1, 100, b"d\n")])
+def test_the_last_lines_are_found_from_the_end_within_a_byte_limit(
+        tmp_path: Path, count: int, max_bytes: int | None, expected: bytes) -> None:
+    from journal.tailing import start_of_last_lines
+
+    path = tmp_path / "log"
+    path.write_bytes(b"a\nb\nc\nd\n")
+    with open(path, "rb") as handle:
+        handle.seek(start_of_last_lines(handle, count, max_bytes))
+        assert handle.read() == expected
+
+
 def test_an_unknown_ref_is_one_line(project: Path) -> None:
     new_run(project, "sh", "-c", "echo x")
     assert _error(tail(project, "../../etc/passwd")) == \
