@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from journal.runs import Run
+from journal.safetext import printable_block
 
 COLUMNS = ("id", "started", "ended", "status", "exit_code", "duration", "commit", "branch",
            "dirty", "host", "cwd", "command", "note", "tags")
@@ -67,7 +68,7 @@ def rows_csv(runs: Sequence[Run]) -> str:
     header, table = rows(runs)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([_cell(name) for name in header])
     for row in table:
         writer.writerow([_cell(row.get(name)) for name in header])
     return out.getvalue()
@@ -85,12 +86,16 @@ def _plain(value: Any) -> Any:
 
 
 def _cell(value: Any) -> Any:
+    """Numbers as they are; text (a note, a tag, a hand-edited commit, a param's name) with
+    control characters escaped, so a CSV printed to a terminal is inert too."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value      # a spreadsheet would run `=cmd|...` as a formula
+    if isinstance(value, str):
+        value = printable_block(value)
+        if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + value      # a spreadsheet would run `=cmd|...` as a formula
     return value
 
 

