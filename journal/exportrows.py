@@ -42,7 +42,7 @@ def rows(runs: Sequence[Run]) -> tuple[list[str], list[dict[str, Any]]]:
             "cwd": record.get("cwd"),
             "command": shlex.join(map(str, command)) if isinstance(command, list) else None,
             "note": record.get("note"),
-            "tags": ";".join(str(tag) for tag in record.get("tags") or []),
+            "tags": _tags(record.get("tags")),
         }
         for table_name, names in (("params", params), ("metrics", metrics)):
             values = _table(record, table_name)
@@ -72,6 +72,11 @@ def rows_csv(runs: Sequence[Run]) -> str:
     for row in table:
         writer.writerow([_cell(row.get(name)) for name in header])
     return out.getvalue()
+
+
+def _tags(value: Any) -> Any:
+    """`a;b`; a hand-edited record may hold anything else, shown as it is."""
+    return ";".join(map(str, value)) if isinstance(value, list) else value
 
 
 def _plain(value: Any) -> Any:

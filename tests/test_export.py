@@ -404,3 +404,18 @@ def test_help_has_an_example() -> None:
     result = CliRunner().invoke(app, ["export", "--help"])
     assert result.exit_code == 0 and "Example: journal export --week -1" in result.stdout
     assert "--week" in result.stdout and "--force" in result.stdout
+
+
+def test_a_hand_edited_record_with_wrong_types_is_exported_not_a_crash(
+        repo: Path, week: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    path = next(path for path in (repo / ".journal" / "runs").rglob("*.toml")
+                if path.stem == week["best"])
+    text = path.read_text()
+    text = text.replace('tags = ["adam"]', "tags = 7")
+    assert "tags = 7" in text
+    path.write_text(text)
+    for fmt in ("md", "html", "json", "csv"):
+        out = ok(repo, monkeypatch, capsys, *WEEK, "-f", fmt)
+        assert week["best"] in out and "82.476" in out, fmt
+    rows = json.loads(ok(repo, monkeypatch, capsys, *WEEK, "-f", "json"))
+    assert [row["tags"] for row in rows if row["id"] == week["best"]] == [7]
