@@ -126,8 +126,6 @@ def duration_text(record: Mapping[str, Any], now: dt.datetime) -> str:
     return "-"
 
 
-
-
 def first_line(note: Any, width: int) -> str:
     lines = str(note or "").strip().splitlines()
     line = lines[0].strip() if lines else ""
