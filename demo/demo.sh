@@ -17,6 +17,12 @@ print("-----Final Report------")
 print("Hoge1 Acc      : 82.476%")
 PY
 journal init                                          # .journal/ and .journal-template.md
+# Capture the final report's accuracy from the output, with no change to train.py:
+cat >> .journal/config.toml <<'TOML'
+
+[metrics]
+patterns = ['^(?P<name>[A-Za-z][\w ]*?Acc)\s*:\s*(?P<value>[-+]?[0-9.]+)%']
+TOML
 git add train.py .journal-template.md
 git -c user.name=demo -c user.email=demo@example.com commit -q -m "baseline training script"
 sed -i 's/default=0.1/default=0.01/' train.py          # an uncommitted change, captured as a patch
@@ -25,6 +31,18 @@ journal new --note "Adam instead of SGD" --tag adam -- python3 train.py --lr 3e-
 journal new --note "idea: warm-up may fix the spike at step 2k"
 journal new --note "from the cluster" --metric acc=82.476 --param lr=3e-4
 
+echo
+echo "== journal list"
+journal list
+echo
+echo "== where did 82.476 come from?  journal grep -F 82.476"
+journal grep -F 82.476
+echo
+echo "== journal show @~2 (the training run, as a Markdown note)"
+journal show @~2
+echo
+echo "== journal export (the last 7 days as a note for Obsidian, Evernote, Notion)"
+journal export
 echo
 echo "== files in $demo/.journal"
 (cd .journal && find . -type f | sort)
