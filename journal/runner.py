@@ -65,15 +65,61 @@ def _is_foreground_terminal(fd: int) -> bool:
         return False
 
 
-def _open_pty_like(terminal_fd: int) -> tuple[int, int]:
-    """A pseudo-terminal the size of `terminal_fd`, passing output bytes through untranslated."""
+def _window_size(fd: int) -> bytes | None:
     import fcntl
     import termios
 
-    master, slave = os.openpty()
+    try:
+        return fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+    except OSError:
+        return None
+
+
+def _set_window_size(fd: int, size: bytes) -> None:
+    import fcntl
+    import termios
+
     with contextlib.suppress(OSError):
-        size = fcntl.ioctl(terminal_fd, termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
+
+
+class _SizeFollower:
+    """Keeps each pseudo-terminal the size of the user's terminal when it is resized. The kernel
+    tells only the terminal's foreground group (the child, or `journal`, depending on who has
+    the keyboard), and the child would then read its pseudo-terminal's old size: so `journal`
+    looks at the size a few times a second and, on a change, resizes and signals SIGWINCH itself."""
+
+    INTERVAL = 0.2
+
+    def __init__(self, pairs: list[tuple[int, int]]) -> None:
+        self.pairs = pairs                  # (the user's terminal, our pseudo-terminal's master)
+        self.sizes = {user: _window_size(user) for user, _master in pairs}
+        self.due = time.monotonic() + self.INTERVAL
+
+    def check(self, process_group: int) -> None:
+        if not self.pairs or time.monotonic() < self.due:
+            return
+        self.due = time.monotonic() + self.INTERVAL
+        changed = False
+        for user, master in self.pairs:
+            size = _window_size(user)
+            if size is not None and size != self.sizes[user]:
+                self.sizes[user] = size
+                _set_window_size(master, size)
+                changed = True
+        if changed:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process_group, signal.SIGWINCH)
+
+
+def _open_pty_like(terminal_fd: int) -> tuple[int, int]:
+    """A pseudo-terminal the size of `terminal_fd`, passing output bytes through untranslated."""
+    import termios
+
+    master, slave = os.openpty()
+    size = _window_size(terminal_fd)
+    if size is not None:
+        _set_window_size(slave, size)
     attrs = termios.tcgetattr(slave)
     attrs[1] &= ~termios.OPOST   # no \n -> \r\n here: the user's terminal does that itself
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
@@ -127,10 +173,12 @@ def run_command(
     log = _open_log(log_file, problems)
     streams: list[tuple[int, _Sink]] = []   # (read end, where it goes)
     child_ends: list[int] = []
+    terminals: list[tuple[int, int]] = []   # (the user's terminal, our pseudo-terminal)
     try:
         for fd, name in ((stdout_fd, "stdout"), (stderr_fd, "stderr")):
             if os.isatty(fd):
                 read_end, write_end = _open_pty_like(fd)
+                terminals.append((fd, read_end))
             else:
                 read_end, write_end = os.pipe()
             streams.append((read_end, _Sink(fd, f"writing to {name}", problems)))
@@ -157,7 +205,7 @@ def run_command(
             for signum in received:   # a signal that came while the child was being started
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signum)
-            _pump(streams, log, process, watch, problems)
+            _pump(streams, log, process, watch, problems, _SizeFollower(terminals))
             returncode = process.wait()
             if hand_over_terminal:
                 with contextlib.suppress(OSError):
@@ -195,7 +243,8 @@ def _open_log(log_file: Path, problems: list[str]) -> _Sink:
 
 
 def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Popen[bytes],
-          watch: Callable[[int, bytes], None] | None, problems: list[str]) -> None:
+          watch: Callable[[int, bytes], None] | None, problems: list[str],
+          sizes: _SizeFollower) -> None:
     """Copy the child's output to where it belongs and to the log, as it comes (the log is written
     unbuffered: a SIGKILL of `journal` loses nothing already read)."""
     selector = selectors.DefaultSelector()
@@ -205,6 +254,7 @@ def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Pope
     while selector.get_map():
         timeout = _DRAIN_IDLE if exited_at is not None else 0.1
         events = selector.select(timeout)
+        sizes.check(process.pid)    # the child leads its own process group
         for key, _mask in events:
             try:
                 data = os.read(key.fd, _CHUNK)

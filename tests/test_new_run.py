@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,10 +241,11 @@ def test_ids_sort_by_start_time(repo: Path) -> None:
     assert starts == sorted(starts)
 
 
-def _journal_on_a_terminal(repo: Path, script: str, keys: tuple[tuple[bytes, bytes], ...] = ()
+def _journal_on_a_terminal(repo: Path, script: str, keys: tuple[tuple[bytes, Any], ...] = ()
                            ) -> tuple[int, bytes]:
     """Run `journal new -- python -c script` as if typed in a terminal, typing each key sequence
-    once its prompt has appeared; return (exit code, everything the terminal showed)."""
+    (or calling each function with the terminal) once its prompt has appeared; return (exit
+    code, everything the terminal showed)."""
     import fcntl
     import pty
     import struct
@@ -264,7 +266,8 @@ def _journal_on_a_terminal(repo: Path, script: str, keys: tuple[tuple[bytes, byt
             break
         output += chunk
         if keys and keys[0][0] in output:
-            os.write(fd, keys[0][1])
+            action = keys[0][1]
+            action(fd) if callable(action) else os.write(fd, action)
             keys = keys[1:]
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), output
@@ -283,6 +286,29 @@ def test_terminal_gets_a_pseudo_terminal_and_raw_bytes(repo: Path) -> None:
     log = (repo / ".journal" / record["log"]["path"]).read_bytes()
     assert log.startswith(b"True True ")
     assert log.endswith(b"\x1b[32mgreen\x1b[0m 10%\r20%\r100%\n")
+
+
+def test_a_resized_terminal_resizes_the_childs_pseudo_terminal(repo: Path) -> None:
+    """tqdm and rich redraw to the width they read on SIGWINCH: it must be the new one."""
+    import fcntl
+    import struct
+    import termios
+
+    script = ("import os, signal, time\n"
+              "seen = []\n"
+              "signal.signal(signal.SIGWINCH, lambda *a: seen.append(os.get_terminal_size(2).columns))\n"
+              "print('size', os.get_terminal_size(1).columns, flush=True)\n"
+              "deadline = time.monotonic() + 10\n"
+              "while 77 not in seen and time.monotonic() < deadline: time.sleep(0.02)\n"
+              "print('now', os.get_terminal_size(1).columns, os.get_terminal_size(2).columns, "
+              "77 in seen, flush=True)\n")
+
+    def resize(fd: int) -> None:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 77, 0, 0))
+
+    code, output = _journal_on_a_terminal(repo, script, keys=((b"size 123", resize),))
+    assert code == 0, output
+    assert b"now 77 77 True" in output
 
 
 def test_journal_dir_override_and_subdirectory(repo: Path, tmp_path: Path) -> None:
