@@ -398,8 +398,10 @@ def _standalone(note: str | None, params: dict[str, Any], tags: list[str], quiet
     request = NewRun(command=list(sys.argv), note=note, tags=tags, params=params)
     opened = open_run(request, place, environ=os.environ, warn=_warn, running=True,
                       with_log=False)
-    return Run(opened.run_id, place.journal_dir, opened.redactor, attached=False,
-               record=opened.record, opened=opened, quiet=quiet)
+    run = Run(opened.run_id, place.journal_dir, opened.redactor, attached=False,
+              record=opened.record, opened=opened, quiet=quiet)
+    _install_signal_hooks()
+    return run
 
 
 # -- how a run ends
@@ -410,6 +412,33 @@ def _install_exit_hook() -> None:
     if not _exit_hook_installed:
         atexit.register(_at_exit)
         _exit_hook_installed = True
+
+
+def _install_signal_hooks() -> None:
+    """Standalone, SIGTERM and SIGHUP (a scheduler's time limit, a closed ssh session) would kill
+    the script without atexit: the record would stay `running`. Where the script left them at the
+    default (it may have its own handlers), the run is ended `killed` first, then the signal does
+    what it would have done. Under `journal new` the wrapper records this instead."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return      # signal handlers can only be set from the main thread
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, _on_fatal_signal)
+
+
+def _on_fatal_signal(signum: int, _frame: object) -> None:
+    import signal
+
+    run = _current
+    try:
+        if run is not None and not run.finished and run._pid == os.getpid():
+            run._end("killed", f"killed by {signal.Signals(signum).name}", 128 + signum)
+    finally:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 def _at_exit() -> None:

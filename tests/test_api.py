@@ -188,6 +188,54 @@ def test_sigkilled_child_keeps_what_it_logged_and_the_record_parses(repo: Path) 
     assert record["series"]["points"] == record["metrics"]["fast"] + 2
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_standalone_run_killed_by_a_signal_is_recorded_killed(repo: Path, signum: int) -> None:
+    marker = repo / "marker"
+    write_script(repo, f"""\
+        import time
+        import journal
+        run = journal.start(note="on the cluster")
+        run.log(acc=0.5)
+        open({str(marker)!r}, "w").close()
+        time.sleep(60)
+    """)
+    script = subprocess.Popen([PY, "train.py"], cwd=repo, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not marker.exists():
+        assert time.monotonic() < deadline and script.poll() is None
+        time.sleep(0.02)
+    script.send_signal(signum)
+    _, err = script.communicate(timeout=30)
+    assert script.returncode == -signum, err     # the signal still does what it would have done
+    record = only_record(repo / ".journal")
+    name = signal.Signals(signum).name
+    assert (record["status"], record["exit_code"], record["error"]) == \
+        ("killed", 128 + signum, f"killed by {name}")
+    assert record["metrics"] == {"acc": 0.5} and record["duration"] >= 0
+
+
+def test_a_scripts_own_sigterm_handler_is_kept(repo: Path) -> None:
+    marker = repo / "marker"
+    write_script(repo, f"""\
+        import signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))     # saves a checkpoint, say
+        import journal
+        with journal.start():
+            open({str(marker)!r}, "w").close()
+            time.sleep(60)
+    """)
+    script = subprocess.Popen([PY, "train.py"], cwd=repo, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not marker.exists():
+        assert time.monotonic() < deadline and script.poll() is None
+        time.sleep(0.02)
+    script.send_signal(signal.SIGTERM)
+    _, err = script.communicate(timeout=30)
+    assert script.returncode == 7, err
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("failed", 7)
+
+
 def test_many_logs_and_a_concurrent_amendment_never_overwrite_each_other(repo: Path) -> None:
     marker, go = repo / "marker", repo / "go"
     write_script(repo, f"""\
