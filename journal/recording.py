@@ -135,11 +135,14 @@ def record_new(
         from journal.patterns import MetricScanner
 
         scanner = MetricScanner(run.config.metric_patterns)
+    from journal.logmask import LogMasker, known_secrets
+
     log_file = store.log_path(place.journal_dir, run.run_id)
     child_env = {**environ, "JOURNAL_RUN_ID": run.run_id, "JOURNAL_DIR": str(place.journal_dir)}
+    masker = LogMasker(run.redactor, known_secrets(request.command, environ, run.redactor))
     try:
         result = run_command(list(request.command), env=child_env, log_file=log_file,
-                             watch=scanner.feed if scanner else None)
+                             watch=scanner.feed if scanner else None, log_masker=masker)
     except KeyboardInterrupt:
         # Ctrl-C before the child was started: the run is on record, so say how it ended.
         finish_run(run, warn, status="interrupted", exit_code=130)

@@ -70,8 +70,8 @@ _SLACK_WEBHOOK = r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9/]+"
 _KEY_BEGIN = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 _KEY_END = r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 _PRIVATE_KEY = re.compile(rf"{_KEY_BEGIN}.*?(?:{_KEY_END}|\Z)", re.S)
-_KEY_BEGIN_RE = re.compile(_KEY_BEGIN)
-_KEY_END_RE = re.compile(_KEY_END)
+KEY_BEGIN_RE = re.compile(_KEY_BEGIN)
+KEY_END_RE = re.compile(_KEY_END)
 # `scheme://user:password@host`: the password runs to the last `@` of the authority.
 _URL_PASSWORD = re.compile(
     r"(?<=://)(?P<user>[^\s/?#:@\"'<>]*):(?P<password>[^\s/?#\"'<>]+)@"
@@ -292,12 +292,12 @@ class Redactor:
             text = line[1:].decode("utf-8", "surrogateescape")
             if in_key:
                 masked = text if not text else MASK
-                if _KEY_END_RE.search(text):
+                if KEY_END_RE.search(text):
                     in_key = False
                     masked = MASK
             else:
                 masked = self.shapes(text)
-                if _KEY_BEGIN_RE.search(text) and not _KEY_END_RE.search(text):
+                if KEY_BEGIN_RE.search(text) and not KEY_END_RE.search(text):
                     in_key = True
             if masked != text:
                 lines[index] = b"+" + masked.encode("utf-8", "surrogateescape")

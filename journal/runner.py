@@ -19,10 +19,19 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _CHUNK = 65536
 _DRAIN_IDLE = 0.3   # after the child exits, output still held open by its children gets this long
+
+
+class LogMasker(Protocol):
+    """Rewrites what goes to the log (journal.logmask masks secrets); `now` is monotonic."""
+
+    def feed(self, data: bytes, now: float) -> bytes: ...
+    def due(self, now: float) -> bytes: ...
+    def flush(self) -> bytes: ...
 
 
 @dataclass
@@ -163,10 +172,12 @@ def run_command(
     stdout_fd: int | None = None,
     stderr_fd: int | None = None,
     watch: Callable[[int, bytes], None] | None = None,
+    log_masker: LogMasker | None = None,
 ) -> RunResult:
     """Run `argv`, copying its output through and to `log_file`. `watch(stream, data)`, if given,
     sees every chunk after it was passed on (stream 0 is stdout, 1 is stderr), so it never delays
-    the bytes; if it fails, it is dropped and the run goes on."""
+    the bytes; if it fails, it is dropped and the run goes on. `log_masker` masks secrets in what
+    goes to the log (the terminal gets the output as it is)."""
     stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     stderr_fd = sys.stderr.fileno() if stderr_fd is None else stderr_fd
     problems: list[str] = []
@@ -205,7 +216,8 @@ def run_command(
             for signum in received:   # a signal that came while the child was being started
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signum)
-            _pump(streams, log, process, watch, problems, _SizeFollower(terminals))
+            _pump(streams, _MaskedLog(log, log_masker), process, watch, problems,
+                  _SizeFollower(terminals))
             returncode = process.wait()
             if hand_over_terminal:
                 with contextlib.suppress(OSError):
@@ -242,7 +254,41 @@ def _open_log(log_file: Path, problems: list[str]) -> _Sink:
     return _Sink(fd, "writing the log", problems)
 
 
-def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Popen[bytes],
+class _MaskedLog:
+    """The log sink behind a LogMasker, if there is one. A masking bug must neither stop the
+    copying nor leak: the log then ends there, and the record says why."""
+
+    def __init__(self, sink: _Sink, masker: LogMasker | None) -> None:
+        self.sink = sink
+        self.masker = masker
+        self.broken = False
+
+    def write(self, data: bytes) -> None:
+        self._masked(lambda masker: masker.feed(data, time.monotonic()), data)
+
+    def tick(self) -> None:
+        self._masked(lambda masker: masker.due(time.monotonic()), b"")
+
+    def close(self) -> None:
+        self._masked(lambda masker: masker.flush(), b"")
+
+    def _masked(self, step: Callable[[LogMasker], bytes], raw: bytes) -> None:
+        if self.broken:
+            return
+        if self.masker is None:
+            self.sink.write(raw)
+            return
+        try:
+            data = step(self.masker)
+        except Exception as exc:
+            self.sink.problems.append(f"masking secrets in the log failed ({exc!r}): "
+                                      f"the log stops after {self.sink.written} bytes")
+            self.broken = True
+            return
+        self.sink.write(data)
+
+
+def _pump(streams: list[tuple[int, _Sink]], log: _MaskedLog, process: subprocess.Popen[bytes],
           watch: Callable[[int, bytes], None] | None, problems: list[str],
           sizes: _SizeFollower) -> None:
     """Copy the child's output to where it belongs and to the log, as it comes (the log is written
@@ -255,6 +301,7 @@ def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Pope
         timeout = _DRAIN_IDLE if exited_at is not None else 0.1
         events = selector.select(timeout)
         sizes.check(process.pid)    # the child leads its own process group
+        log.tick()
         for key, _mask in events:
             try:
                 data = os.read(key.fd, _CHUNK)
@@ -279,3 +326,4 @@ def _pump(streams: list[tuple[int, _Sink]], log: _Sink, process: subprocess.Pope
         elif exited_at is not None and not events:
             break   # the child is gone; what still holds its output open is not ours to wait for
     selector.close()
+    log.close()

@@ -1,0 +1,97 @@
+"""Secrets masked in what a run prints, on its way to the log (the terminal still gets it as is).
+
+Scripts print their arguments (`print(args)` is the first habit of careful logging), so a token
+masked in the record's `command` would still reach `.journal/logs/` through the output. The log
+gets the same masks as the record, by shape (token formats, private keys, URL passwords, bearer
+headers) and by value: every secret that was masked in the command line, and the values of the
+credential-named environment variables the child was given. Masking by name (`password=...`) is
+left to the record: on megabytes of output it costs ~15x the shape scan.
+
+Output is masked a whole line at a time, so a token split across two reads is still found; a
+line without its end is written once it is FLUSH_AFTER old or MAX_PENDING long, so the log still
+trails the output by well under a second.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from journal.redact import KEY_BEGIN_RE, KEY_END_RE, MASK, Redactor
+
+MIN_SECRET = 6            # shorter values (`1`, `abc`) would mask ordinary output
+FLUSH_AFTER = 0.5         # seconds a partial line may wait for its end
+MAX_PENDING = 1 << 16     # bytes a partial line may grow to before it is written anyway
+
+
+def masked_pieces(original: str, masked: str) -> list[str]:
+    """The parts of `original` that became `***` in `masked` (as Redactor masks: in place)."""
+    if original == masked or MASK not in masked:
+        return []
+    parts = masked.split(MASK)
+    found = re.fullmatch("(.+?)".join(map(re.escape, parts)), original, re.S)
+    return [piece for piece in found.groups() if len(piece) >= MIN_SECRET] if found else []
+
+
+def known_secrets(argv: Sequence[str], environ: Mapping[str, str], redactor: Redactor) -> list[str]:
+    """The secret values the child was given: masked pieces of its command line, and the values
+    of credential-named (or secret-shaped) environment variables. Longest first."""
+    found: set[str] = set()
+    for arg, masked in zip(argv, redactor.argv(list(argv))):
+        found.update(masked_pieces(arg, masked))
+    for name, value in environ.items():
+        if redactor.is_secret_name(name) and len(value) >= MIN_SECRET:
+            found.add(value)
+        else:
+            found.update(masked_pieces(value, redactor.shapes(value)))
+    return sorted(found, key=len, reverse=True)
+
+
+class LogMasker:
+    def __init__(self, redactor: Redactor, secrets: Iterable[str] = ()) -> None:
+        self.redactor = redactor
+        values = [value for value in secrets if len(value) >= MIN_SECRET]
+        self._values = re.compile("|".join(map(re.escape, values))) if values else None
+        self._pending = b""
+        self._pending_since = 0.0
+        self._in_key = False        # inside a private key block that began in an earlier line
+
+    def feed(self, data: bytes, now: float) -> bytes:
+        """What of `data` (and of what came before it) can go to the log now, masked."""
+        if not self._pending:
+            self._pending_since = now
+        self._pending += data
+        end = max(self._pending.rfind(b"\n"), self._pending.rfind(b"\r")) + 1
+        if end == 0:
+            return self.due(now)
+        ready, self._pending = self._pending[:end], self._pending[end:]
+        self._pending_since = now
+        return self._mask(ready)
+
+    def due(self, now: float) -> bytes:
+        """A partial line that waited long enough (or grew too long), masked; else nothing."""
+        if self._pending and (now - self._pending_since >= FLUSH_AFTER
+                              or len(self._pending) >= MAX_PENDING):
+            return self.flush()
+        return b""
+
+    def flush(self) -> bytes:
+        ready, self._pending = self._pending, b""
+        return self._mask(ready)
+
+    def _mask(self, data: bytes) -> bytes:
+        if not data:
+            return data
+        text = data.decode("utf-8", "surrogateescape")
+        masked = text
+        if self._in_key:      # the rest of a key whose first line was masked before
+            end = KEY_END_RE.search(masked)
+            masked = MASK if end is None else MASK + masked[end.end():]
+            self._in_key = end is None
+        masked = self.redactor.shapes(masked)
+        if self._values is not None:
+            masked = self._values.sub(MASK, masked)
+        begins = list(KEY_BEGIN_RE.finditer(text))
+        if begins and not KEY_END_RE.search(text, begins[-1].end()):
+            self._in_key = True   # shapes() masked the block to the end of this piece
+        return data if masked == text else masked.encode("utf-8", "surrogateescape")

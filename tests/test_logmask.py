@@ -1,0 +1,110 @@
+"""Secrets masked in the log: by shape and by the values the run was given, a line at a time,
+while the terminal still gets the output as it is."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import journal, only_record
+from journal.logmask import FLUSH_AFTER, MAX_PENDING, LogMasker, known_secrets, masked_pieces
+from journal.redact import Redactor
+
+PY = sys.executable
+GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+OPENAI = "sk-proj-" + "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe"
+
+
+def masker(*secrets: str) -> LogMasker:
+    return LogMasker(Redactor(), secrets)
+
+
+def test_whole_lines_are_masked_by_shape_and_by_value() -> None:
+    mask = masker("PLAIN-secret-1")
+    out = mask.feed(f"token {GITHUB} ok\nNamespace(api_key='PLAIN-secret-1', lr=0.1)\n".encode(), 0)
+    assert out == b"token *** ok\nNamespace(api_key='***', lr=0.1)\n"
+
+
+def test_a_token_split_across_reads_is_still_masked() -> None:
+    mask = masker()
+    first = mask.feed(f"epoch 1\nkey {GITHUB[:10]}".encode(), 0.0)
+    assert first == b"epoch 1\n"            # the partial line waits for its end
+    second = mask.feed(f"{GITHUB[10:]} done\r50%\r".encode(), 0.1)
+    assert second == b"key *** done\r50%\r"
+    assert mask.flush() == b""
+
+
+def test_a_partial_line_is_written_once_it_waited_or_grew() -> None:
+    mask = masker()
+    assert mask.feed(b"Epoch 3: 10%|#", 10.0) == b""
+    assert mask.due(10.0 + FLUSH_AFTER / 2) == b""
+    assert mask.due(10.0 + FLUSH_AFTER) == b"Epoch 3: 10%|#"
+    assert mask.feed(b"x" * MAX_PENDING, 20.0) == b"x" * MAX_PENDING
+    assert mask.flush() == b""
+
+
+def test_output_without_secrets_passes_byte_for_byte() -> None:
+    data = bytes(range(256)) * 64 + "日本語\n".encode() + b"caf\xe9\n\x1b[31mred\x1b[0m\n"
+    mask = masker("PLAIN-secret-1")
+    assert mask.feed(data, 0) + mask.flush() == data
+
+
+def test_bytes_that_are_not_utf8_survive_around_a_mask() -> None:
+    mask = masker("PLAIN-secret-1")
+    assert mask.feed(b"\xff\xfe PLAIN-secret-1 \xc3\n", 0) == b"\xff\xfe *** \xc3\n"
+
+
+def test_a_private_key_printed_over_several_reads_is_masked_to_its_end() -> None:
+    mask = masker()
+    out = mask.feed(b"loading\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n", 0)
+    out += mask.feed(b"AAAABG5vbmUAAAA\n", 0.1)
+    out += mask.feed(b"-----END OPENSSH PRIVATE KEY-----\nafter\n", 0.2)
+    assert b"b3BlbnNz" not in out and b"AAAABG5v" not in out
+    assert out.startswith(b"loading\n") and out.endswith(b"after\n")
+
+
+@pytest.mark.parametrize(("original", "masked", "pieces"), [
+    ("--password=PLAIN-secret-2", "--password=***", ["PLAIN-secret-2"]),
+    ("postgres://alice:hunter22@db/x", "postgres://alice:***@db/x", ["hunter22"]),
+    (f"HF={OPENAI} and {GITHUB}", "HF=*** and ***", [OPENAI, GITHUB]),
+    ("--pw=abc", "--pw=***", []),                 # too short to mask everywhere
+    ("plain", "plain", []),
+])
+def test_masked_pieces(original: str, masked: str, pieces: list[str]) -> None:
+    assert masked_pieces(original, masked) == pieces
+
+
+def test_known_secrets_come_from_the_command_line_and_the_environment() -> None:
+    argv = ["python", "train.py", "--api-key", "PLAIN-secret-1", "--lr", "3e-4", f"--init={OPENAI}"]
+    environ = {"WANDB_API_KEY": "plain-wandb-value", "HOME": "/home/me", "PATH": "/usr/bin",
+               "DATABASE_URL": "postgres://u:plain-db-pass@h/x", "MAX_TOKENS": "5120000"}
+    assert set(known_secrets(argv, environ, Redactor())) == {
+        "PLAIN-secret-1", OPENAI, "plain-wandb-value", "plain-db-pass"}
+
+
+def test_journal_new_keeps_secrets_out_of_the_log_but_not_off_the_terminal(repo: Path) -> None:
+    script = (
+        "import os, sys, time\n"
+        "print(sys.argv[1:], flush=True)\n"                       # the print(args) habit
+        "print('env', os.environ['HF_TOKEN'], flush=True)\n"
+        f"sys.stdout.write('split {GITHUB[:12]}'); sys.stdout.flush(); time.sleep(0.2)\n"
+        f"sys.stdout.write('{GITHUB[12:]} end\\n'); sys.stdout.flush()\n"
+        "sys.stderr.write('tail without newline')\n"
+    )
+    env = {**os.environ, "HF_TOKEN": "plain-hf-value-123"}
+    done = journal("new", "-q", "--", PY, "-c", script, "--api-key", "PLAIN-secret-1",
+                   "--lr", "0.1", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout + done.stderr
+    for secret in (b"PLAIN-secret-1", b"plain-hf-value-123", GITHUB.encode()):
+        assert secret in shown                  # the terminal gets the output unchanged
+    record = only_record(repo / ".journal")
+    log = (repo / ".journal" / record["log"]["path"]).read_bytes()
+    assert b"PLAIN-secret" not in log and b"plain-hf-value" not in log and b"ghp_" not in log
+    assert b"['--api-key', '***', '--lr', '0.1']\n" in log
+    assert b"env ***\n" in log and b"split *** end\n" in log
+    assert log.endswith(b"tail without newline")
+    assert record["log"]["bytes"] == len(log) and "problems" not in record
