@@ -20,9 +20,9 @@ from journal.errors import UsageError
 from journal.filters import aware, build_filters, parse_when
 from journal.runs import Run
 from journal.safetext import printable
+from journal.store import TEMPLATE_NAME
 
 FORMATS = ("md", "html", "json", "csv")
-TEMPLATE_NAME = ".journal-template.md"
 DEFAULT_DAYS = 7
 
 

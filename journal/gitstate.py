@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.safetext import printable
+from journal.store import TEMPLATE_NAME
 from journal.store import find_worktree_root  # noqa: F401  (re-exported for callers)
 
 # Config that would change the bytes we parse or the patch we write.
@@ -210,6 +211,9 @@ def capture_code_state(
         state.warnings.append(printable(f"code state not captured: {exc}"))
         return state
 
+    # The template `journal init` put at the root is ours until the user commits it: like
+    # `.journal/`, it must not make every run dirty. Once tracked, its changes count as any file's.
+    status.untracked = [path for path in status.untracked if path != TEMPLATE_NAME]
     fields = state.fields
     if status.commit:
         fields["commit"] = status.commit

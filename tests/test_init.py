@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from conftest import git, journal, only_record
+from conftest import git, journal, only_record, records
 from journal.cli import app
 from journal.setup import default_template
 
@@ -86,6 +86,20 @@ def test_journal_folder_is_not_a_change_after_init(repo: Path) -> None:
     assert journal("new", "-n", "clean", cwd=repo).returncode == 0
     record = only_record(repo / ".journal")
     assert record["git"]["dirty"] is False and "patch" not in record["git"]
+
+
+def test_the_template_init_wrote_is_not_a_change_until_it_is_tracked(repo: Path) -> None:
+    assert journal("init", cwd=repo).returncode == 0
+    assert journal("new", "-n", "right after init", cwd=repo).returncode == 0
+    git_fields = only_record(repo / ".journal")["git"]
+    assert git_fields["dirty"] is False and git_fields["untracked"] == []
+    # Committed, it is the user's file: an edit to it is a change like any other.
+    git(repo, "add", ".journal-template.md")
+    git(repo, "commit", "-q", "-m", "template")
+    (repo / ".journal-template.md").write_text("# my template\n")
+    assert journal("new", "-n", "edited", cwd=repo).returncode == 0
+    edited = [r for r in records(repo / ".journal") if r["note"] == "edited"][0]["git"]
+    assert edited["dirty"] is True and edited["changed"] == [".journal-template.md"]
 
 
 def test_bad_config_value_names_the_setting(repo: Path) -> None:
