@@ -129,6 +129,7 @@ def record_bytes(record: Mapping[str, Any]) -> bytes:
 
 def create_record(journal_dir: Path, record: dict[str, Any], make_id: Any) -> str:
     """Write a new record under a fresh id from `make_id()`; retries if the id is taken."""
+    _ensure_gitignore(journal_dir)
     for _attempt in range(20):
         run_id = make_id()
         record["id"] = run_id
@@ -138,6 +139,17 @@ def create_record(journal_dir: Path, record: dict[str, Any], make_id: Any) -> st
         except OSError as exc:
             raise StoreError(f"cannot write the run record in {journal_dir}: {_reason(exc)}") from exc
     raise StoreError(f"could not find a free run id in {journal_dir}")
+
+
+def _ensure_gitignore(journal_dir: Path) -> None:
+    """`.journal/.gitignore` keeps lock and temp files out of a commit of `.journal/`, also in a
+    journal that `journal init` never made. Best effort: a record matters more than this file."""
+    ignore = journal_dir / ".gitignore"
+    if not ignore.exists():
+        try:
+            create_exclusive(ignore, GITIGNORE.encode("utf-8"))
+        except OSError:
+            pass
 
 
 # Fields a user changes after the fact (`journal note`, `journal tag`): the wrapper's final write

@@ -110,3 +110,14 @@ def test_bad_config_value_names_the_setting(repo: Path) -> None:
     lines = done.stderr.decode().splitlines()
     assert lines[0].endswith("unknown setting capture.untracked_max_byte")
     assert lines[1] == "hint: known: untracked_max_bytes, git_timeout, left_out"
+
+
+def test_journal_new_without_init_still_keeps_scratch_files_out_of_git(repo: Path) -> None:
+    assert journal("new", "-n", "no init", cwd=repo).returncode == 0
+    ignore = repo / ".journal" / ".gitignore"
+    assert "*.lock" in ignore.read_text() and "*.tmp" in ignore.read_text()
+    (repo / ".journal" / "x.lock").write_text("")
+    assert "x.lock" not in git(repo, "status", "--porcelain", "--untracked-files=all", "--ignored=no")
+    ignore.write_text("# mine\n")
+    assert journal("new", "-n", "again", cwd=repo).returncode == 0
+    assert ignore.read_text() == "# mine\n"           # a user's file is never rewritten
