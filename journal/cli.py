@@ -274,3 +274,20 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(report_error(exc))
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        _silence_stdout()         # the reader (`| head`) has what it wanted
+        sys.exit(141)
+    except OSError as exc:        # stdout on a full disk, a closed terminal
+        _silence_stdout()
+        sys.exit(report_error(JournalError(f"cannot write the output: {exc.strerror or exc}")))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

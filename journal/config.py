@@ -120,11 +120,20 @@ def _settings_from(data: dict[str, Any], path: Path) -> dict[str, Any]:
         settings["left_out"] = DEFAULT_LEFT_OUT + settings["left_out"]
     if "env_allow" not in settings:
         settings["env_allow"] = DEFAULT_ENV_ALLOW
-    for pattern in settings.get("redact_values", ()):
+    values = settings.get("redact_values", ())
+    for pattern in values:
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compiled = re.compile(pattern)
+        except (re.error, OverflowError) as exc:
             raise ConfigError(f"{path}: redact.values has a bad pattern {pattern!r}: {exc}") from exc
+        if compiled.match("") is not None:   # it would put *** between every two characters
+            raise ConfigError(f"{path}: redact.values pattern {pattern!r} matches empty text",
+                              hint="a pattern must match at least one character, e.g. 'corp-[0-9a-f]{32}'")
+    try:   # the redactor joins them into one alternation
+        re.compile("|".join(f"(?:{pattern})" for pattern in values))
+    except (re.error, OverflowError) as exc:
+        raise ConfigError(f"{path}: redact.values cannot be used together: {exc}",
+                          hint="write flags inline as (?i:...) and give groups distinct names") from exc
     for pattern in settings.get("metric_patterns", ()):
         problem = metric_pattern_problem(pattern)
         if problem:
@@ -138,7 +147,7 @@ def metric_pattern_problem(pattern: str) -> str | None:
     stops `journal new` before the command starts rather than silently matching nothing."""
     try:
         groups = re.compile(pattern, re.MULTILINE).groupindex
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:
         return f"is not a valid regular expression: {exc}"
     if "name" in groups and "value" not in groups:
         return "has a `name` group but no `value` group"

@@ -98,6 +98,9 @@ def time_range(request: ExportRequest, now: dt.datetime) -> TimeRange:
     if request.week is not None:
         if request.since or request.until:
             raise UsageError("--week cannot be combined with --since or --until")
+        if abs(request.week) > 52 * 1000:
+            raise UsageError(f"--week {request.week} is out of range",
+                             hint="weeks from now: 0 this week, -1 the previous one")
         monday = now.date() - dt.timedelta(days=now.weekday()) + dt.timedelta(weeks=request.week)
         since = _midnight(monday)
         until = _midnight(monday + dt.timedelta(days=7))
@@ -221,8 +224,17 @@ def write_output(text: str, output: Path | None, *, force: bool, out: IO[str]) -
     from journal import store
 
     data = text.encode("utf-8")
+    if not output.name or output.is_dir():
+        raise UsageError(f"-o needs a file name, not {printable(repr(str(output)))}")
     try:
-        if force:
+        if force and output.exists():
+            # A link (a note linked into a notes vault) is written through, so it stays linked;
+            # a device or a FIFO is never renamed over (as root, `-o /dev/null` would remove it).
+            target = output.resolve()
+            if not target.is_file():
+                raise UsageError(f"{printable(str(output))} is not a regular file: not replacing it")
+            store.write_atomic(target, data)
+        elif force:
             store.write_atomic(output, data)
         elif not store.create_exclusive(output, data):
             raise UsageError(f"{printable(str(output))} exists: not overwriting it",

@@ -124,7 +124,7 @@ def parse_condition(text: str) -> Condition:
     if op == "~":
         try:
             value: Any = re.compile(raw)
-        except re.error as exc:
+        except (re.error, OverflowError) as exc:
             raise UsageError(f"bad regex in --where {printable(repr(text))}: {exc}") from None
     elif len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
         value = raw[1:-1]        # `opt="adam"`, `seed='42'`: quoted, so text
@@ -137,7 +137,22 @@ def parse_condition(text: str) -> Condition:
 
 def parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetime:
     """A point in time from the user's words. A day (`2026-11-23`, `yesterday`, `monday`) means its
-    start for --since and its end for --until, so `--until 2026-11-23` includes that day."""
+    start for --since and its end for --until, so `--until 2026-11-23` includes that day. Years
+    outside 1900-9000 are refused: converting them between zones would overflow."""
+    try:
+        moment = _parse_when(text, now, end=end)
+        if _EARLIEST <= moment.replace(tzinfo=None) <= _LATEST:
+            return moment
+    except OverflowError:
+        pass
+    raise UsageError(f"the time {printable(repr(text))} is out of range",
+                     hint="use a time between the years 1900 and 9000")
+
+
+_EARLIEST, _LATEST = dt.datetime(1900, 1, 1), dt.datetime(9000, 1, 1)
+
+
+def _parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetime:
     word = text.strip().lower()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     day: dt.datetime | None = None

@@ -365,8 +365,11 @@ def _nested_flags(git: Git, root: Path, path: str, flags_of: dict[str, str],
 
 
 def _matches_any(path: str, globs: Sequence[str]) -> bool:
+    """Case-insensitive: `server.PEM` is as secret as `server.pem`."""
+    path = path.lower()
     name = path.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatchcase(name, glob) or fnmatch.fnmatchcase(path, glob) for glob in globs)
+    return any(fnmatch.fnmatchcase(name, glob.lower()) or fnmatch.fnmatchcase(path, glob.lower())
+               for glob in globs)
 
 
 def _untracked_patch(

@@ -117,7 +117,7 @@ def compile_pattern(options: GrepOptions) -> re.Pattern[str]:
     text = re.escape(options.pattern) if options.fixed else options.pattern
     try:
         return re.compile(text, re.IGNORECASE if options.ignore_case else 0)
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:
         raise UsageError(f"bad regular expression {printable(repr(options.pattern))}: {exc}",
                          hint="use -F to search for the text literally") from None
 

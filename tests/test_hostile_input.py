@@ -1,0 +1,96 @@
+"""Input a demanding user (or a QA pass) throws at journal: one `journal: error:` line, never a
+traceback, and nothing already recorded is touched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import journal, only_record
+
+PY = sys.executable
+
+
+def one_error(done: subprocess.CompletedProcess[bytes], code: int = 2) -> str:
+    err = done.stderr.decode()
+    assert done.returncode == code, err
+    assert "Traceback" not in err and err.startswith("journal: error: "), err
+    return err.splitlines()[0]
+
+
+@pytest.fixture
+def ran(repo: Path) -> Path:
+    assert journal("new", "-q", "-n", "a run", "-m", "acc=0.5", "--", "true", cwd=repo).returncode == 0
+    return repo
+
+
+@pytest.mark.parametrize("args", [
+    ("list", "--since", "0001-01-01"), ("list", "--until", "9999-12-31"),
+    ("list", "--since", "999999999d"), ("list", "--since", "99999999999999999999d"),
+    ("grep", "x", "--since", "0001-01-01"), ("export", "--since", "0001-01-01"),
+    ("export", "--week", "-99999999"),
+])
+def test_times_out_of_range_are_one_line(ran: Path, args: tuple[str, ...]) -> None:
+    assert "out of range" in one_error(journal(*args, cwd=ran))
+
+
+@pytest.mark.parametrize("args", [("grep", "a{99999999999}"),
+                                  ("list", "--where", "note~a{99999999999}")])
+def test_huge_regex_repetitions_are_one_line(ran: Path, args: tuple[str, ...]) -> None:
+    one_error(journal(*args, cwd=ran))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [("list",), ("list", "--json"), ("show", "@"), ("grep", "run"),
+                                  ("export",), ("export", "-f", "csv")])
+def test_a_full_disk_on_stdout_is_one_line(ran: Path, args: tuple[str, ...]) -> None:
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([PY, "-m", "journal", *args], cwd=ran, stdout=full,
+                              stderr=subprocess.PIPE)
+    assert "cannot write the output: No space left on device" in one_error(done)
+
+
+def test_export_force_never_replaces_a_fifo_and_writes_through_a_link(ran: Path) -> None:
+    fifo = ran / "fifo"
+    os.mkfifo(fifo)
+    assert "not a regular file" in one_error(journal("export", "-o", "fifo", "--force", cwd=ran))
+    assert fifo.is_fifo()
+    target = ran / "vault" / "week.md"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    (ran / "link.md").symlink_to(target)
+    assert journal("export", "-o", "link.md", "--force", cwd=ran).returncode == 0
+    assert (ran / "link.md").is_symlink() and "a run" in target.read_text()
+    assert "needs a file name" in one_error(journal("export", "-o", "", cwd=ran))
+
+
+@pytest.mark.parametrize(("values", "says"), [
+    ('[""]', "matches empty text"), ('["x*"]', "matches empty text"),
+    ('["(?i)corp"]', "cannot be used together"),
+    ('["(?P<g>a)", "(?P<g>b)"]', "cannot be used together"),
+])
+def test_redact_patterns_that_would_mangle_records_are_refused(ran: Path, values: str,
+                                                              says: str) -> None:
+    before = only_record(ran / ".journal")
+    (ran / ".journal" / "config.toml").write_text(f"[redact]\nvalues = {values}\n")
+    assert says in one_error(journal("new", "-n", "cfg note", "--", "true", cwd=ran))
+    assert only_record(ran / ".journal") == before
+
+
+def test_a_huge_repetition_in_a_metric_pattern_is_one_line(ran: Path) -> None:
+    (ran / ".journal" / "config.toml").write_text('[metrics]\npatterns = ["(?P<a>a{99999999999})"]\n')
+    one_error(journal("new", "--", "true", cwd=ran))
+
+
+def test_credential_file_globs_match_any_case(repo: Path) -> None:
+    (repo / "server.PEM").write_text("-----secret body-----\n")
+    (repo / "Credentials.JSON").write_text('{"k": "v"}\n')
+    assert journal("new", "-q", "-n", "x", cwd=repo).returncode == 0
+    git_fields = only_record(repo / ".journal")["git"]
+    assert set(git_fields["left_out"]) >= {"server.PEM", "Credentials.JSON"}
+    patch = (repo / ".journal" / git_fields["patch"]).read_bytes() if "patch" in git_fields else b""
+    assert b"secret body" not in patch
