@@ -212,7 +212,10 @@ def _grep_log(run_id: str, path: Path, pattern: re.Pattern[str], printer: _Print
     if quick is not None and not quick.search(data):
         return False     # a literal not in the bytes: no need to decode the log
     found = False
-    for number, line in enumerate(data.decode("utf-8", "surrogateescape").split("\n"), 1):
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    if lines[-1] == "":
+        lines.pop()      # a final newline ends the last line; it does not start another
+    for number, line in enumerate(lines, 1):
         for segment in reversed(line.split("\r")):      # progress bars: the part left visible
             match = pattern.search(segment)
             if match:

@@ -192,7 +192,9 @@ class Redactor:
         out: list[str] = []
         mask_next = False
         for arg in argv:
-            if mask_next and (not arg.startswith("-") or arg[1:2].isdigit() or arg[1:2] == "."):
+            # After `--password`, the next word is its value unless it is a long option: a
+            # password may start with `-` (`--password -Secret1`).
+            if mask_next and not arg.startswith("--"):
                 out.append(MASK)
                 mask_next = False
                 continue

@@ -119,6 +119,9 @@ class RunSource:
         self.journal_dir = journal_dir
         self.warn = warn
         self._index: Any = None
+        if journal_dir.exists() and not journal_dir.is_dir():
+            raise UsageError(f"the journal folder {printable(str(journal_dir))} is not a folder",
+                             hint="JOURNAL_DIR or .journal names a file")
         if use_index and os.environ.get("JOURNAL_NO_INDEX") != "1":
             from journal.index import open_index
 

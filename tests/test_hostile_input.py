@@ -94,3 +94,28 @@ def test_credential_file_globs_match_any_case(repo: Path) -> None:
     assert set(git_fields["left_out"]) >= {"server.PEM", "Credentials.JSON"}
     patch = (repo / ".journal" / git_fields["patch"]).read_bytes() if "patch" in git_fields else b""
     assert b"secret body" not in patch
+
+
+def test_a_password_starting_with_a_dash_is_masked_in_the_record_and_the_log(repo: Path) -> None:
+    done = journal("new", "-q", "--", "echo", "--password", "-Secret1xx", "--verbose", cwd=repo)
+    assert done.returncode == 0 and b"-Secret1xx" in done.stdout
+    record = only_record(repo / ".journal")
+    assert record["command"] == ["echo", "--password", "***", "--verbose"]
+    assert b"Secret1xx" not in (repo / ".journal" / record["log"]["path"]).read_bytes()
+
+
+@pytest.mark.parametrize("where", ["acc>>1", "acc=>1", "acc=<1", "acc>abc"])
+def test_where_typos_are_errors_not_empty_results(ran: Path, where: str) -> None:
+    one_error(journal("list", "--where", where, cwd=ran))
+
+
+def test_a_journal_folder_that_is_a_file_is_one_line(ran: Path, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    env = {**os.environ, "JOURNAL_DIR": str(tmp_path / "afile")}
+    assert "is not a folder" in one_error(journal("list", cwd=ran, env=env))
+
+
+def test_grep_finds_no_phantom_line_after_a_logs_final_newline(repo: Path) -> None:
+    assert journal("new", "-q", "--", "echo", "hi", cwd=repo).returncode == 0
+    done = journal("grep", "^$", cwd=repo)
+    assert done.returncode == 1 and done.stdout == b""
