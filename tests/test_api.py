@@ -188,6 +188,16 @@ def test_sigkilled_child_keeps_what_it_logged_and_the_record_parses(repo: Path) 
     assert record["series"]["points"] == record["metrics"]["fast"] + 2
 
 
+def start_and_wait_for(repo: Path, marker: Path) -> subprocess.Popen[bytes]:
+    """`python train.py` started, once it has created `marker` (its run is on record)."""
+    script = subprocess.Popen([PY, "train.py"], cwd=repo, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not marker.exists():
+        assert time.monotonic() < deadline and script.poll() is None
+        time.sleep(0.02)
+    return script
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_standalone_run_killed_by_a_signal_is_recorded_killed(repo: Path, signum: int) -> None:
     marker = repo / "marker"
@@ -199,11 +209,7 @@ def test_standalone_run_killed_by_a_signal_is_recorded_killed(repo: Path, signum
         open({str(marker)!r}, "w").close()
         time.sleep(60)
     """)
-    script = subprocess.Popen([PY, "train.py"], cwd=repo, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while not marker.exists():
-        assert time.monotonic() < deadline and script.poll() is None
-        time.sleep(0.02)
+    script = start_and_wait_for(repo, marker)
     script.send_signal(signum)
     _, err = script.communicate(timeout=30)
     assert script.returncode == -signum, err     # the signal still does what it would have done
@@ -224,11 +230,7 @@ def test_a_scripts_own_sigterm_handler_is_kept(repo: Path) -> None:
             open({str(marker)!r}, "w").close()
             time.sleep(60)
     """)
-    script = subprocess.Popen([PY, "train.py"], cwd=repo, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while not marker.exists():
-        assert time.monotonic() < deadline and script.poll() is None
-        time.sleep(0.02)
+    script = start_and_wait_for(repo, marker)
     script.send_signal(signal.SIGTERM)
     _, err = script.communicate(timeout=30)
     assert script.returncode == 7, err
