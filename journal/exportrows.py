@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from journal.runs import Run
-from journal.safetext import printable_block
+from journal.safetext import json_text, printable_block
 
 COLUMNS = ("id", "started", "ended", "status", "exit_code", "duration", "commit", "branch",
            "dirty", "host", "cwd", "command", "note", "tags")
@@ -57,8 +57,8 @@ def rows_json(runs: Sequence[Run]) -> str:
     header, table = rows(runs)
     if not table:
         return "[]\n"
-    lines = [json.dumps({name: row.get(name) for name in header}, ensure_ascii=False)
-             for row in table]
+    # json_text: control, bidi and zero-width characters as JSON escapes, as `list --json` does
+    lines = [json_text({name: row.get(name) for name in header}) for row in table]
     return "[\n" + ",\n".join(lines) + "\n]\n"
 
 

@@ -119,3 +119,15 @@ def test_grep_finds_no_phantom_line_after_a_logs_final_newline(repo: Path) -> No
     assert journal("new", "-q", "--", "echo", "hi", cwd=repo).returncode == 0
     done = journal("grep", "^$", cwd=repo)
     assert done.returncode == 1 and done.stdout == b""
+
+
+def test_export_json_escapes_what_a_terminal_would_obey(repo: Path) -> None:
+    note = "leak \x1b]52;c;aGk=\x07 \u202eevil\u202c \x9b2J zero\u200bwidth 日本語"
+    assert journal("new", "-q", "-n", note, cwd=repo).returncode == 0
+    done = journal("export", "-f", "json", cwd=repo)
+    assert done.returncode == 0
+    text = done.stdout.decode()
+    for raw in ("\x1b", "\x07", "\u202e", "\u202c", "\x9b", "\u200b"):
+        assert raw not in text
+    import json
+    assert json.loads(text)[0]["note"] == note and "日本語" in text
