@@ -163,15 +163,15 @@ def _read_template(path: Path) -> str:
 
 def note_data(runs: Sequence[Run], span: TimeRange, commits: Any, now: dt.datetime,
               filtered: bool, journal_dir: Path, level: int = 2) -> Any:
-    from journal.exportfields import RunFields, day_fields, note_fields, varying_params
+    from journal.exportfields import TemplateRunFields, day_fields, note_fields, varying_params
     from journal.template import Data, Day
 
     key_params = varying_params(runs)
     days = []
     for day, group in itertools.groupby(runs, key=lambda run: _start(run).astimezone().date()):
         day_runs = list(group)
-        days.append(Day(day_fields(day, day_runs),
-                        [RunFields(run, journal_dir, key_params, level) for run in day_runs]))
+        run_fields = [TemplateRunFields(run, journal_dir, key_params, level) for run in day_runs]
+        days.append(Day(day_fields(day, day_runs), run_fields))
     fields = note_fields(runs, span.first_day, span.last_day, span.week, commits, now, filtered)
     return Data(fields, days, {"runs": bool(runs), "commits": bool(commits)})
 
@@ -227,15 +227,13 @@ def write_output(text: str, output: Path | None, *, force: bool, out: IO[str]) -
     if not output.name or output.is_dir():
         raise UsageError(f"-o needs a file name, not {printable(repr(str(output)))}")
     try:
-        if force and output.exists():
+        if force:
             # A link (a note linked into a notes vault) is written through, so it stays linked;
             # a device or a FIFO is never renamed over (as root, `-o /dev/null` would remove it).
             target = output.resolve()
-            if not target.is_file():
+            if target.exists() and not target.is_file():
                 raise UsageError(f"{printable(str(output))} is not a regular file: not replacing it")
             store.write_atomic(target, data)
-        elif force:
-            store.write_atomic(output, data)
         elif not store.create_exclusive(output, data):
             raise UsageError(f"{printable(str(output))} exists: not overwriting it",
                              hint="add --force to replace it")

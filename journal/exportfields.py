@@ -148,7 +148,7 @@ def varying_params(runs: Sequence[Run]) -> list[str] | None:
     return varying or None
 
 
-class RunFields(Mapping[str, Filler]):
+class TemplateRunFields(Mapping[str, Filler]):
     """A run's values: journal.render's run fields (the pieces `journal show` prints), plus
     `key_params`, each computed when a template first asks for it. Block fields are computed for
     the heading level they sit under, so a note's headings go below the run's own."""

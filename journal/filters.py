@@ -124,12 +124,6 @@ def parse_condition(text: str) -> Condition:
     if op != "~" and raw[:1] in ("<", ">", "=", "!", "~"):     # `acc>>1`, `acc=>1`: a typo
         raise UsageError(f"bad --where {printable(repr(text))}: {printable(op + raw[:1])!r} is "
                          f"not an operator", hint="OP is one of = != > < >= <= ~, e.g. acc>=0.8")
-    if op in (">", "<", ">=", "<="):
-        from journal.params import typed_value
-
-        if isinstance(typed_value(raw), (bool, str)) and not (raw[:1] in "'\"" and raw):
-            raise UsageError(f"bad --where {printable(repr(text))}: {op} needs a number",
-                             hint="e.g. acc>0.8; compare text with = or ~")
     if op == "~":
         try:
             value: Any = re.compile(raw)
@@ -141,6 +135,9 @@ def parse_condition(text: str) -> Condition:
         from journal.params import typed_value
 
         value = typed_value(raw)
+        if op in (">", "<", ">=", "<=") and isinstance(value, (bool, str)):
+            raise UsageError(f"bad --where {printable(repr(text))}: {op} needs a number",
+                             hint="e.g. acc>0.8; compare text with = or ~")
     return Condition(table, name, op, value)
 
 

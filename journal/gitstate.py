@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.safetext import printable
-from journal.store import TEMPLATE_NAME
-from journal.store import find_worktree_root  # noqa: F401  (re-exported for callers)
+from journal.store import TEMPLATE_NAME, find_worktree_root  # noqa: F401  (re-exported for callers)
 
 # Config that would change the bytes we parse or the patch we write.
 _NEUTRAL_CONFIG = (

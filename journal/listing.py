@@ -159,7 +159,3 @@ def write_csv(runs: Sequence[Run], out: IO[str]) -> None:
 
     out.write(rows_csv(runs))
 
-
-def _table(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = record.get(name)
-    return value if isinstance(value, Mapping) else {}

@@ -33,11 +33,13 @@ def masked_pieces(original: str, masked: str) -> list[str]:
     return [piece for piece in found.groups() if len(piece) >= MIN_SECRET] if found else []
 
 
-def known_secrets(argv: Sequence[str], environ: Mapping[str, str], redactor: Redactor) -> list[str]:
-    """The secret values the child was given: masked pieces of its command line, and the values
-    of credential-named (or secret-shaped) environment variables. Longest first."""
+def known_secrets(argv: Sequence[str], masked_argv: Sequence[str], environ: Mapping[str, str],
+                  redactor: Redactor) -> list[str]:
+    """The secret values the child was given: what masking `argv` into `masked_argv` (the
+    record's `command`) took out, and the values of credential-named (or secret-shaped)
+    environment variables. Longest first."""
     found: set[str] = set()
-    for arg, masked in zip(argv, redactor.argv(list(argv))):
+    for arg, masked in zip(argv, masked_argv):
         found.update(masked_pieces(arg, masked))
     for name, value in environ.items():
         if redactor.is_secret_name(name) and len(value) >= MIN_SECRET:

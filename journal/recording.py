@@ -139,7 +139,8 @@ def record_new(
 
     log_file = store.log_path(place.journal_dir, run.run_id)
     child_env = {**environ, "JOURNAL_RUN_ID": run.run_id, "JOURNAL_DIR": str(place.journal_dir)}
-    masker = LogMasker(run.redactor, known_secrets(request.command, environ, run.redactor))
+    masker = LogMasker(run.redactor, known_secrets(request.command, record["command"], environ,
+                                                      run.redactor))
     try:
         result = run_command(list(request.command), env=child_env, log_file=log_file,
                              watch=scanner.feed if scanner else None, log_masker=masker)

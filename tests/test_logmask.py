@@ -81,7 +81,8 @@ def test_known_secrets_come_from_the_command_line_and_the_environment() -> None:
     argv = ["python", "train.py", "--api-key", "PLAIN-secret-1", "--lr", "3e-4", f"--init={OPENAI}"]
     environ = {"WANDB_API_KEY": "plain-wandb-value", "HOME": "/home/me", "PATH": "/usr/bin",
                "DATABASE_URL": "postgres://u:plain-db-pass@h/x", "MAX_TOKENS": "5120000"}
-    assert set(known_secrets(argv, environ, Redactor())) == {
+    redactor = Redactor()
+    assert set(known_secrets(argv, redactor.argv(argv), environ, redactor)) == {
         "PLAIN-secret-1", OPENAI, "plain-wandb-value", "plain-db-pass"}
 
 
