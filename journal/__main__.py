@@ -1,3 +1,3 @@
-from journal.entry import main
+from journal.cli.main import main
 
 main()

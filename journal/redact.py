@@ -1,4 +1,4 @@
-"""Keep credentials off disk: argv, params, notes, environment values and patches pass through here.
+"""Keep credentials off disk: records, patches and (through capture/logmask) logs pass through here.
 
 Two rules, applied before anything is written:
 - by name: the value of `--api-key X`, `--api-key=X`, `API_KEY=X`, `"api_key": "X"`,
@@ -10,15 +10,26 @@ Two rules, applied before anything is written:
 Trackers that only filter by name (Guild keeps `*_API_KEY` values) or not at all (wandb argv) leak.
 
 Patches hold code, where `token = args.token` is not a secret, so they get the shape rules only.
+
+A record passes `Redactor.record` at the door to disk (capture/recording writes every record
+through it): every field that can hold text the user or the program gave is masked there, and a
+field added later is masked unless it is one of journal's own (`_JOURNAL_FIELDS`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from journal.record import Record
 
 MASK = "***"
+# Record fields journal itself fills with values it made (ids, times, statuses, paths and git's
+# own words): left as they are. Every other field is masked.
+_JOURNAL_FIELDS = frozenset({"schema", "id", "status", "started", "ended", "duration", "exit_code",
+                             "pid", "host", "cwd", "git", "log", "series"})
 
 # Words that make a name a credential wherever they appear in it (as a whole word part).
 SECRET_WORDS = frozenset({
@@ -223,6 +234,23 @@ class Redactor:
         if isinstance(value, (list, tuple)):
             return [self._value("", item) for item in value]
         return value
+
+    def record(self, record: Record) -> Record:
+        """A copy of `record` with every field that may hold a secret masked: the command as
+        argv (the word after `--password` too), tags (then de-duplicated), and any other field
+        not of journal's own making (note, params, metrics, env, error, problems, amendments, and
+        whatever comes later) as text, tables and lists."""
+        masked: dict[str, Any] = {}
+        for name, value in record.items():
+            if name in _JOURNAL_FIELDS or value is None:
+                masked[name] = value
+            elif name == "command" and isinstance(value, list):
+                masked[name] = self.argv([str(arg) for arg in value])
+            elif name == "tags" and isinstance(value, list):
+                masked[name] = list(dict.fromkeys(self._value("", tag) for tag in value))
+            else:
+                masked[name] = self._value(name, value)
+        return masked  # type: ignore[return-value]
 
     def safe_patch(self, patch: bytes) -> tuple[bytes, list[str], list[str]]:
         """The patch with secrets masked on added lines, and without the file sections where a

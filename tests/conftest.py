@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from journal.config import DEFAULT_ENV_ALLOW
+from journal.store.config import DEFAULT_ENV_ALLOW
 
 _SEALED_GIT = {
     "GIT_CONFIG_NOSYSTEM": "1",

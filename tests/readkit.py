@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal import tomlwrite
-from journal.store import new_run_id, run_path
+from journal.record import new_run_id
+from journal.store import toml as tomlwrite
+from journal.store.paths import run_path
 
 HOST = os.uname().nodename
 COMMIT = "9ac7188c0ffee0000000000000000000deadbeef"
@@ -44,7 +45,7 @@ def _cwd(path: Path) -> Iterator[None]:
 def cli(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Result:
     """`journal ARGS` in this process through the real entry point (errors become exit codes
     as for a user); stdout and stderr are not terminals."""
-    from journal.cli import main
+    from journal.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     saved = {name: os.environ.get(name) for name in (env or {})}

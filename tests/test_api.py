@@ -15,11 +15,16 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import git, journal, only_record, records
-from journal import api, sidefile, store
+from journal import api
+from journal.api.values import plain_params
+from journal.store import sidefile
+from journal.store.paths import run_path
+from journal.store.records import edit_record
 
 PY = sys.executable
 
@@ -261,13 +266,14 @@ def test_many_logs_and_a_concurrent_amendment_never_overwrite_each_other(repo: P
     assert running["note"] == "from the wrapper\n\nfrom the script"
     assert running["tags"] == ["cli", "api"]
     # an amendment by hand while the script logs (what `journal note` does: a locked rewrite)
-    path = store.run_path(repo / ".journal", running["id"])
+    path = run_path(repo / ".journal", running["id"])
     go.touch()
-    with store.record_lock(path):
-        current = store.read_record_file(path)
+
+    def amend(current: Any) -> Any:
         assert current is not None
-        current["note"] = "amended while running"
-        store.write_atomic(path, store.record_bytes(current))
+        return {**current, "note": "amended while running"}
+
+    edit_record(path, amend)
     _, err = wrapper.communicate(timeout=60)
     assert wrapper.returncode == 0, err
     record = only_record(repo / ".journal")
@@ -334,14 +340,14 @@ class Config:
 def test_params_from_a_dict_a_namespace_or_a_dataclass() -> None:
     expected = {"lr": 0.0003, "opt": "adam", "out": "runs/x", "sizes": [64, 32],
                 "inner": {"depth": 3}}
-    assert api.plain_params(Config()) == expected
+    assert plain_params(Config()) == expected
     namespace = argparse.Namespace(**dataclasses.asdict(Config()))
-    assert api.plain_params(namespace) == expected
-    assert api.plain_params({"lr": 1, "nested": {"a": None, "b": 2**70}}) == \
+    assert plain_params(namespace) == expected
+    assert plain_params({"lr": 1, "nested": {"a": None, "b": 2**70}}) == \
         {"lr": 1, "nested": {"b": str(2**70)}}
-    assert api.plain_params(None) == {}
+    assert plain_params(None) == {}
     with pytest.raises(TypeError, match="params must be a dict"):
-        api.plain_params(42)
+        plain_params(42)
 
 
 def test_log_takes_numbers_only_and_a_finished_run_takes_nothing(

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import journal
 from journal import __version__
-from journal.cli import app
+from journal.cli.app import app
 
 HEAVY = ("git", "tomlkit", "markdown_it", "rich", "pydantic")
 
@@ -74,7 +74,7 @@ FAST_AND_TYPER_CASES = [
 
 @pytest.mark.parametrize("args", FAST_AND_TYPER_CASES)
 def test_the_fast_reader_and_typer_read_new_the_same_way(tmp_path: Path, args: list[str]) -> None:
-    """journal.entry reads plain `journal new` lines without typer; both must record the same."""
+    """journal.cli.new reads plain `journal new` lines without typer; both must record the same."""
     from conftest import make_repo, records
 
     fast_repo = make_repo(tmp_path / "fast", {"a.txt": "a\n"})
@@ -82,7 +82,7 @@ def test_the_fast_reader_and_typer_read_new_the_same_way(tmp_path: Path, args: l
     done = journal("new", *args, cwd=fast_repo)
     assert done.returncode == 0, done.stderr
     via_typer = subprocess.run(
-        [sys.executable, "-c", "import sys; from journal.cli import main; main(sys.argv[1:])", "new", *args],
+        [sys.executable, "-c", "import sys; from journal.cli.app import run_app; run_app(sys.argv[1:])", "new", *args],
         cwd=typer_repo, capture_output=True, check=False)
     assert via_typer.returncode == 0, via_typer.stderr
     fields = ("note", "tags", "params", "metrics", "command", "status")

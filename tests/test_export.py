@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from conftest import git, journal, records
-from journal.cli import main
-from journal.markdown import markdown_parser
+from journal.cli.main import main
+from journal.render.markdown import markdown_parser
 
 PARSER = markdown_parser()
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -58,7 +58,10 @@ def record(repo: Path, when: dt.datetime, *, note: str = "", command: tuple[str,
            params: dict | None = None, metrics: dict | None = None, tags: tuple[str, ...] = ()
            ) -> str:
     """A real run (real command, real git capture) that started at `when`, run in `repo`."""
-    from journal.recording import NewRun, Place, record_new
+    import dataclasses
+
+    from journal.capture.recording import NewRun, record_new
+    from journal.store.paths import Place
 
     here, streams = Path.cwd(), (sys.stdout, sys.stderr)
     os.chdir(repo)
@@ -66,8 +69,8 @@ def record(repo: Path, when: dt.datetime, *, note: str = "", command: tuple[str,
     request = NewRun(command=list(command), note=note, tags=tags, params=params or {},
                      metrics=metrics or {})
     try:
-        outcome = record_new(request, Place.find(repo, os.environ), environ=os.environ,
-                             warn=lambda message: None, now=lambda: when)
+        place = dataclasses.replace(Place.find(repo, os.environ), now=lambda: when)
+        outcome = record_new(request, place, warn=lambda message: None)
     finally:
         os.chdir(here)
         sys.stdout.close()
@@ -371,8 +374,8 @@ def test_each_field_computed_alone_is_what_the_whole_run_gives(repo: Path,
     """Export asks journal.render.RunFields for the few fields a template shows, one group at a
     time (speed): each must be what the full set says, so a run reads the same in `show` and in
     `export`, and every field has its group."""
-    from journal.render import FIELDS, RunFields, run_fields
-    from journal.runs import RunSource
+    from journal.render.run import FIELDS, RunFields, run_fields
+    from journal.store.source import RunSource
 
     hostile = record(repo, MONDAY, note=HOSTILE_NOTE, command=(sys.executable, "-c", "pass", "--x", "a|`b`"),
                      metrics={"m|x": 1.5})
@@ -399,7 +402,7 @@ def test_records_are_untouched_by_export(repo: Path, week: dict[str, str],
 def test_help_has_an_example() -> None:
     from typer.testing import CliRunner
 
-    from journal.cli import app
+    from journal.cli.app import app
 
     result = CliRunner().invoke(app, ["export", "--help"])
     assert result.exit_code == 0 and "Example: journal export --week -1" in result.stdout

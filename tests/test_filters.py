@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from journal.errors import UsageError
-from journal.filters import build_filters, parse_condition, parse_when
+from journal.store.filters import build_filters, parse_condition, parse_when
 from readkit import both, cli, ids_listed, local, now, one_error_line, write_run
 
 # Saturday 2026-11-28 15:30 in a +09:00 zone.
@@ -195,5 +195,5 @@ def test_where_with_dollar_and_odd_names_agrees_with_files(tmp_path: Path) -> No
 
 def test_build_filters_rejects_unknown_status() -> None:
     with pytest.raises(UsageError):
-        build_filters(statuses=["finished", "Finished"])
-    assert build_filters(statuses=["crashed"], now=lambda: NOW).statuses == ("crashed",)
+        build_filters(statuses=["finished", "Finished"], now=NOW)
+    assert build_filters(statuses=["crashed"], now=NOW).statuses == ("crashed",)

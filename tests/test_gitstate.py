@@ -841,7 +841,7 @@ def test_git_environment_overrides_are_honoured(repo: Path, tmp_path: Path) -> N
 @pytest.mark.parametrize("name", ["plain.txt", "with space.txt", "new\nline", "tab\there", 'q"uote',
                                   "back\\slash", "é日本", "del\x7f", "bell\x07"])
 def test_quote_path_matches_git(tmp_path: Path, name: str) -> None:
-    from journal.gitstate import quote_path
+    from journal.capture.gitstate import quote_path
 
     repo = tmp_path / "q"
     repo.mkdir()
@@ -854,7 +854,7 @@ def test_quote_path_matches_git(tmp_path: Path, name: str) -> None:
 
 
 def test_new_file_section_matches_git_apply_for_edge_contents(tmp_path: Path) -> None:
-    from journal.gitstate import new_file_section
+    from journal.capture.gitstate import new_file_section
 
     contents = [b"", b"x", b"x\n", b"\n\n", b"a\r\nb\r\n", b"no end\nline", b"+++ b/fake\n--- a/x\n"]
     patch = b"".join(new_file_section(f"f{n}", data, "100644") for n, data in enumerate(contents))
@@ -868,7 +868,7 @@ def test_new_file_section_matches_git_apply_for_edge_contents(tmp_path: Path) ->
 
 def test_untracked_fifo_is_left_out_not_read(tmp_path: Path) -> None:
     """git does not list fifos, but one can replace a file between the status and the read."""
-    from journal.gitstate import _untracked_patch
+    from journal.capture.gitstate import _untracked_patch
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -891,7 +891,7 @@ def test_untracked_fifo_is_left_out_not_read(tmp_path: Path) -> None:
 
 
 def test_parse_status_reads_every_entry_kind() -> None:
-    from journal.gitstate import parse_status
+    from journal.capture.gitstate import parse_status
 
     oid = "a" * 40
     output = b"\0".join([

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-import journal.index as journal_index
+import journal.store.index as journal_index
 from conftest import git, journal, records
-from journal.index import cache_path
-from journal.runs import RunSource
-from journal.store import write_atomic
-from journal import tomlwrite
+from journal.store.index import cache_path
+from journal.store.source import RunSource
+from journal.store import toml as tomlwrite
+from journal.store.files import write_atomic
 from readkit import both, cli, ids_listed, now, record_path, write_run
 
 YEAR = 365 * 86400
@@ -47,7 +47,7 @@ def notes(result_out: str) -> list[str]:
 
 
 def cache_file(journal_dir: Path) -> Path:
-    path = cache_path(journal_dir)
+    path = cache_path(journal_dir, os.environ)
     assert path.parent == Path(os.environ["XDG_CACHE_HOME"]) / "journal"
     return path
 
@@ -110,7 +110,7 @@ def test_records_round_trip_through_the_index_unchanged(tmp_path: Path) -> None:
     from_file = tomllib.loads(path.read_text())
     assert from_file["params"]["at"] == dt.time(3, 4, 5, 500000)
     source = RunSource(jd, print)
-    assert source._index is not None
+    assert source.index is not None
     from_index = source.get(run_id).record
     assert repr(from_index) == repr(from_file)
     assert repr(source.select()[0].record) == repr(from_file)
@@ -208,7 +208,7 @@ def test_a_record_replaced_in_place_keeping_size_and_mtime(tmp_path: Path) -> No
                                                                 before.st_mtime_ns)
     assert notes(cli("list", "--json", cwd=tmp_path).out) == ["status is BAD!"]
     source = RunSource(jd, print)
-    assert source._index is not None
+    assert source.index is not None
     assert source.resolve("@").record["note"] == "status is BAD!"
     assert source.get(run_id).record["metrics"] == {"acc": 0.9}
 
@@ -225,7 +225,7 @@ def test_a_record_edited_in_place_is_shown_right(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace('note = "original"', 'note = "edited by hand"'))
     assert path.stat().st_ino == inode
     source = RunSource(jd, print)
-    assert source._index is not None
+    assert source.index is not None
     run = source.resolve(run_id[:20])
     assert run.record["note"] == "edited by hand" and run.record["extra"] == {"reviewed": "yes"}
     assert notes(cli("list", "--json", cwd=tmp_path).out) == ["edited by hand"]
@@ -448,7 +448,7 @@ def test_a_copied_journal_has_its_own_index(tmp_path: Path) -> None:
     other = write_run(tmp_path / "b" / ".journal", now() + dt.timedelta(seconds=1), note="in b")
     assert ids_listed(cli("list", cwd=tmp_path / "b")) == [other, run_id]
     assert ids_listed(cli("list", cwd=jd.parent)) == [run_id]
-    assert cache_path(jd) != cache_path(tmp_path / "b" / ".journal")
+    assert cache_path(jd, os.environ) != cache_path(tmp_path / "b" / ".journal", os.environ)
 
 
 def test_without_the_index_list_reads_only_what_it_shows(tmp_path: Path) -> None:

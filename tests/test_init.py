@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from conftest import git, journal, only_record, records
-from journal.cli import app
-from journal.setup import default_template
+from journal.cli.app import app
+from journal.store.starter import default_template
 
 
 def test_init_creates_the_folder_config_and_template(repo: Path) -> None:

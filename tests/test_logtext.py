@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from journal.logtext import LogCleaner, clean_log
+from journal.render.logtext import LogCleaner, clean_log
 
 # Every kind of sequence that acts on a terminal, each between two words that must survive.
 HOSTILE = {
@@ -120,7 +120,7 @@ def test_the_log_ending_inside_a_sequence_shows_nothing_of_it() -> None:
 
 
 def test_a_stray_string_start_cannot_swallow_the_rest_of_the_log() -> None:
-    from journal import logtext
+    from journal.render import logtext
 
     payload = b"x" * (logtext._MAX_STRING + 10)
     log = b"a\x1b]" + payload + b"\nend\n"

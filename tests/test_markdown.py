@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from journal.markdown import (code_block, code_span, inline_text, markdown_parser, note_markdown,
+from journal.render.markdown import (code_block, code_span, inline_text, markdown_parser, note_markdown,
                               split_title, table_cell)
-from journal.safetext import printable, printable_block
+from journal.text import printable, printable_block
 
 HOSTILE = [
     "# heading", "## x ##", "- item", "+ item", "* item", "1. first", "2) second", "---", "***",
@@ -231,5 +231,5 @@ def test_split_title(note: str, title: str | None, rest: str) -> None:
 
 
 def test_importing_the_module_does_not_load_markdown_it() -> None:
-    code = "import sys, journal.markdown, journal.render; assert 'markdown_it' not in sys.modules"
+    code = "import sys, journal.render.markdown, journal.render.run; assert 'markdown_it' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

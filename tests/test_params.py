@@ -11,7 +11,8 @@ import pytest
 
 from conftest import journal, only_record
 from journal.errors import UsageError
-from journal.params import parse_assignment, params_from_argv, typed_value
+from journal.capture.params import parse_assignment, params_from_argv
+from journal.record import typed_value
 
 PY = sys.executable
 

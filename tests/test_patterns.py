@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import journal, only_record, records
-from journal.config import CONFIG_TEMPLATE, load_config
+from journal.store.config import CONFIG_TEMPLATE, load_config
 from journal.errors import ConfigError
-from journal.patterns import MAX_LINE, MetricScanner, parse_number
+from journal.capture.patterns import MAX_LINE, MetricScanner, parse_number
 
 PY = sys.executable
 SEED = r"^(?P<name>[A-Za-z][\w ]*?Acc)\s*:\s*(?P<value>[-+]?[0-9.]+)%"

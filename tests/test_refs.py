@@ -11,14 +11,14 @@ import pytest
 
 from conftest import journal, records
 from journal.errors import UsageError
-from journal.runs import RunSource
+from journal.store.source import RunSource
 from readkit import cli, now, one_error_line, write_run
 
 
 def sources(journal_dir: Path) -> list[RunSource]:
     """The same journal read through the index and straight from the files."""
     indexed = RunSource(journal_dir, print)
-    assert indexed._index is not None
+    assert indexed.index is not None
     return [indexed, RunSource(journal_dir, print, use_index=False)]
 
 

@@ -124,7 +124,7 @@ def in_process(project: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> by
     """`journal tail ARGS` through the typer app in this process (no interpreter start-up)."""
     from typer.testing import CliRunner
 
-    from journal.cli import app
+    from journal.cli.app import app
 
     monkeypatch.chdir(project)
     result = CliRunner().invoke(app, ["tail", *args])
@@ -187,8 +187,8 @@ def test_colours_and_redraws_are_kept_on_a_terminal(project: Path) -> None:
 
 def test_tail_log_called_directly_for_a_terminal(project: Path) -> None:
     """The function under the CLI, with an in-memory binary stream standing for the terminal."""
-    from journal.runs import RunSource
-    from journal.tailing import tail_log
+    from journal.store.source import RunSource
+    from journal.read.tail import tail_log
 
     new_run(project, sys.executable, "emit.py")
     warnings: list[str] = []
@@ -339,7 +339,7 @@ def test_a_log_linked_to_a_file_outside_the_journal_is_never_opened(project: Pat
     (3, 3, b"\nd\n"), (1, 100, b"d\n")])
 def test_the_last_lines_are_found_from_the_end_within_a_byte_limit(
         tmp_path: Path, count: int, max_bytes: int | None, expected: bytes) -> None:
-    from journal.tailing import start_of_last_lines
+    from journal.store.runfiles import start_of_last_lines
 
     path = tmp_path / "log"
     path.write_bytes(b"a\nb\nc\nd\n")
@@ -358,7 +358,7 @@ def test_tail_does_not_load_heavy_modules(project: Path) -> None:
     new_run(project, "sh", "-c", "echo light")
     code = (
         "import sys\n"
-        "from journal.cli import main\n"
+        "from journal.cli.main import main\n"
         "try:\n    main(['tail'])\nexcept SystemExit:\n    pass\n"
         "heavy = {'tomlkit', 'markdown_it', 'rich', 'git'} & set(sys.modules)\n"
         "sys.stderr.write(f'heavy={sorted(heavy)}')\n"

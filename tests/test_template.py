@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import journal
-from journal.exportfields import CONDITIONS, SCHEMA
-from journal.markdown import code_span, inline_text, markdown_parser
-from journal.template import Data, Day, TemplateError, Value, compile_template
+from journal.render.fields import CONDITIONS, SCHEMA
+from journal.render.markdown import code_span, inline_text, markdown_parser
+from journal.render.template import Data, Day, TemplateError, Value, compile_template
 
 PARSER = markdown_parser()
 
@@ -256,7 +256,7 @@ def test_an_unknown_placeholder_is_one_line_from_the_cli(repo: Path) -> None:
 
 
 def test_the_default_template_compiles_and_is_readable_markdown() -> None:
-    from journal.export import default_template
+    from journal.store.starter import default_template
 
     text = default_template()
     compile_template(text, "default", SCHEMA, CONDITIONS)

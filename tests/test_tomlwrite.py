@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import journal, only_record
-from journal.tomlwrite import dumps, format_value, storable_text
+from journal.store.toml import dumps, format_value, storable_text
 
 PY = sys.executable
 CONTROLS = "".join(chr(code) for code in range(0x20)) + "\x7f"
@@ -142,7 +142,7 @@ def test_number_like_types_are_written_as_plain_numbers() -> None:
 def test_int_subclass_is_written_at_once() -> None:
     # `IntEnum(3) in range(-2**63, 2**63)` walks the range item by item (only exact ints take the
     # fast path): checked in a child process so that a regression fails instead of hanging.
-    script = ("import enum; from journal.tomlwrite import dumps\n"
+    script = ("import enum; from journal.store.toml import dumps\n"
               "class Level(enum.IntEnum):\n    HIGH = 3\n"
               "print(dumps({'e': Level.HIGH, 'big': [Level.HIGH]}), end='')")
     done = subprocess.run([PY, "-c", script], capture_output=True, timeout=10)

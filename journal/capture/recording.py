@@ -1,0 +1,291 @@
+"""Put a run on record before it starts, and record how it ended: `journal new`, and the
+standalone runs of the Python API (journal.api), which share `open_run` and `finish_run`.
+
+The flow of one `journal new -- CMD`:
+
+    open_run      config, code state (capture/gitstate), the `running` record and the patch on
+                  disk; a run that cannot be put on record is not run
+    run_command   the child, its output to the terminal and the log (capture/runner), secrets
+                  masked in the log (capture/logmask), metrics read from it (capture/patterns)
+    finish_run    what the script gave through the API (its side file), how it ended: the final
+                  write, under the record's lock
+
+Every record reaches the disk through `_to_disk`, which masks secrets (`Redactor.record`) on the
+way: the one redaction step of the record, whatever fields it holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from journal.capture.gitstate import CodeState, capture_code_state
+from journal.capture.params import params_from_argv
+from journal.errors import StoreError
+from journal.record import SCHEMA_VERSION, THIS_HOST, Record, Status, new_run_id
+from journal.redact import Redactor
+from journal.store import sidefile
+from journal.store.config import Config, load_config
+from journal.store.files import create_exclusive
+from journal.store.paths import Place, log_path, patch_path, relative_to_journal, run_path
+from journal.store.records import USER_FIELDS, create_record, edit_record
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass
+class NewRun:
+    """What the user asked `journal new` (or `journal.start()`) to record."""
+
+    command: Sequence[str] = ()
+    note: str | None = None
+    tags: Sequence[str] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    record_path: Path
+    exit_code: int
+    status: str
+    record: Record             # as last written
+    started: bool = False      # the command was started (False: note-only, or not found)
+
+
+@dataclass
+class OpenRun:
+    """A run whose record is on disk, with what finishing it needs."""
+
+    place: Place
+    config: Config
+    redactor: Redactor
+    record: Record              # as last written (secrets masked)
+    clock_start: float
+    argv_params: dict[str, Any]  # the params read from the command line, read once
+
+    @property
+    def run_id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.place.journal_dir
+
+
+def open_run(request: NewRun, place: Place, *, warn: Callable[[str], None], running: bool = True,
+             with_log: bool = True) -> OpenRun:
+    """Capture the code state and write the record (`running`, or `finished` for a note)."""
+    config = load_config(place.journal_dir)
+    redactor = Redactor(config.redact_names, config.redact_values)
+    started = place.now()
+    clock_start = time.monotonic()
+    code = _capture(place, config, redactor)
+    for line in code.warnings:
+        warn(line)
+    argv_params = params_from_argv(list(request.command)[1:])
+    record = _initial_record(request, place, code, config, argv_params, started, running)
+    record = _create(place.journal_dir, redactor, record, code, with_log)
+    return OpenRun(place, config, redactor, record, clock_start, argv_params)
+
+
+def record_new(request: NewRun, place: Place, *, warn: Callable[[str], None]) -> Outcome:
+    """`journal new`: put the run on record, run its command if it has one, record the end."""
+    command = bool(request.command)
+    run = open_run(request, place, warn=warn, running=command, with_log=command)
+    record_file = run_path(place.journal_dir, run.run_id)
+    if not command:
+        return Outcome(run.run_id, record_file, 0, run.record["status"], run.record)
+
+    from journal.capture.logmask import LogMasker, known_secrets
+    from journal.capture.runner import run_command
+
+    scanner = None
+    if run.config.metric_patterns:
+        from journal.capture.patterns import MetricScanner
+
+        scanner = MetricScanner(run.config.metric_patterns)
+    child_env = {**place.environ, "JOURNAL_RUN_ID": run.run_id,
+                 "JOURNAL_DIR": str(place.journal_dir)}
+    masker = LogMasker(run.redactor, known_secrets(
+        request.command, run.record.get("command", []), place.environ, run.redactor))
+    try:
+        result = run_command(list(request.command), env=child_env,
+                             log_file=log_path(place.journal_dir, run.run_id),
+                             watch=scanner.feed if scanner else None, log_masker=masker)
+    except KeyboardInterrupt:
+        # Ctrl-C before the child was started: the run is on record, so say how it ended.
+        finish_run(run, warn, status=Status.INTERRUPTED, exit_code=130)
+        raise
+    record = run.record
+    if result.error:
+        record["error"] = result.error
+    if result.problems:
+        record["problems"] = list(result.problems)
+    for line in [result.error or "", *result.problems]:
+        if line:
+            warn(run.redactor.text(line))
+    record.setdefault("log", {})["bytes"] = result.log_bytes
+    if scanner is not None:
+        scanner.close()
+    status = _status_of(result.exit_code, result.child_signal, result.received_signal)
+    status = _fold_child(run, request, status, scanner.metrics if scanner else {})
+    finish_run(run, warn, status=status, exit_code=result.exit_code)
+    return Outcome(run.run_id, record_file, result.exit_code, run.record["status"], run.record,
+                   started=result.error is None)
+
+
+def _fold_child(run: OpenRun, request: NewRun, status: str, from_output: Mapping[str, Any]
+                ) -> str:
+    """Bring in what the command gave through the Python API (its side file) and the metrics
+    matched in its output. The wrapper is the only writer of these fields, and it writes them
+    once, after the command exited: the command's writes and the wrapper's never cross.
+    Explicit `--param`/`--metric` win over the API, which wins over what was parsed or matched."""
+    record = run.record
+    side = sidefile.fold(sidefile.path(run.journal_dir, run.run_id))
+    if side.params:
+        record["params"] = {**run.argv_params, **side.params, **request.params}
+    metrics = {**from_output, **side.metrics, **record.get("metrics", {})}
+    if metrics:
+        record["metrics"] = metrics
+    note_series(run, side.points)
+    if side.error and "error" not in record:
+        record["error"] = side.error
+    if status == Status.FINISHED and side.status in (Status.FAILED, Status.INTERRUPTED):
+        status = side.status    # the script said so, though it exited 0
+    return status
+
+
+def note_series(run: OpenRun, points: int) -> None:
+    """Point the record at the side file that holds every logged value, when there is one."""
+    if points:
+        side_file = sidefile.path(run.journal_dir, run.run_id)
+        run.record["series"] = {"path": relative_to_journal(run.journal_dir, side_file),
+                                "points": points}
+
+
+def _capture(place: Place, config: Config, redactor: Redactor) -> CodeState:
+    if place.worktree_root is None:
+        return CodeState()
+    return capture_code_state(
+        place.worktree_root,
+        place.journal_dir,
+        untracked_max_bytes=config.untracked_max_bytes,
+        left_out_globs=config.left_out,
+        timeout=config.git_timeout,
+        redact_patch=redactor.safe_patch,
+        environ=place.environ,
+    )
+
+
+def _initial_record(request: NewRun, place: Place, code: CodeState, config: Config,
+                    argv_params: Mapping[str, Any], started: dt.datetime, running: bool
+                    ) -> Record:
+    """The record as it is before the run: raw, secrets still in (`_to_disk` masks them)."""
+    params = {**argv_params, **request.params}
+    record: Record = {
+        "schema": SCHEMA_VERSION,
+        "id": "",
+        "note": request.note or "",
+        "tags": list(request.tags),
+        "status": Status.RUNNING if running else Status.FINISHED,
+        "started": started,
+        "ended": None,       # placeholders keep the finished record's fields in reading order
+        "duration": None,
+        "exit_code": None,
+    }
+    if request.command:
+        record["command"] = list(request.command)
+    record["cwd"] = place.relative_cwd()
+    record["host"] = THIS_HOST
+    record["pid"] = os.getpid()
+    if place.worktree_root is not None:
+        record["git"] = code.fields   # type: ignore[typeddict-item]
+    env = {name: place.environ[name] for name in config.env_allow if name in place.environ}
+    if params:
+        record["params"] = params
+    if request.metrics:
+        record["metrics"] = dict(request.metrics)
+    if env:
+        record["env"] = env
+    return record
+
+
+def _to_disk(redactor: Redactor, record: Record) -> Record:
+    """The record as it may be written: the one redaction step at the door to disk."""
+    return redactor.record(record)
+
+
+def _create(journal_dir: Path, redactor: Redactor, raw: Record, code: CodeState, with_log: bool
+            ) -> Record:
+    """Write the patch and the `running` record under a fresh id; returns the record written.
+    Failing here means the child is never started: a run that cannot be put on record is not run."""
+    record = _to_disk(redactor, raw)
+    git = record.get("git")
+
+    def make_id() -> str:
+        run_id = new_run_id(record["started"], code.short_commit)
+        if code.patch and git is not None:
+            patch_file = patch_path(journal_dir, run_id)
+            if not create_exclusive(patch_file, code.patch):
+                return make_id()
+            git["patch"] = relative_to_journal(journal_dir, patch_file)
+        if with_log:
+            record["log"] = {"path": relative_to_journal(journal_dir, log_path(journal_dir, run_id)),
+                             "bytes": 0}
+        return run_id
+
+    try:
+        create_record(journal_dir, record, make_id)
+    except OSError as exc:
+        raise StoreError(f"cannot write to {journal_dir}: {exc.strerror}") from exc
+    return record
+
+
+def _status_of(exit_code: int, child_signal: int | None, received_signal: int | None) -> Status:
+    """interrupted: SIGINT (to journal or the child's death by it); killed: any other fatal signal."""
+    for signum in (received_signal, child_signal):
+        if signum is not None:
+            return Status.INTERRUPTED if signum == signal.SIGINT else Status.KILLED
+    return Status.FINISHED if exit_code == 0 else Status.FAILED
+
+
+def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
+               exit_code: int | None = None) -> None:
+    """The final write: how the run ended, under the record's lock (amendments made meanwhile by
+    `journal note`/`journal tag`, or by the script's `journal.start(note=...)`, are kept)."""
+    record = run.record
+    record["status"] = status
+    record["ended"] = run.place.now()
+    record["duration"] = round(time.monotonic() - run.clock_start, 3)
+    record["exit_code"] = exit_code
+    for name in ("env", "log", "series"):   # tables added late still come after params/metrics
+        if name in record:
+            record[name] = record.pop(name)   # type: ignore[literal-required]
+    try:
+        write_record(run)
+    except StoreError as exc:
+        # The child's exit status still passes through; the record stays `running`.
+        warn(exc.message)
+
+
+def write_record(run: OpenRun) -> None:
+    """Rewrite a run's record from `run.record`, keeping the note, tags and amendments on disk
+    (a user may have amended them while the run went on). `run.record` becomes what was written."""
+    finished = run.record = _to_disk(run.redactor, run.record)
+
+    def keep_amendments(current: Record | None) -> Record:
+        if current is not None:
+            for name in USER_FIELDS:
+                if name in current:
+                    finished[name] = current[name]   # type: ignore[literal-required]
+        return finished
+
+    edit_record(run_path(run.journal_dir, run.run_id), keep_amendments)

@@ -1,0 +1,295 @@
+"""The `journal` commands: parse options, call one function, print, map errors to exit codes.
+
+The only module that uses typer. Each command finds its place (the journal folder, the work tree,
+the environment and the clock) once, and calls one function of the library. Library code raises
+JournalError; `run_app` turns it into `journal: error: ...` on stderr and its exit code, never a
+traceback. The executable starts in cli/main.py, which runs plain `journal new` command lines
+without importing typer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+
+import typer
+
+from journal import __version__
+from journal.cli.output import report_error, say, silence_stdout
+from journal.errors import JournalError
+
+if TYPE_CHECKING:
+    from journal.store.filters import Filters
+    from journal.store.paths import Place
+    from journal.store.source import RunSource
+
+app = typer.Typer(
+    name="journal",
+    help="A git-integrated experiment journal: prefix a run with `journal new --` and it is on record.",
+    add_completion=False,
+    rich_markup_mode=None,   # keeps rich (~60 ms) out of every command and of --help
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"journal {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Record every experiment run with its note, code state, command, parameters and results."""
+
+
+@app.command()
+def init() -> None:
+    """Create .journal/ and .journal-template.md here (existing files are kept).
+
+    Example: journal init
+    """
+    from journal.store.starter import initialise
+
+    for path, created in initialise(_place()):
+        say(f"{'created' if created else 'kept existing'} {path}")
+
+
+@app.command(
+    context_settings={"allow_interspersed_args": False},
+)
+def new(
+    command: Annotated[
+        Optional[list[str]], typer.Argument(help="The command to run, after `--`.", show_default=False)
+    ] = None,
+    note: Annotated[Optional[str], typer.Option("--note", "-n", help="Why this run exists.")] = None,
+    tag: Annotated[list[str], typer.Option("--tag", "-t", help="A tag (repeatable).")] = [],
+    metric: Annotated[
+        list[str], typer.Option("--metric", "-m", help="A result, NAME=VALUE (repeatable).")
+    ] = [],
+    param: Annotated[
+        list[str], typer.Option("--param", "-p", help="A parameter, NAME=VALUE (repeatable).")
+    ] = [],
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No final report on stderr when the run ends.")
+    ] = False,
+) -> None:
+    """Record a run: run COMMAND (after --) and keep its note, code state, output and exit status.
+
+    Without a command, records a note at the current code state. When the command ends, a short
+    report (id, note, command, commit, duration, status, metrics, log) is printed on stderr.
+
+    Example: journal new --note "Adam instead of SGD" -- python train.py --lr 3e-4
+    """
+    from journal.cli.new import NewArgs, run_new
+
+    # The usual command lines never get here: journal.entry reads them without typer.
+    raise typer.Exit(run_new(NewArgs(list(command or ()), note, tag, metric, param, quiet)))
+
+
+# --- reading the journal back ---------------------------------------------------------------
+
+Since = Annotated[Optional[str], typer.Option("--since", help="Runs started at or after: 2026-11-23, 3d, 2w, yesterday, monday.")]
+Until = Annotated[Optional[str], typer.Option("--until", help="Runs started before the end of: 2026-11-23, 3d, yesterday.")]
+Tags = Annotated[list[str], typer.Option("--tag", "-t", help="Only runs with this tag (repeatable: all of them).")]
+Statuses = Annotated[list[str], typer.Option("--status", "-s", help="Only runs with this status (repeatable: any of them).")]
+Where = Annotated[list[str], typer.Option("--where", "-w", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")]
+
+
+def _place() -> Place:
+    """Where this command runs: found once per command, and handed to what it calls."""
+    from journal.store.paths import Place
+
+    return Place.find(Path.cwd(), os.environ)
+
+
+def _filters(place: Place, since: str | None, until: str | None, tags: list[str],
+             statuses: list[str], where: list[str]) -> Filters:
+    from journal.store.filters import build_filters
+
+    return build_filters(since=since, until=until, tags=tags, statuses=statuses, where=where,
+                         now=place.now())
+
+
+def _source(place: Place) -> RunSource:
+    from journal.store.source import RunSource
+
+    return RunSource(place.journal_dir, say, environ=place.environ)
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs (0: all).")] = 20,
+    absolute: Annotated[bool, typer.Option("--absolute", help="Absolute start times.")] = False,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one run each.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row.")] = False,
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+) -> None:
+    """List runs, newest first: id, start, status, commit, duration, note and headline metrics.
+
+    Example: journal list -n 50 --where 'acc>0.8' --since 1w
+    """
+    from journal.read.listing import list_runs
+
+    fmt = "json" if as_json else "csv" if as_csv else "text"
+    place = _place()
+    list_runs(_source(place), _filters(place, since, until, tag, status, where), limit=limit or None,
+              sort=sort, fmt=fmt, absolute=absolute, out=sys.stdout, now=place.now())
+
+
+@app.command()
+def show(
+    refs: Annotated[Optional[list[str]], typer.Argument(help="Runs: id, id prefix, @, @~N (default @).", show_default=False)] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="Add the patch of the uncommitted changes.")] = False,
+    log: Annotated[bool, typer.Option("--log", help="Add the last lines of the log.")] = False,
+    lines: Annotated[int, typer.Option("--lines", min=1, help="How many log lines with --log.")] = 20,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="md (default), toml, json or report.")] = None,
+) -> None:
+    """Show runs as Markdown notes (rendered on a terminal, plain when piped).
+
+    Example: journal show @ --log
+    """
+    from journal.read.show import show_runs
+
+    show_runs(_source(_place()), refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt, out=sys.stdout)
+
+
+@app.command()
+def grep(
+    pattern: Annotated[str, typer.Argument(help="A Python regular expression.", show_default=False)],
+    fixed: Annotated[bool, typer.Option("-F", "--fixed-strings", help="PATTERN is a literal string.")] = False,
+    ignore_case: Annotated[bool, typer.Option("-i", "--ignore-case", help="Ignore case.")] = False,
+    ids_only: Annotated[bool, typer.Option("-l", "--files-with-matches", help="Print matching run ids only.")] = False,
+    no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not search the run logs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one match each.")] = False,
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+) -> None:
+    """Search notes, tags, params, metrics, commands, git fields and logs; exit 1 when nothing matches.
+
+    Example: journal grep -F 82.476
+    """
+    from journal.read.grep import GrepOptions, grep_runs
+
+    options = GrepOptions(pattern=pattern, fixed=fixed, ignore_case=ignore_case, ids_only=ids_only,
+                          logs=not no_logs, as_json=as_json)
+    place = _place()
+    found = grep_runs(_source(place), _filters(place, since, until, tag, status, where), options,
+                      out=sys.stdout)
+    raise typer.Exit(0 if found else 1)
+
+
+@app.command()
+def note(
+    ref: Annotated[str, typer.Argument(help="The run: id, id prefix, @, @~N.", show_default=False)],
+    text: Annotated[str, typer.Argument(help="The amendment.", show_default=False)],
+) -> None:
+    """Amend a run's note after the fact; the earlier text and the time of each amendment are kept.
+
+    Example: journal note @ "this run had a data leak"
+    """
+    from journal.read.amend import add_note
+
+    place = _place()
+    say(f"amended {add_note(_source(place), ref, text, now=place.now)}")
+
+
+# `-TAG` must reach the command as an argument: unknown options pass through, and `-h` is not
+# help here (`journal tag @ -hyper` would print help and change nothing); `--help` still is.
+@app.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
+def tag(
+    ref: Annotated[str, typer.Argument(help="The run: id, id prefix, @, @~N.", show_default=False)],
+    changes: Annotated[list[str], typer.Argument(help="+TAG adds, -TAG removes.", show_default=False)],
+) -> None:
+    """Add (+TAG) or remove (-TAG) tags of a run.
+
+    Example: journal tag @ +baseline -draft
+    """
+    from journal.read.amend import change_tags
+
+    run_id, tags = change_tags(_source(_place()), ref, changes)
+    say(f"{run_id}: tags {', '.join(tags) if tags else '(none)'}")
+
+
+@app.command()
+def tail(
+    ref: Annotated[Optional[str], typer.Argument(help="The run (default: the latest).", show_default=False)] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow while the run is running.")] = False,
+    lines: Annotated[Optional[int], typer.Option("-n", "--lines", min=0, help="Only the last N lines.")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Print the log's bytes unchanged, escapes included.")] = False,
+) -> None:
+    """Print a run's log; -f follows it until the run ends.
+
+    Example: journal tail -f
+    """
+    from journal.read.tail import tail_log
+
+    raise typer.Exit(tail_log(_source(_place()), ref or "@", follow=follow, lines=lines, raw=raw,
+                              out=sys.stdout.buffer, is_tty=sys.stdout.isatty()))
+
+
+@app.command()
+def diff(
+    ref1: Annotated[str, typer.Argument(help="The earlier run.", show_default=False)],
+    ref2: Annotated[str, typer.Argument(help="The later run.", show_default=False)],
+) -> None:
+    """Compare two runs: params, metrics, note, status, duration, and the code between them.
+
+    Example: journal diff @~1 @
+    """
+    from journal.read.diff import diff_runs
+
+    place = _place()
+    diff_runs(_source(place), ref1, ref2, out=sys.stdout, place=place)
+
+
+# `--week -1` must reach the command: unknown options pass through as the optional N.
+@app.command(context_settings={"ignore_unknown_options": True})
+def export(
+    weeks: Annotated[Optional[list[str]], typer.Argument(metavar="[N]", help="With --week: 0 for this week (the default), -1 for the previous one.", show_default=False)] = None,
+    week: Annotated[bool, typer.Option("--week", help="The current ISO week, Monday to Sunday (--week -1: the previous one).")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md (default), html (one self-contained page), json or csv (one row a run).")] = "md",
+    template: Annotated[Optional[Path], typer.Option("--template", help="The note's template (default: .journal-template.md at the work-tree root, else the built-in one).")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+) -> None:
+    """Write the runs of a time range (default: the last 7 days) as one note: Markdown, HTML, JSON or CSV.
+
+    Example: journal export --week -1 -o last-week.md
+    """
+    from journal.read.export import ExportRequest, export as export_runs, week_argument, write_output
+
+    request = ExportRequest(since=since, until=until, week=week_argument(week, weeks),
+                            tags=tag, statuses=status, where=where, fmt=fmt, template=template)
+    place = _place()
+    done = export_runs(request, _source(place), place)
+    write_output(done.text, output, force=force, out=sys.stdout)
+    if output is not None:
+        say(f"wrote {output}: {done.runs} run(s) from {done.first_day} to {done.last_day}")
+
+
+def run_app(argv: list[str]) -> NoReturn:
+    """Run `journal ARGV` through the typer app and exit with its code (cli/main.py is the
+    executable's entry point)."""
+    try:
+        app(args=argv, prog_name="journal", standalone_mode=True)
+    except JournalError as exc:
+        sys.exit(report_error(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        silence_stdout()          # the reader (`| head`) has what it wanted
+        sys.exit(141)
+    except OSError as exc:        # stdout on a full disk, a closed terminal
+        silence_stdout()
+        sys.exit(report_error(JournalError(f"cannot write the output: {exc.strerror or exc}")))
+    sys.exit(0)

@@ -1,0 +1,100 @@
+"""`journal new`: its options read by hand (typer is not imported on the hot path), and the run.
+
+`journal new` is a prefix on every experiment, so its start-up is paid on every run. Importing
+typer costs ~45 ms, half of what `journal new -- true` costs in all; a plain `journal new`
+command line (the options below, then `--` or the command) is therefore read here. Anything else
+(help, an unknown or malformed option) goes to the typer app, so help and error messages come
+from one place (cli/app.py, whose `new` command calls `run_new` too).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from journal.cli.output import say
+
+_VALUED = {"-n": "note", "--note": "note", "-t": "tags", "--tag": "tags", "-m": "metrics",
+           "--metric": "metrics", "-p": "params", "--param": "params"}
+_FLAGS = {"-q": "quiet", "--quiet": "quiet"}
+
+
+@dataclass
+class NewArgs:
+    command: list[str] = field(default_factory=list)
+    note: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    quiet: bool = False
+
+
+def parse_new(argv: Sequence[str]) -> NewArgs | None:
+    """`journal new`'s arguments as typer would read them, or None when typer should read them
+    (help, unknown options, a missing value: its messages are the ones users see elsewhere)."""
+    args = NewArgs()
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            args.command = list(argv[index:])
+            return args
+        if not arg.startswith("-") or arg == "-":
+            args.command = list(argv[index - 1:])    # no interspersed options: the rest is the command
+            return args
+        name, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in _FLAGS and not equals:
+            args.quiet = True
+            continue
+        target = _VALUED.get(name)
+        if target is None:
+            if len(arg) > 2 and arg[:2] in _VALUED and not arg.startswith("--"):
+                target, value, equals = _VALUED[arg[:2]], arg[2:], "="     # -nNOTE
+            else:
+                return None
+        if not equals:
+            if index >= len(argv):
+                return None
+            value = argv[index]
+            index += 1
+        if target == "note":
+            args.note = value
+        elif target == "tags":
+            args.tags.append(value)
+        elif target == "metrics":
+            args.metrics.append(value)
+        else:
+            args.params.append(value)
+    return args
+
+
+def run_new(args: NewArgs) -> int:
+    """Record (and run) what `journal new` was given; the exit code to leave with."""
+    from journal.capture.params import parse_assignment
+    from journal.capture.recording import NewRun, record_new
+    from journal.store.paths import Place
+
+    request = NewRun(
+        command=args.command,
+        note=args.note,
+        tags=args.tags,
+        params=dict(parse_assignment(text, "--param") for text in args.params),
+        metrics=dict(parse_assignment(text, "--metric") for text in args.metrics),
+    )
+    place = Place.find(Path.cwd(), os.environ)
+    outcome = record_new(request, place, warn=say)
+    if not request.command:
+        say(f"recorded {outcome.run_id}")
+    elif outcome.started and not args.quiet:
+        from journal.render.report import final_report
+
+        try:
+            sys.stderr.write(final_report(outcome.record, place.journal_dir))
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass   # stderr is gone: the record has it all
+    return outcome.exit_code

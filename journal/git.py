@@ -1,0 +1,112 @@
+"""The one way journal runs git: plain subprocesses with the user's config and environment kept
+out of what we parse, machine-readable output, a timeout, and nothing left running.
+
+Every git call of journal goes through `Git.run`: the capture before each run (capture/gitstate),
+the code comparison of `journal diff` and the commits of an export. Plain `git`, not GitPython:
+`journal new` runs before every experiment, and two git processes cost a third of GitPython's
+import alone (DESIGN.md gives GitPython the work off the hot path, which does not exist yet).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+# Config that would change the bytes we parse or the patch we write.
+_NEUTRAL_CONFIG = (
+    "-c", "core.quotepath=on", "-c", "color.ui=never", "-c", "diff.noprefix=false",
+    "-c", "diff.mnemonicPrefix=false", "-c", "diff.suppressBlankEmpty=false",
+    "-c", "diff.relative=false", "-c", "status.relativePaths=false",
+)
+# Flags that keep the user's diff settings (colour, external diff, textconv, prefixes, relative
+# paths) out of any diff we read or show.
+NEUTRAL_DIFF_FLAGS = (
+    "--no-color", "--no-ext-diff", "--no-textconv", "--no-relative", "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
+# Environment that would change the bytes git writes (GIT_DIFF_OPTS=-u0 makes a patch that
+# `git apply` refuses, and beats --unified); the rest of the user's environment is kept.
+_DROPPED_ENV = ("GIT_DIFF_OPTS", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_TRACE", "GIT_TRACE2",
+                "GIT_TRACE2_EVENT", "GIT_TRACE2_PERF", "GIT_FLUSH")
+
+
+class GitFailed(Exception):
+    """git could not be started, failed, or took too long; the message says which."""
+
+
+class Git:
+    """git in one work tree, with a timeout for every call."""
+
+    def __init__(self, root: Path, timeout: float, environ: Mapping[str, str]) -> None:
+        self.root = root
+        self.timeout = timeout
+        self.env = {
+            **{name: value for name, value in environ.items() if name not in _DROPPED_ENV},
+            "GIT_OPTIONAL_LOCKS": "0",      # status must not refresh (write) the user's index
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_PAGER": "cat",
+            "LC_ALL": "C",
+        }
+
+    def run(self, *args: str, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
+        """git's output; GitFailed when it cannot start, fails or outlives the timeout. git runs
+        in its own process group, so on a timeout (or Ctrl-C) everything it started is killed too,
+        not left running in the user's repo."""
+        try:
+            process = subprocess.Popen(
+                ["git", *_NEUTRAL_CONFIG, *args], cwd=cwd or self.root, env=self.env,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )
+        except OSError as exc:
+            raise GitFailed(f"cannot run git: {exc.strerror}") from exc
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=self.timeout)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(process)
+            raise GitFailed(f"`git {args[0]}` took longer than {self.timeout:g}s") from exc
+        except BaseException:
+            _kill_group(process)
+            raise
+        if process.returncode != 0:
+            raise GitFailed(f"`git {args[0]}` failed: {_first_error(stderr, process.returncode)}")
+        return stdout
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+    process.wait()
+
+
+def _first_error(stderr: bytes, returncode: int) -> str:
+    """The line that says what went wrong: the first `fatal:`/`error:` line, as warnings and trace
+    output may come before it."""
+    text = stderr.decode("utf-8", "replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[0] if lines else f"exit status {returncode}"
+
+
+def exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
+    """`.journal/` never counts as a change (records must not make the next run dirty): neither
+    the journal in use (`JOURNAL_DIR` may put it anywhere in the work tree) nor `.journal/` at
+    the root."""
+    folders = [".journal"]
+    try:
+        relative = journal_dir.resolve().relative_to(root.resolve())
+    except ValueError:
+        relative = None
+    if relative is not None and relative.parts and relative.as_posix() not in folders:
+        folders.append(relative.as_posix())
+    return [f":(top,exclude,literal){folder}" for folder in folders]

@@ -1,0 +1,147 @@
+"""`journal note` and `journal tag`: change a run's record after the fact, keeping what it said.
+
+A note is never rewritten: `note` keeps the text the run was started with, and each amendment is
+appended as
+
+    [[amendments]]
+    at = 2026-11-28T18:03:11.402+09:00
+    text = "this run had a data leak"
+
+(the form the record writer gives an array of tables, so the wrapper's final write of a running
+record keeps it as it is). Tags are edited in place.
+
+Every change goes through `store.records.edit_record` with `keep_layout`: under the record's lock
+(the lock the wrapper's final write takes too, so concurrent amendments and a finishing run never
+lose each other's changes), with the comments and layout a user added kept, and checked to read
+back as exactly the old record plus the change before it replaces the file, atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from journal.errors import StoreError, UsageError
+from journal.record import Record, is_valid_id
+from journal.redact import Redactor
+from journal.store.config import load_config
+from journal.store.paths import run_path
+from journal.store.records import edit_record, record_files
+from journal.store.source import RunSource
+from journal.text import printable
+
+# A tag is one word of visible characters; `+`/`-` in front would read as an add/remove.
+_TAG = re.compile(r"[^\s+\-][^\s]*")
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+MAX_TAG_LENGTH = 200
+
+
+def add_note(source: RunSource, ref: str, text: str, *, now: Callable[[], dt.datetime]) -> str:
+    """Append an amendment to a run's note; returns the run's id."""
+    if not text.strip():
+        raise UsageError("the note text is empty", hint='journal note REF "what to add"')
+    amendment = {"at": now(), "text": _redactor(source.journal_dir).text(text)}
+    run_id, path = _locate(source, ref)
+
+    def append(record: Record | None) -> Record:
+        assert record is not None       # keep_layout: a record that cannot be read never gets here
+        amendments = record.get("amendments", [])
+        if not isinstance(amendments, list):
+            raise StoreError(f"{path}: `amendments` is not a list; the record was not changed",
+                             hint="fix the file by hand")
+        return {**record, "amendments": [*amendments, amendment]}  # type: ignore[typeddict-item]
+
+    edit_record(path, append, keep_layout=True)
+    return run_id
+
+
+def parse_tag_changes(changes: Sequence[str]) -> list[tuple[bool, str]]:
+    """`+t` (or a bare `t`) adds, `-t` removes: (add?, tag) pairs, or one UsageError."""
+    parsed: list[tuple[bool, str]] = []
+    if not changes:
+        raise UsageError("no tag changes given", hint="journal tag REF +TAG -TAG")
+    for change in changes:
+        add = not change.startswith("-")
+        name = change[1:] if change[:1] in ("+", "-") else change
+        if not name:
+            raise UsageError(f"empty tag in {printable(change)!r}",
+                             hint="journal tag REF +TAG -TAG")
+        if (not _TAG.fullmatch(name) or _INVISIBLE.search(name)
+                or len(name) > MAX_TAG_LENGTH):
+            raise UsageError(
+                f"bad tag {printable(change)!r}: a tag is one word of visible characters, "
+                f"not starting with + or - (at most {MAX_TAG_LENGTH})",
+                hint="journal tag REF +TAG -TAG",
+            )
+        parsed.append((add, name))
+    return parsed
+
+
+def change_tags(source: RunSource, ref: str, changes: Sequence[str]) -> tuple[str, list[str]]:
+    """Add (`+t`, `t`) and remove (`-t`) tags of a run, in the order given; returns the run's id
+    and its tags afterwards. Tags are redacted as `journal new` redacts them."""
+    parsed = parse_tag_changes(changes)
+    redactor = _redactor(source.journal_dir)
+    parsed = [(add, redactor.text(name)) for add, name in parsed]
+    run_id, path = _locate(source, ref)
+    result: list[str] = []
+
+    def change(record: Record | None) -> Record | None:
+        assert record is not None       # keep_layout: a record that cannot be read never gets here
+        tags = record.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise StoreError(f"{path}: `tags` is not a list of strings; the record was not changed",
+                             hint="fix the file by hand")
+        new = list(tags)
+        for add, name in parsed:
+            if add and name not in new:
+                new.append(name)
+            elif not add:
+                if name in new:
+                    new.remove(name)
+                else:
+                    source.warn(f"warning: run {run_id} has no tag {printable(name)!r}")
+        result[:] = new
+        if new == tags and "tags" in record:
+            return None
+        return {**record, "tags": new}
+
+    edit_record(path, change, keep_layout=True)
+    return run_id, result
+
+
+# -- finding the record -------------------------------------------------------------------------
+
+def _redactor(journal_dir: Path) -> Redactor:
+    config = load_config(journal_dir)
+    return Redactor(config.redact_names, config.redact_values)
+
+
+def _locate(source: RunSource, ref: str) -> tuple[str, Path]:
+    """The id and file of the run `ref` names. A record that does not parse is not a run to the
+    readers, so a ref that names one exactly is answered with what is wrong with the file (the
+    edit reads it, and says so)."""
+    try:
+        run = source.resolve(ref)
+    except UsageError:
+        found = _record_file(source.journal_dir, ref.strip())
+        if found is None:
+            raise
+        edit_record(found, lambda _record: None, keep_layout=True)   # raises, naming the file
+        return found.name[:-5], found
+    return run.id, run.path
+
+
+def _record_file(journal_dir: Path, ref: str) -> Path | None:
+    """The record file whose id is `ref`, or the only one whose id starts with it."""
+    if not is_valid_id(ref) or ref == "latest":
+        return None
+    exact = run_path(journal_dir, ref)
+    if exact.is_file():
+        return exact
+    found = [path for run_id, path in record_files(journal_dir) if run_id.startswith(ref)]
+    return found[0] if len(found) == 1 else None

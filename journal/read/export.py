@@ -1,0 +1,258 @@
+"""`journal export`: the runs of a time range as one note (Markdown or an HTML page) or as rows
+(JSON, CSV), for a notes app, a progress report or a spreadsheet.
+
+The note comes from a template (render/template.py): `--template FILE`, else
+`.journal-template.md` at the work-tree root, else the packaged default (store/starter.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from journal.errors import UsageError
+from journal.record import StoredRun, started_at
+from journal.store.filters import build_filters, parse_when
+from journal.store.paths import Place
+from journal.store.source import RunSource
+from journal.text import printable
+
+if TYPE_CHECKING:
+    from journal.render.fields import Commit
+    from journal.render.template import Data, Template
+
+FORMATS = ("md", "html", "json", "csv")
+DEFAULT_DAYS = 7
+
+
+@dataclass
+class ExportRequest:
+    since: str | None = None
+    until: str | None = None
+    week: int | None = None            # 0: this ISO week, -1: the previous one; None: no --week
+    tags: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    where: Sequence[str] = ()
+    fmt: str = "md"
+    template: Path | None = None
+
+
+@dataclass
+class Exported:
+    text: str
+    runs: int
+    first_day: dt.date
+    last_day: dt.date
+
+
+@dataclass
+class TimeRange:
+    since: dt.datetime
+    until: dt.datetime | None          # None: open (up to now)
+    first_day: dt.date
+    last_day: dt.date
+    week: str = field(default="")      # ISO week of the first day, e.g. 2026-W48
+
+
+def export(request: ExportRequest, source: RunSource, place: Place) -> Exported:
+    """The runs `request` selects, as one note or as rows; `place` gives the work tree (for its
+    commits and template) and the clock (for the range)."""
+    if request.fmt not in FORMATS:
+        raise UsageError(f"unknown format {printable(request.fmt)!r}", hint="use md, html, json or csv")
+    now = place.now()
+    span = time_range(request, now)
+    filters = dataclasses.replace(
+        build_filters(tags=request.tags, statuses=request.statuses, where=request.where, now=now),
+        since=span.since, until=span.until)
+    template = None
+    if request.fmt in ("md", "html"):
+        template = load_template(request.template, place.root)
+    runs = sorted(source.select(filters, newest_first=False), key=_start)
+    if request.fmt == "json":
+        from journal.render.rows import rows_json
+        text = rows_json(runs)
+    elif request.fmt == "csv":
+        from journal.render.rows import rows_csv
+        text = rows_csv(runs)
+    else:
+        assert template is not None
+        filtered = bool(request.tags or request.statuses or request.where)
+        commits = commits_in_range(place, span)
+        front, body = template.render_parts(note_data(runs, span, commits, now, filtered,
+                                                      place.journal_dir, template.run_block_level()))
+        if request.fmt == "html":
+            from journal.render.html import html_page
+            text = html_page(body)
+        else:
+            text = front + ("\n" if front else "") + body
+    return Exported(text, len(runs), span.first_day, span.last_day)
+
+
+# -- the time range -------------------------------------------------------------------------------
+
+def time_range(request: ExportRequest, now: dt.datetime) -> TimeRange:
+    """`--week N` (ISO weeks, Monday to Sunday), else `--since/--until`, else the last 7 days
+    (today and the six before it)."""
+    if request.week is not None:
+        if request.since or request.until:
+            raise UsageError("--week cannot be combined with --since or --until")
+        if abs(request.week) > 52 * 1000:
+            raise UsageError(f"--week {request.week} is out of range",
+                             hint="weeks from now: 0 this week, -1 the previous one")
+        monday = now.date() - dt.timedelta(days=now.weekday()) + dt.timedelta(weeks=request.week)
+        since = _midnight(monday)
+        until = _midnight(monday + dt.timedelta(days=7))
+    else:
+        until = parse_when(request.until, now, end=True) if request.until else None
+        if request.since:
+            since = parse_when(request.since, now)
+        else:
+            end_day = (until - dt.timedelta(microseconds=1)).date() if until else now.date()
+            since = _midnight(end_day - dt.timedelta(days=DEFAULT_DAYS - 1))
+    if until is not None and since >= until:
+        raise UsageError(f"the range is empty: --since {printable(request.since or '')} is not "
+                         f"before --until {printable(request.until or '')}")
+    first = since.astimezone().date()
+    last = (until - dt.timedelta(microseconds=1)).astimezone().date() if until else now.date()
+    year, week, _ = first.isocalendar()
+    return TimeRange(since, until, first, max(first, last), f"{year}-W{week:02d}")
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    """The start of `day` in local time (the offset of that day, across DST changes)."""
+    return dt.datetime.combine(day, dt.time()).astimezone()
+
+
+def _start(run: StoredRun) -> dt.datetime:
+    return started_at(run.record) or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+# -- the template -----------------------------------------------------------------------------------
+
+def load_template(option: Path | None, root: Path) -> Template:
+    from journal.render.fields import CONDITIONS, SCHEMA
+    from journal.render.template import compile_template
+    from journal.store.starter import export_template
+
+    text, name = export_template(option, root)
+    return compile_template(text, name, SCHEMA, CONDITIONS)
+
+
+def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] | None,
+              now: dt.datetime, filtered: bool, journal_dir: Path, level: int = 2) -> Data:
+    from journal.render.fields import TemplateRunFields, day_fields, note_fields, varying_params
+    from journal.render.template import Data, Day
+
+    key_params = varying_params(runs)
+    days = []
+    for day, group in itertools.groupby(runs, key=lambda run: _start(run).astimezone().date()):
+        day_runs = list(group)
+        run_fields = [TemplateRunFields(run, journal_dir, key_params, level) for run in day_runs]
+        days.append(Day(day_fields(day, day_runs), run_fields))
+    fields = note_fields(runs, span.first_day, span.last_day, span.week, commits, now, filtered)
+    return Data(fields, days, {"runs": bool(runs), "commits": bool(commits)})
+
+
+# -- commits ----------------------------------------------------------------------------------------
+
+def commits_in_range(place: Place, span: TimeRange) -> list[Commit] | None:
+    """The commits made in the range on any local branch, oldest first (read-only `git log` with
+    the user's config kept out of its output); None outside a git repository. A repository
+    without commits, or a git that fails, gives none."""
+    if place.worktree_root is None:
+        return None
+    from journal.git import Git, GitFailed
+    from journal.render.fields import Commit
+    from journal.store.config import load_config
+
+    git = Git(place.worktree_root, load_config(place.journal_dir).git_timeout, place.environ)
+    args = ["log", "--branches", "HEAD", "--reverse", "-z", "--no-color", "--no-decorate",
+            "--no-show-signature", "--no-mailmap", "--format=%H%x1f%cI%x1f%an%x1f%s",
+            f"--since=@{int(span.since.timestamp())}"]
+    if span.until is not None:
+        args.append(f"--until=@{int(span.until.timestamp()) - 1}")
+    try:
+        output = git.run(*args)
+    except GitFailed:
+        return []
+    commits = []
+    for entry in output.decode("utf-8", "replace").split("\0"):
+        parts = entry.strip("\n").split("\x1f")
+        if len(parts) != 4:
+            continue
+        sha, when, author, subject = parts
+        try:
+            moment = dt.datetime.fromisoformat(when).astimezone()
+        except ValueError:
+            continue
+        commits.append(Commit(sha, moment, author, subject))
+    return commits
+
+
+# -- output -----------------------------------------------------------------------------------------
+
+def write_output(text: str, output: Path | None, *, force: bool, out: IO[str]) -> None:
+    """stdout, or FILE: never replacing an existing file unless `force` (then atomically)."""
+    if output is None:
+        out.write(text)
+        out.flush()
+        return
+    from journal.store.files import create_exclusive, write_atomic
+
+    data = text.encode("utf-8")
+    if not output.name or output.is_dir():
+        raise UsageError(f"-o needs a file name, not {printable(repr(str(output)))}")
+    try:
+        if force:
+            # A link (a note linked into a notes vault) is written through, so it stays linked;
+            # a device or a FIFO is never renamed over (as root, `-o /dev/null` would remove it).
+            target = output.resolve()
+            if target.exists() and not target.is_file():
+                raise UsageError(f"{printable(str(output))} is not a regular file: not replacing it")
+            write_atomic(target, data)
+        elif not create_exclusive(output, data):
+            raise UsageError(f"{printable(str(output))} exists: not overwriting it",
+                             hint="add --force to replace it")
+    except IsADirectoryError:
+        raise UsageError(f"cannot write {printable(str(output))}: it is a directory") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {printable(str(output))}: {exc.strerror or exc}") from None
+
+
+def week_argument(week: bool, texts: Sequence[str] | None) -> int | None:
+    """`--week` alone: 0 (this week); `--week -1`: the previous one; no `--week`: None. The N
+    arrives as an argument (so that `-1` is not taken for an option), and so does anything the
+    option parser did not know."""
+    if not texts:
+        return 0 if week else None
+    unknown = [text for text in texts if text.startswith("-") and not _is_int(text)]
+    text = unknown[0] if unknown else texts[-1] if len(texts) == 1 else texts[1]
+    if unknown or len(texts) > 1:
+        raise UsageError(f"no such option: {printable(text)}" if unknown
+                         else f"unexpected argument {printable(text)!r}",
+                         hint="see journal export --help")
+    try:
+        number = int(text)
+    except ValueError:
+        if text.startswith("-"):
+            raise UsageError(f"no such option: {printable(text)}",
+                             hint="see journal export --help") from None
+        raise UsageError(f"unexpected argument {printable(text)!r}",
+                         hint="see journal export --help") from None
+    if not week:
+        raise UsageError(f"unexpected argument {printable(text)!r}",
+                         hint="a number of weeks goes with --week: --week -1") from None
+    return number
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,227 @@
+"""`journal grep`: where did that 82.476% come from?
+
+A Python regex over each run's searchable fields (note, amendments, tags, params, metrics,
+command, git fields, status, host, errors) and its log, printed in the spirit of `git grep`:
+`<run id>:<where>:<line>`. The index keeps every run's searchable lines as one text, so a literal
+is found by SQLite in C and only candidate runs are looked at line by line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from journal.errors import UsageError
+from journal.record import effective_status, searchable_text
+from journal.store.filters import Filters
+from journal.store.source import RunSource
+from journal.text import json_text, printable
+
+_META = re.compile(r"[\\.^$*+?{}\[\]|()]")
+# What makes a match in one line differ from a match in `field<TAB>line` lines joined with
+# MULTILINE: start anchors (the line is preceded by its field there) and look-arounds.
+_CONTEXT = re.compile(r"\\[AZ]|\^|\(\?<?[=!]")
+# Python's re.IGNORECASE matches these ASCII letters to non-ASCII ones too: the Kelvin sign,
+# the long s, the dotted and dotless i. SQLite's lower() and bytes regexes know only ASCII.
+_FOLDS_TO_ASCII = {"k": ("\u212a",), "s": ("\u017f",), "i": ("\u0130", "\u0131")}
+_MAX_SHOWN = 400        # characters of a matching line shown around the match
+
+
+@dataclass
+class GrepOptions:
+    pattern: str
+    fixed: bool = False
+    ignore_case: bool = False
+    ids_only: bool = False
+    logs: bool = True
+    as_json: bool = False
+
+
+@dataclass
+class Match:
+    run_id: str
+    where: str          # a field name, or `log:LINE`
+    line: str
+    start: int
+    end: int
+
+
+def compile_pattern(options: GrepOptions) -> re.Pattern[str]:
+    text = re.escape(options.pattern) if options.fixed else options.pattern
+    try:
+        return re.compile(text, re.IGNORECASE if options.ignore_case else 0)
+    except (re.error, OverflowError) as exc:
+        raise UsageError(f"bad regular expression {printable(repr(options.pattern))}: {exc}",
+                         hint="use -F to search for the text literally") from None
+
+
+def _literal(options: GrepOptions) -> str | None:
+    """Text every match must contain, or None if unknown. With -i it is ASCII only (SQLite's
+    lower() and bytes regexes fold ASCII only)."""
+    literal = options.pattern if options.fixed or not _META.search(options.pattern) else None
+    if not literal or (options.ignore_case and not literal.isascii()):
+        return None
+    return literal
+
+
+def required_text(options: GrepOptions) -> list[str]:
+    """Strings one of which every matching run's text holds, for SQLite to find candidate runs
+    with; empty when that is not known. With -i: the literal (compared in ASCII lower case), then
+    the non-ASCII letters -i matches to its letters (the Kelvin sign for k, ...), as a text
+    holding one of them may match although its ASCII lower case does not hold the literal."""
+    literal = _literal(options)
+    if literal is None:
+        return []
+    if not options.ignore_case:
+        return [literal]
+    lower = literal.lower()
+    return [literal] + [other for letter, others in _FOLDS_TO_ASCII.items() if letter in lower
+                        for other in others]
+
+
+def grep_runs(source: RunSource, filters: Filters, options: GrepOptions, *, out: IO[str]) -> bool:
+    """Print the matches; True when something matched."""
+    pattern = compile_pattern(options)
+    # A line match is also a match in the lines joined with MULTILINE, so one search over a run's
+    # whole text rules it out cheaply, unless the pattern looks at what surrounds its match
+    # (`^`, \A, \Z, look-arounds): each line is preceded by its field name there.
+    whole = None if _CONTEXT.search(pattern.pattern) else re.compile(
+        pattern.pattern, pattern.flags | re.MULTILINE)
+    printer = _Printer(out, options, colour=out.isatty() and not options.as_json)
+    logs = _log_files(source.journal_dir) if options.logs else {}
+    quick = _quick_bytes(options)
+    found = False
+    # Run by run, newest first: its fields, then its log, as git grep goes file by file.
+    for run_id, text in _candidates(source, filters, options):
+        listed = False
+        if whole is None or whole.search(text):
+            for line in text.split("\n"):
+                field, _, content = line.partition("\t")
+                match = pattern.search(content)
+                if match:
+                    found = True
+                    if printer.emit(Match(run_id, field, content, match.start(), match.end())):
+                        listed = True
+                        break
+        log = logs.get(run_id)
+        if log is not None and not listed:
+            found = _grep_log(run_id, log, pattern, printer, quick) or found
+    out.flush()
+    return found
+
+
+def _candidates(source: RunSource, filters: Filters, options: GrepOptions
+                ) -> Iterator[tuple[str, str]]:
+    """(id, `field<TAB>line` text) of the runs the filters keep, newest first."""
+    index = source.index
+    if index is None:
+        for run in source.select(filters):
+            yield run.id, searchable_text(run.record)
+        return
+    from journal.store.index import record_from_json
+
+    # Searching the logs means every selected run is a candidate, not just the text matches.
+    containing = [] if options.logs else required_text(options)
+    for run_id, text, record_json in index.search_rows(filters, containing, options.ignore_case):
+        if filters.empty:
+            yield run_id, text
+            continue
+        record = record_from_json(record_json)
+        if filters.matches(record, effective_status(record)):
+            yield run_id, text
+
+
+def _log_files(journal_dir: Path) -> dict[str, Path]:
+    """Run id -> its log: `logs/<id>.log` by name, never a path taken from a record."""
+    logs = journal_dir / "logs"
+    try:
+        names = os.listdir(logs)
+    except OSError:
+        return {}
+    return {name[:-4]: logs / name for name in names if name.endswith(".log")}
+
+
+def _grep_log(run_id: str, path: Path, pattern: re.Pattern[str], printer: _Printer,
+              quick: re.Pattern[bytes] | None) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if quick is not None and not quick.search(data):
+        return False     # a literal not in the bytes: no need to decode the log
+    found = False
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    if lines[-1] == "":
+        lines.pop()      # a final newline ends the last line; it does not start another
+    for number, line in enumerate(lines, 1):
+        for segment in reversed(line.split("\r")):      # progress bars: the part left visible
+            match = pattern.search(segment)
+            if match:
+                found = True
+                if printer.emit(Match(run_id, f"log:{number}", segment, match.start(), match.end())):
+                    return True
+                break
+    return found
+
+
+def _quick_bytes(options: GrepOptions) -> re.Pattern[bytes] | None:
+    """A bytes regex every log holding a match must match, or None."""
+    literal = _literal(options)
+    if literal is None or not literal.isascii():
+        return None
+    if not options.ignore_case:
+        return re.compile(re.escape(literal.encode()))
+    parts = []
+    for char in literal:
+        others = _FOLDS_TO_ASCII.get(char.lower(), ())
+        plain = re.escape(char.encode())
+        parts.append(b"(?:" + b"|".join([plain, *(re.escape(o.encode()) for o in others)]) + b")"
+                     if others else plain)
+    return re.compile(b"".join(parts), re.IGNORECASE)
+
+
+class _Printer:
+    def __init__(self, out: IO[str], options: GrepOptions, *, colour: bool) -> None:
+        self.out = out
+        self.options = options
+        self.colour = colour
+        self.listed: set[str] = set()
+
+    def emit(self, match: Match) -> bool:
+        """Print one match; True when the rest of this run need not be searched (-l)."""
+        if self.options.ids_only:
+            if match.run_id not in self.listed:
+                self.listed.add(match.run_id)
+                self.out.write(match.run_id + "\n")
+            return True
+        if self.options.as_json:
+            text = json_text({
+                "id": match.run_id, "where": match.where, "line": match.line,
+                "match": [match.start, match.end],
+            })
+            # A log's bytes that are not UTF-8 are lone surrogates here: written as JSON's
+            # \udcXX escapes (json.loads gives them back), not as bytes that are not UTF-8.
+            self.out.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+            return False
+        before, hit, after = _clip(match)
+        before, hit, after = printable(before), printable(hit), printable(after)
+        if self.colour:
+            self.out.write(f"\x1b[35m{match.run_id}\x1b[36m:{printable(match.where)}:\x1b[m"
+                           f"{before}\x1b[1;31m{hit}\x1b[m{after}\n")
+        else:
+            self.out.write(f"{match.run_id}:{printable(match.where)}:{before}{hit}{after}\n")
+        return False
+
+
+def _clip(match: Match) -> tuple[str, str, str]:
+    """The match with some context, for very long lines (a log line can be megabytes)."""
+    line = match.line
+    start = max(0, match.start - _MAX_SHOWN // 2)
+    end = min(len(line), match.end + _MAX_SHOWN // 2)
+    before = ("…" if start else "") + line[start:match.start]
+    after = line[match.end:end] + ("…" if end < len(line) else "")
+    return before, line[match.start:match.end], after

@@ -1,0 +1,52 @@
+"""`journal list`: one line a run, newest first; or JSON lines / CSV for scripts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import IO
+
+from journal.errors import UsageError
+from journal.record import StoredRun
+from journal.render.rows import rows_csv, run_json, text_lines
+from journal.store.filters import Filters, lookup
+from journal.store.source import RunSource
+from journal.text import json_text
+
+
+def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: str | None,
+              fmt: str, absolute: bool, out: IO[str], now: dt.datetime) -> None:
+    """Print the runs `filters` keep, newest first (or by `sort`): `fmt` is text, json or csv."""
+    if sort:
+        runs = sort_runs(source.select(filters), sort)[:limit]
+    else:
+        runs = source.select(filters, limit=limit)
+    if fmt == "json":
+        for run in runs:
+            out.write(json_text(run_json(run)) + "\n")
+    elif fmt == "csv":
+        out.write(rows_csv(runs))
+    else:
+        colour = out.isatty()
+        for line in text_lines(runs, now=now, absolute=absolute, colour=colour):
+            out.write(line + "\n")
+    out.flush()
+
+
+def sort_runs(runs: list[StoredRun], sort: str) -> list[StoredRun]:
+    """`acc`: highest first; `-loss`: lowest first. Runs without the value come last."""
+    name, lowest_first = (sort[1:], True) if sort.startswith("-") else (sort, False)
+    if not name:
+        raise UsageError("--sort needs a metric or param name", hint="e.g. --sort acc or --sort -loss")
+    table, dot, rest = name.partition(".")
+    table, name = (table, rest) if dot and table in ("params", "metrics") else (None, name)
+
+    def number(run: StoredRun) -> float | None:
+        value = lookup(run.record, table, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return None
+        return float(value)
+
+    with_value = [run for run in runs if number(run) is not None]
+    without = [run for run in runs if number(run) is None]
+    with_value.sort(key=lambda run: number(run) or 0.0, reverse=not lowest_first)
+    return with_value + without

@@ -1,0 +1,109 @@
+"""`journal show`: runs as Markdown notes (rendered with rich on a terminal, plain when piped), or
+their records as TOML, JSON or the final report.
+
+Several runs are shown one after the other: Markdown notes separated by a rule, TOML files each
+under a `# ==> path <==` comment, JSON as one indented object per run (a stream, as jq reads it).
+Every REF is resolved before anything is printed, so a typo costs no output. A run whose record
+does not parse is skipped (its file is named in a warning by the reader) and the others are
+shown; the command then fails, so a script notices. Everything written is terminal-safe: the
+Markdown is escaped by journal.render, TOML and reports pass through safetext, JSON escapes the
+characters a terminal would obey, and a log keeps its colours only on a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+from journal.errors import UsageError
+from journal.record import Record, StoredRun
+from journal.store.source import RunSource
+from journal.text import json_text, printable, printable_block
+
+FORMATS = ("md", "toml", "json", "report")
+
+
+def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log: bool = False,
+              log_lines: int = 20, fmt: str | None = None, out: IO[str]) -> None:
+    fmt = (fmt or "md").lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {printable(fmt)!r}",
+                         hint="use one of: " + ", ".join(FORMATS))
+    if fmt != "md" and (diff or log):
+        raise UsageError(f"--diff and --log add to the Markdown note, not to --format {fmt}",
+                         hint="drop --format, or see the patch and log files the record names")
+    ids = list(dict.fromkeys(source.resolve_id(ref) for ref in refs or ["@"]))
+    runs: list[StoredRun] = []
+    unreadable: list[str] = []
+    for run_id in ids:
+        run = source.get(run_id)      # None: the reader has warned, naming the file
+        if run is None:
+            unreadable.append(run_id)
+        else:
+            runs.append(run)
+    if fmt == "md":
+        _markdown(runs, source.journal_dir, diff=diff, log_lines=log_lines if log else None,
+                  out=out)
+    elif fmt == "toml":
+        _toml(runs, out)
+    elif fmt == "json":
+        for run in runs:
+            out.write(record_json(run.record) + "\n")
+    else:
+        from journal.render.report import final_report
+
+        for index, run in enumerate(runs):
+            report = final_report(run.record, source.journal_dir)
+            out.write(("\n" if index else "") + printable_block(report))
+    out.flush()
+    if unreadable:
+        raise UsageError(f"{len(unreadable)} of {len(ids)} runs could not be read: "
+                         + ", ".join(unreadable), hint="see the warning above about the file")
+
+
+def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_lines: int | None,
+              out: IO[str]) -> None:
+    from journal.render.run import run_markdown
+
+    if not out.isatty():
+        notes = [run_markdown(run, journal_dir, diff=diff, log_lines=log_lines) for run in runs]
+        out.write("\n---\n\n".join(notes))
+        return
+    # On a terminal: rich renders the Markdown; the log is written after it, outside rich, so its
+    # colours (and only its colours) survive.
+    from rich.console import Console
+    from rich.markdown import Markdown
+    from rich.rule import Rule
+
+    from journal.render.run import log_excerpt, log_text
+
+    console = Console(file=out, highlight=False, emoji=False, markup=False)
+    for index, run in enumerate(runs):
+        if index:
+            console.print(Rule())
+        # hyperlinks=False: a link shows its target, so `[safe](https://evil)` cannot hide it.
+        console.print(Markdown(run_markdown(run, journal_dir, diff=diff), hyperlinks=False))
+        if log_lines is not None:
+            heading, data = log_excerpt(run, journal_dir, log_lines)
+            console.print(Markdown(heading, hyperlinks=False))
+            if data is not None:
+                console.file.write(log_text(data, keep_colour=True).rstrip("\n") + "\x1b[0m\n")
+                console.file.flush()
+
+
+def _toml(runs: Sequence[StoredRun], out: IO[str]) -> None:
+    for index, run in enumerate(runs):
+        try:
+            text = run.path.read_bytes().decode("utf-8", "surrogateescape")
+        except OSError as exc:
+            raise UsageError(f"cannot read {printable(str(run.path))}: {exc.strerror}") from None
+        if len(runs) > 1:
+            # A TOML comment between records: the output of one run stays its file, byte for byte.
+            out.write(("\n" if index else "") + f"# ==> {printable(str(run.path))} <==\n")
+        out.write(printable_block(text))
+
+
+def record_json(record: Record) -> str:
+    """A record as indented JSON, inert on a screen (see safetext.json_text)."""
+    return json_text(record, indent=2)

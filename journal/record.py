@@ -1,0 +1,387 @@
+"""The record: one run on disk, as every writer and reader of journal sees it.
+
+A record is the dict `tomllib` reads from `.journal/runs/**/<id>.toml`. This module is the schema's
+one home (DESIGN.md, "Record schema"):
+
+- `Record` and its tables: the field names and their types, checked by mypy;
+- `Status`: what a run's `status` may say, and `effective_status`, what a reader should see;
+- run ids: how they are made (`new_run_id`), what a valid one is, the time one begins with;
+- the schema version: `upgrade` checks it on read and brings older records up to date in memory;
+- tolerant accessors: a record may be hand-edited or come from another machine, so readers never
+  trust a field's type (`table`, `listed`, `finite_number`, ...);
+- `typed_value`: how text becomes a param's value (int, float, bool, else str);
+- `searchable_lines`: the fields `journal grep` and the index search, in one order.
+
+It imports nothing of journal's but `journal.text`, and nothing heavy: research scripts reach it
+through `journal.start()`. The TypedDicts exist for the type checker only (`typing` costs a script
+milliseconds to import): at run time `Record` is `dict`, which is what a record is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from enum import StrEnum
+
+from journal.text import printable
+
+TYPE_CHECKING = False     # see the module docstring; type checkers treat this name as True
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, TypedDict
+
+    class GitState(TypedDict, total=False):
+        commit: str                 # 40 (or 64) hex; absent before the first commit
+        branch: str                 # absent on a detached HEAD
+        dirty: bool
+        changed: list[str]
+        untracked: list[str]
+        patch: str                  # relative to the journal folder
+        left_out: list[str]
+        partial: list[str]          # what could not be captured
+        redacted: list[str]         # files whose patch had secrets masked
+        in_progress: str            # merge, rebase, ...
+        worktree: str               # "linked"
+        shallow: bool
+        submodules: list[dict[str, Any]]
+
+    class LogInfo(TypedDict, total=False):
+        path: str                   # relative to the journal folder
+        bytes: int
+
+    class Series(TypedDict, total=False):
+        path: str                   # the side file with every logged point
+        points: int
+
+    class Amendment(TypedDict):
+        at: dt.datetime
+        text: str
+
+    class Record(TypedDict, total=False):
+        schema: int
+        id: str
+        note: str
+        tags: list[str]
+        status: str                 # a Status
+        started: dt.datetime
+        # None only in memory: a placeholder that keeps the finished record's fields in order
+        ended: dt.datetime | None
+        duration: float | None
+        exit_code: int | None
+        command: list[str]
+        cwd: str
+        host: str
+        pid: int
+        git: GitState
+        params: dict[str, Any]
+        metrics: dict[str, Any]
+        env: dict[str, str]
+        log: LogInfo
+        series: Series
+        error: str
+        problems: list[str]
+        amendments: list[Amendment]
+else:
+    Record = dict
+
+
+# -- statuses -------------------------------------------------------------------------------------
+
+class Status(StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"     # SIGINT, to journal or the child's death by it
+    KILLED = "killed"               # SIGTERM, SIGHUP or any other fatal signal
+    CRASHED = "crashed"             # never written: a `running` run whose wrapper is gone
+
+
+STATUSES = tuple(status.value for status in Status)
+THIS_HOST = os.uname().nodename
+
+
+def effective_status(record: Mapping[str, object]) -> str:
+    """The status a reader should see: a `running` run whose wrapper died on this host is
+    `crashed`; one on another host cannot be checked and stays `running`."""
+    status = str(record.get("status", "?"))
+    if status != Status.RUNNING or record.get("host") != THIS_HOST:
+        return status
+    pid = record.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return status        # no pid, or one os.kill would read as a process group
+    if not pid_alive(pid) or _pid_reused(pid, record.get("started")):
+        return Status.CRASHED
+    return status
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pid_reused(pid: int, started: object) -> bool:
+    """True when process `pid` began after the run did: the wrapper died and its pid went to
+    another process. Linux only (/proc); elsewhere a live pid is taken at its word."""
+    if not isinstance(started, dt.datetime):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        ticks = int(fields[19])               # field 22: start time, clock ticks after boot
+        with open("/proc/stat", "rb") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
+        began = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    # A minute of slack: the boot time is rounded to the second and moves when the clock is set.
+    return began > aware(started).timestamp() + 60
+
+
+# -- run ids --------------------------------------------------------------------------------------
+
+VALID_ID = re.compile(r"[A-Za-z0-9._-]+")       # and not starting with `.` (hidden, temp files)
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"   # Crockford base32: no i, l, o, u
+_JOURNAL_ID = re.compile(r"\d{8}-\d{6}\.\d{3}-")
+_SHORT_ID = 19                                    # `20261128-074207.123`
+
+
+def new_run_id(started: dt.datetime, short_commit: str | None) -> str:
+    """`20261128-074207.123-9ac7188-k3f9qa`: UTC start (so ids sort by time across time zones and
+    machines), the commit, and 30 random bits so runs started in the same millisecond on several
+    machines still differ. Uniqueness in one folder is enforced again when the file is created."""
+    utc = started.astimezone(dt.timezone.utc)
+    stamp = utc.strftime("%Y%m%d-%H%M%S") + f".{utc.microsecond // 1000:03d}"
+    random = int.from_bytes(os.urandom(4), "big")
+    suffix = "".join(_ID_ALPHABET[(random >> shift) & 31] for shift in range(0, 30, 5))
+    return f"{stamp}-{short_commit or 'nocommit'}-{suffix}"
+
+
+def is_valid_id(text: str) -> bool:
+    """Safe as a file name in the journal folder: `[A-Za-z0-9._-]`, not hidden."""
+    return bool(VALID_ID.fullmatch(text)) and not text.startswith(".")
+
+
+def short_id(run_id: str) -> str:
+    """The id up to its milliseconds (a REF while unique); other ids whole."""
+    return run_id[:_SHORT_ID] if _JOURNAL_ID.match(run_id) else run_id
+
+
+def id_time(run_id: str) -> dt.datetime | None:
+    """The UTC start time an id begins with, or None for ids not made by `journal`."""
+    try:
+        return dt.datetime.strptime(run_id[:19], "%Y%m%d-%H%M%S.%f").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def id_month(run_id: str) -> str:
+    """The folder a record is sharded into (`2026-11` for an id of November 2026)."""
+    return f"{run_id[:4]}-{run_id[4:6]}"
+
+
+# -- the schema version ---------------------------------------------------------------------------
+
+SCHEMA_VERSION = 1          # what this journal writes
+# Ordered steps that bring a record of schema N up to N+1, in memory (files are never rewritten
+# behind the user's back). None yet: schema 1 is the first. The step from 1 to 2 comes with the
+# fields of schema 2 (DESIGN.md), and a record of schema 2 is then read by this code path.
+Migration = Callable[[dict[str, object]], dict[str, object]]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def upgrade(record: Record, where: str, warn: Callable[[str], None],
+            migrations: Mapping[int, Migration] | None = None,
+            current: int = SCHEMA_VERSION) -> Record:
+    """`record` as this version of journal reads it: older schemas upgraded step by step; a newer
+    or unreadable `schema` is one warning naming `where` (the record is still shown from the
+    fields it understands)."""
+    steps = MIGRATIONS if migrations is None else migrations
+    version = record.get("schema", current)
+    if version == current:
+        return record
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        warn(f"warning: {where}: unknown schema {printable(repr(version))}; "
+             "showing the fields this journal understands")
+        return record
+    if version > current:
+        warn(f"warning: {where} has schema {version}, newer than this journal knows "
+             f"({current}); showing the fields it understands (upgrade journal to see the rest)")
+        return record
+    upgraded: dict[str, object] = dict(record)
+    while version < current:
+        step = steps.get(version)
+        if step is None:
+            warn(f"warning: {where}: no upgrade from schema {version}; shown as it is")
+            return record
+        upgraded = step(upgraded)
+        version += 1
+        upgraded["schema"] = version
+    return upgraded  # type: ignore[return-value]
+
+
+# -- reading fields tolerantly --------------------------------------------------------------------
+# Readers never trust a field's type: a record may be hand-edited or written by another version.
+
+def field(record: Mapping[str, object], name: str) -> object:
+    """A field by a name only known at run time (None when absent)."""
+    return record.get(name)
+
+
+def table(record: Mapping[str, object], name: str) -> Mapping[str, Any]:
+    """A table field (`params`, `metrics`, `git`, `log`, ...), or an empty one."""
+    value = record.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def listed(value: object) -> list[Any]:
+    """A list field as a list; a hand-edited scalar in its place as a list of one."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None or isinstance(value, Mapping) else [value]
+
+
+def text_list(value: object) -> list[str]:
+    """A list of strings (`tags`, `git.changed`, ...) with any item that is not one as text."""
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def is_number(value: object) -> bool:
+    """An int or a float, not a bool (which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def finite_number(value: object) -> float | None:
+    """A number as a float, or None for anything else, nan and infinities included."""
+    if not is_number(value):
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """Naive datetimes (hand-edited records) are read as local time."""
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def started_at(record: Mapping[str, object]) -> dt.datetime | None:
+    started = record.get("started")
+    return aware(started) if isinstance(started, dt.datetime) else None
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+_INT = re.compile(r"[+-]?(?:0|[1-9](?:_?[0-9])*)")   # 1_000 as int() takes it; 007 stays text
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][+-]?[0-9]+)?")
+_BOOLS = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
+INT64 = range(-(2**63), 2**63)                   # what a TOML integer holds
+
+
+def typed_value(text: str) -> int | float | bool | str:
+    """'32' -> 32, '3e-4' -> 0.0003, 'true' -> True, anything else stays a string."""
+    if _INT.fullmatch(text):
+        number = int(text)
+        return number if number in INT64 else text
+    if _FLOAT.fullmatch(text):
+        value = float(text)
+        return value if math.isfinite(value) else text   # 1e999 keeps its digits
+    return _BOOLS.get(text, text)
+
+
+def looks_numeric(text: str) -> bool:
+    """An int or float as `typed_value` reads one (`-1`, `3e-4`): a value, never an option."""
+    return bool(_INT.fullmatch(text) or _FLOAT.fullmatch(text))
+
+
+# -- what grep searches ---------------------------------------------------------------------------
+
+_GIT_SEARCHED = ("commit", "branch", "changed", "untracked", "left_out", "in_progress")
+
+
+def scalar_text(value: object) -> str:
+    """A value as one piece of searchable text: TOML's true/false, floats as Python's repr,
+    lists comma-separated, tables as `k = v` pairs."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list):
+        return ", ".join(scalar_text(item) for item in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key} = {scalar_text(item)}" for key, item in value.items())
+    return str(value)
+
+
+def searchable_lines(record: Mapping[str, object]) -> Iterator[tuple[str, str]]:
+    """(field, line) pairs `journal grep` looks at, in the order a reader expects them. Field
+    names hold no tab or newline (names from the record are escaped); lines hold no newline."""
+    def lines(name: str, text: object) -> Iterator[tuple[str, str]]:
+        for line in (text if type(text) is str else scalar_text(text)).splitlines():
+            if line:
+                yield name, line
+
+    yield from lines("note", record.get("note", ""))
+    for amendment in listed(record.get("amendments")):
+        if isinstance(amendment, Mapping):
+            yield from lines("amendment", amendment.get("text", ""))
+    for tag in listed(record.get("tags")):
+        yield from lines("tag", tag)
+    command = record.get("command")
+    if isinstance(command, list):
+        yield from lines("command", shlex.join(
+            arg if type(arg) is str else scalar_text(arg) for arg in command))
+    elif isinstance(command, str):
+        yield from lines("command", command)
+    for name in ("params", "metrics"):
+        for key, value in table(record, name).items():
+            shown = key if key.isprintable() else printable(key)   # no tab, no newline
+            yield from lines(f"{name}.{shown}", f"{key} = {scalar_text(value)}")
+    git = table(record, "git")
+    for name in _GIT_SEARCHED:
+        for item in listed(git.get(name)):
+            if item:
+                yield from lines(f"git.{name}", item)
+    for name in ("status", "host", "cwd", "error"):
+        if record.get(name):
+            yield from lines(name, record[name])
+    for problem in listed(record.get("problems")):
+        yield from lines("problems", problem)
+
+
+def searchable_text(record: Mapping[str, object]) -> str:
+    """The index's form of `searchable_lines`: `field<TAB>line` lines."""
+    return "\n".join(f"{name}\t{line}" for name, line in searchable_lines(record))
+
+
+# -- a record on disk -----------------------------------------------------------------------------
+
+class StoredRun:
+    """A record as a reader has it: its id, the file it came from, and what it says."""
+
+    __slots__ = ("id", "path", "record")
+
+    def __init__(self, run_id: str, path: Path, record: Record) -> None:
+        self.id = run_id
+        self.path = path
+        self.record = record
+
+    @property
+    def status(self) -> str:
+        return effective_status(self.record)
+
+    def __repr__(self) -> str:
+        return f"StoredRun({self.id!r}, {str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoredRun) and (self.id, self.path, self.record) == (
+            other.id, other.path, other.record)
+
+    __hash__ = None  # type: ignore[assignment]

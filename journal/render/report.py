@@ -1,0 +1,99 @@
+"""The final report: one run as a short block to paste into a notes app (Evernote, Obsidian, ...).
+
+    journal run 20261128-074207.123-9ac7188-k3f9qa
+      note      MLP with 3 layers instead of 2
+      command   python train.py --mode 3 --resume ckpts/hoge1.model
+      commit    9ac7188-dirty (main)
+      started   2026-11-28 16:42:07+09:00
+      duration  3h 30m 12s
+      status    finished (exit 0)
+      metrics   Hoge1 Acc = 82.476
+                Hoge2 Acc = 71.46
+      log       /home/me/project/.journal/logs/20261128-074207.123-9ac7188-k3f9qa.log
+
+Printed by `journal new` when a run ends, and by `journal show REF --format report`. Every value
+comes from a record, which may hold anything: it is made safe for a terminal here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from journal.text import format_value, human_duration, printable, printable_block
+
+_LABEL = 10           # width of the label column
+_INDENT = " " * (2 + _LABEL)
+_MAX_NAME = 40        # metric names longer than this are not padded to
+
+
+def final_report(record: Mapping[str, Any], journal_dir: Path) -> str:
+    lines = [f"journal run {printable(str(record.get('id', '?')))}"]
+
+    def add(label: str, value: str) -> None:
+        lines.append(f"  {label:<{_LABEL}}{value}")
+
+    note = str(record.get("note") or "").strip()
+    if note:
+        first, *rest = printable_block(note).splitlines()
+        add("note", first)
+        lines.extend(_INDENT + line if line else "" for line in rest)
+    tags = record.get("tags")
+    if tags:
+        add("tags", printable(", ".join(str(tag) for tag in tags)))
+    command = record.get("command")
+    if command:
+        add("command", printable(shlex.join(str(arg) for arg in command)))
+    git = record.get("git")
+    if isinstance(git, Mapping):
+        add("commit", describe_commit(git))
+    if record.get("started"):
+        add("started", printable(_time(record["started"])))
+    if isinstance(record.get("duration"), (int, float)):
+        add("duration", human_duration(float(record["duration"])))
+    add("status", _status(record))
+    metrics = record.get("metrics")
+    if isinstance(metrics, Mapping) and metrics:
+        names = [printable(str(name)) for name in metrics]
+        width = min(max(map(len, names)), _MAX_NAME)
+        for index, (name, value) in enumerate(zip(names, metrics.values())):
+            text = f"{name:<{width}} = {printable(format_value(value))}"
+            if index == 0:
+                add("metrics", text)
+            else:
+                lines.append(_INDENT + text)
+    log = record.get("log")
+    if isinstance(log, Mapping) and log.get("path"):
+        add("log", printable(str(journal_dir / str(log["path"]))))
+    return "\n".join(lines) + "\n"
+
+
+def describe_commit(git: Mapping[str, Any]) -> str:
+    commit = git.get("commit")
+    if commit:
+        text = str(commit)[:7] + ("-dirty" if git.get("dirty") else "")   # as git describe says
+    else:
+        text = "no commit yet" + (", dirty" if git.get("dirty") else "")
+    if git.get("branch"):
+        text += f" ({git['branch']})"
+    if git.get("partial"):
+        text += " (code state partly captured)"
+    return printable(text)
+
+
+def _time(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return str(value)
+
+
+def _status(record: Mapping[str, Any]) -> str:
+    text = str(record.get("status", "?"))
+    if record.get("exit_code") is not None:
+        text += f" (exit {record['exit_code']})"
+    if record.get("error"):
+        text += f": {record['error']}"
+    return printable(text)

@@ -1,0 +1,205 @@
+"""One row a run: the lines of `journal list`, and the flat rows of `list --json/--csv` and
+`export -f json|csv` for scripts, spreadsheets and pandas.
+
+JSON and CSV carry the same columns (`params.NAME`, `metrics.NAME` flattened), so
+`pandas.read_json` and `pandas.read_csv` give the same frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from journal.record import Status, StoredRun, aware, effective_status, table
+from journal.text import human_duration, json_text, printable, printable_block
+
+HEADLINE_METRICS = 3      # metrics shown on a `journal list` line (the first ones of a run)
+NOTE_WIDTH = 60
+_STATUS_COLOUR = {Status.FINISHED: "32", Status.FAILED: "31", Status.INTERRUPTED: "33",
+                  Status.KILLED: "33", Status.CRASHED: "35", Status.RUNNING: "36"}
+COLUMNS = ("id", "started", "ended", "status", "exit_code", "duration", "commit", "branch",
+           "dirty", "host", "cwd", "command", "note", "tags")
+
+
+def rows(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any]]]:
+    params: dict[str, None] = {}
+    metrics: dict[str, None] = {}
+    for run in runs:
+        params.update(dict.fromkeys(table(run.record, "params")))
+        metrics.update(dict.fromkeys(table(run.record, "metrics")))
+    header = [*COLUMNS, *(f"params.{name}" for name in params),
+              *(f"metrics.{name}" for name in metrics)]
+    found = []
+    for run in runs:
+        record = run.record
+        git = table(record, "git")
+        command = record.get("command")
+        row: dict[str, Any] = {
+            "id": run.id, "started": record.get("started"), "ended": record.get("ended"),
+            "status": run.status, "exit_code": record.get("exit_code"),
+            "duration": record.get("duration"), "commit": git.get("commit"),
+            "branch": git.get("branch"), "dirty": git.get("dirty"), "host": record.get("host"),
+            "cwd": record.get("cwd"),
+            "command": shlex.join(map(str, command)) if isinstance(command, list) else None,
+            "note": record.get("note"),
+            "tags": _tags(record.get("tags")),
+        }
+        for table_name, names in (("params", params), ("metrics", metrics)):
+            values = table(record, table_name)
+            for name in names:
+                row[f"{table_name}.{name}"] = values.get(name)
+        found.append({name: _plain(value) for name, value in row.items()})
+    return header, found
+
+
+def rows_json(runs: Sequence[StoredRun]) -> str:
+    """A JSON array, one object a line."""
+    header, found = rows(runs)
+    if not found:
+        return "[]\n"
+    # json_text: control, bidi and zero-width characters as JSON escapes, as `list --json` does
+    lines = [json_text({name: row.get(name) for name in header}) for row in found]
+    return "[\n" + ",\n".join(lines) + "\n]\n"
+
+
+def rows_csv(runs: Sequence[StoredRun]) -> str:
+    import csv
+
+    header, found = rows(runs)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([_cell(name) for name in header])
+    for row in found:
+        writer.writerow([_cell(row.get(name)) for name in header])
+    return out.getvalue()
+
+
+def _tags(value: Any) -> Any:
+    """`a;b`; a hand-edited record may hold anything else, shown as it is."""
+    return ";".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: times as ISO text, NaN and infinities (not JSON) as null."""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _cell(value: Any) -> Any:
+    """Numbers as they are; text (a note, a tag, a hand-edited commit, a param's name) with
+    control characters escaped, so a CSV printed to a terminal is inert too."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        value = printable_block(value)
+        if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + value      # a spreadsheet would run `=cmd|...` as a formula
+    return value
+
+
+# -- list's lines ----------------------------------------------------------------------------------------
+
+def text_lines(runs: Sequence[StoredRun], *, now: dt.datetime, absolute: bool, colour: bool) -> list[str]:
+    rows = [_columns(run, now, absolute) for run in runs]
+    if not rows:
+        return []
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    lines = []
+    for row, run in zip(rows, runs):
+        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths)]
+        if colour:
+            code = _STATUS_COLOUR.get(run.status, "0")
+            cells[0] = f"\x1b[33m{cells[0]}\x1b[m"
+            cells[2] = f"\x1b[{code}m{cells[2]}\x1b[m"
+        tail = "  ".join(part for part in row[5:] if part)
+        lines.append(("  ".join(cells) + ("  " + tail if tail else "")).rstrip())
+    return lines
+
+
+def _columns(run: StoredRun, now: dt.datetime, absolute: bool) -> list[str]:
+    record = run.record
+    started = record.get("started")
+    when = "?"
+    if isinstance(started, dt.datetime):
+        when = absolute_time(started) if absolute else relative_time(started, now)
+    return [
+        run.id, when, printable(run.status), commit_mark(record), duration_text(record, now),
+        printable(first_line(record.get("note"), NOTE_WIDTH)), headline_metrics(record),
+    ]
+
+
+def absolute_time(moment: dt.datetime) -> str:
+    return aware(moment).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def relative_time(moment: dt.datetime, now: dt.datetime) -> str:
+    seconds = (now - aware(moment)).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    for size, unit in ((7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            if unit == "w" and seconds >= 8 * 7 * 86400:
+                return aware(moment).astimezone().strftime("%Y-%m-%d")
+            return f"{int(seconds // size)}{unit} ago"
+    return "just now" if seconds < 10 else f"{int(seconds)}s ago"
+
+
+def commit_mark(record: Mapping[str, Any]) -> str:
+    """`9ac7188*`: short commit, `*` when the tree was dirty; `-` outside git."""
+    git = record.get("git")
+    if not isinstance(git, Mapping):
+        return "-"
+    commit = git.get("commit")
+    text = str(commit)[:7] if commit else "nocommit"
+    return printable(text + ("*" if git.get("dirty") else ""))
+
+
+def duration_text(record: Mapping[str, Any], now: dt.datetime) -> str:
+    duration = record.get("duration")
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+        return human_duration(float(duration), compact=True)
+    started = record.get("started")
+    # Still going: the time so far. A crashed run (its wrapper is gone) is not still going.
+    if record.get("status") == Status.RUNNING and isinstance(started, dt.datetime) \
+            and effective_status(record) == Status.RUNNING:
+        return human_duration((now - aware(started)).total_seconds(), compact=True) + "…"
+    return "-"
+
+
+def first_line(note: Any, width: int) -> str:
+    lines = str(note or "").strip().splitlines()
+    line = lines[0].strip() if lines else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def headline_metrics(record: Mapping[str, Any], count: int = HEADLINE_METRICS) -> str:
+    metrics = record.get("metrics")
+    if not isinstance(metrics, Mapping):
+        return ""
+    shown = [f"{name}={_short_number(value)}" for name, value in list(metrics.items())[:count]]
+    return printable(" ".join(shown))
+
+
+def _short_number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+# -- JSON and CSV ----------------------------------------------------------------------------------
+
+def run_json(run: StoredRun) -> dict[str, Any]:
+    """The record as scripts want it: every field, the effective status, the file it came from."""
+    return {**run.record, "id": run.id, "status": run.status, "path": str(run.path)}

@@ -1,0 +1,223 @@
+"""The filters shared by list, grep and export: `--since/--until/--tag/--status/--where`.
+
+Parsed once into a `Filters` value that can test a record in Python and, for the index, say the
+same thing in SQL, so both paths select exactly the same runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from journal.errors import UsageError
+from journal.record import STATUSES, aware, id_time, typed_value
+from journal.text import printable
+
+_RELATIVE = re.compile(r"(?P<count>\d+)\s*(?P<unit>m|min|h|d|w)", re.I)
+_UNIT_SECONDS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_CONDITION = re.compile(r"\s*(?P<name>[^\s<>=!~]+)\s*(?P<op>>=|<=|!=|==|=|>|<|~)\s*(?P<value>.*?)\s*")
+WHEN_HELP = "a date (2026-11-23), a time (2026-11-23T14:00), 3d, 12h, 2w, today, yesterday or a weekday"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`acc>0.8`, `opt=adam`, `params.lr<=1e-3`, `note~leak` (regex)."""
+
+    table: str | None      # "params", "metrics", or None: metrics first, then params
+    name: str
+    op: str
+    value: Any
+
+    def test(self, record: Mapping[str, Any]) -> bool:
+        actual = lookup(record, self.table, self.name)
+        return compare(actual, self.op, self.value)
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    tags: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    where: tuple[Condition, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not (self.since or self.until or self.tags or self.statuses or self.where)
+
+    def matches(self, record: Mapping[str, Any], status: str) -> bool:
+        """`status` is the run's effective status (a dead wrapper's `running` is `crashed`)."""
+        started = record.get("started")
+        if self.since or self.until:
+            if not isinstance(started, dt.datetime):
+                return False
+            started = aware(started)
+            if self.since and started < self.since:
+                return False
+            if self.until and started >= self.until:
+                return False
+        if self.tags:
+            tags = record.get("tags")
+            tags = tags if isinstance(tags, list) else []     # as the index reads it
+            if not all(tag in tags for tag in self.tags):
+                return False
+        if self.statuses and status not in self.statuses:
+            return False
+        return all(condition.test(record) for condition in self.where)
+
+
+def lookup(record: Mapping[str, Any], table: str | None, name: str) -> Any:
+    if table is not None:
+        values = record.get(table)
+        return values.get(name) if isinstance(values, Mapping) else None
+    for table_name in ("metrics", "params"):
+        values = record.get(table_name)
+        if isinstance(values, Mapping) and name in values:
+            return values[name]
+    value = record.get(name)
+    return value if isinstance(value, (str, int, float, bool)) else None
+
+
+def compare(actual: Any, op: str, wanted: Any) -> bool:
+    if actual is None:
+        return op == "!="
+    if op == "~":
+        return wanted.search(str(actual)) is not None
+    if isinstance(actual, bool) or isinstance(wanted, bool):
+        equal = actual == wanted if isinstance(actual, bool) == isinstance(wanted, bool) else False
+        return equal if op in ("=", "==") else (not equal if op == "!=" else False)
+    if isinstance(actual, (int, float)) and isinstance(wanted, (int, float)):
+        left, right = actual, wanted    # not float(): 2**53 + 1 > 2**53, as SQLite says too
+        if isinstance(left, float) and math.isnan(left):
+            return op == "!="
+    elif op in ("=", "==", "!="):
+        left, right = str(actual), str(wanted)
+    else:
+        return False     # ordering a string against a number means nothing
+    return {
+        "=": left == right, "==": left == right, "!=": left != right,
+        ">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right,
+    }[op]
+
+
+def parse_condition(text: str) -> Condition:
+    match = _CONDITION.fullmatch(text)
+    if not match or not match["value"] and match["op"] not in ("=", "==", "!="):
+        raise UsageError(
+            f"bad --where {printable(repr(text))}",
+            hint="write NAME OP VALUE with OP one of = != > < >= <= ~ (regex), e.g. acc>0.8 or opt=adam",
+        )
+    table, dot, name = match["name"].partition(".")
+    if not dot or table not in ("params", "metrics"):
+        table, name = None, match["name"]
+    op, raw = match["op"], match["value"]
+    if op != "~" and raw[:1] in ("<", ">", "=", "!", "~"):     # `acc>>1`, `acc=>1`: a typo
+        raise UsageError(f"bad --where {printable(repr(text))}: {printable(op + raw[:1])!r} is "
+                         f"not an operator", hint="OP is one of = != > < >= <= ~, e.g. acc>=0.8")
+    if op == "~":
+        try:
+            value: Any = re.compile(raw)
+        except (re.error, OverflowError) as exc:
+            raise UsageError(f"bad regex in --where {printable(repr(text))}: {exc}") from None
+    elif len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        value = raw[1:-1]        # `opt="adam"`, `seed='42'`: quoted, so text
+    else:
+        value = typed_value(raw)
+        if op in (">", "<", ">=", "<=") and isinstance(value, (bool, str)):
+            raise UsageError(f"bad --where {printable(repr(text))}: {op} needs a number",
+                             hint="e.g. acc>0.8; compare text with = or ~")
+    return Condition(table, name, op, value)
+
+
+def parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetime:
+    """A point in time from the user's words. A day (`2026-11-23`, `yesterday`, `monday`) means its
+    start for --since and its end for --until, so `--until 2026-11-23` includes that day. Years
+    outside 1900-9000 are refused: converting them between zones would overflow."""
+    try:
+        moment = _parse_when(text, now, end=end)
+        if _EARLIEST <= moment.replace(tzinfo=None) <= _LATEST:
+            return moment
+    except OverflowError:
+        pass
+    raise UsageError(f"the time {printable(repr(text))} is out of range",
+                     hint="use a time between the years 1900 and 9000")
+
+
+_EARLIEST, _LATEST = dt.datetime(1900, 1, 1), dt.datetime(9000, 1, 1)
+
+
+def _parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetime:
+    word = text.strip().lower()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day: dt.datetime | None = None
+    if word == "now":
+        return now
+    if word == "today":
+        day = today
+    elif word == "yesterday":
+        day = today - dt.timedelta(days=1)
+    elif word in _WEEKDAYS:
+        day = today - dt.timedelta(days=(today.weekday() - _WEEKDAYS.index(word)) % 7)
+    elif match := _RELATIVE.fullmatch(word):
+        return now - dt.timedelta(seconds=int(match["count"]) * _UNIT_SECONDS[match["unit"].lower()])
+    else:
+        day = _date(text.strip(), now)
+        if day is None:
+            try:
+                parsed = dt.datetime.fromisoformat(text.strip())
+            except ValueError:
+                raise UsageError(f"cannot read the time {printable(repr(text))}",
+                                 hint=f"use {WHEN_HELP}") from None
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
+    return day + dt.timedelta(days=1) if end else day
+
+
+def _date(text: str, now: dt.datetime) -> dt.datetime | None:
+    """A bare date (`2026-11-23`, also `20261123`) as the start of that day, else None."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=now.tzinfo)
+
+
+def build_filters(
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    tags: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    where: Sequence[str] = (),
+    now: dt.datetime,
+) -> Filters:
+    """The filters the options give; `now` is what relative times (3d, yesterday) count from."""
+    moment = now
+    for status in statuses:
+        if status not in STATUSES:
+            raise UsageError(f"unknown status {printable(repr(status))}", hint="one of " + ", ".join(STATUSES))
+    return Filters(
+        since=parse_when(since, moment) if since else None,
+        until=parse_when(until, moment, end=True) if until else None,
+        tags=tuple(tags),
+        statuses=tuple(statuses),
+        where=tuple(parse_condition(text) for text in where),
+    )
+
+
+def id_may_match(run_id: str, filters: Filters) -> bool:
+    """Ids start with their UTC start time, so a time range rules most ids out unread."""
+    if not (filters.since or filters.until):
+        return True
+    started = id_time(run_id)
+    if started is None:
+        return True
+    # A minute of slack: hand-made ids and clocks that disagree about the millisecond.
+    slack = dt.timedelta(minutes=1)
+    if filters.since and started < filters.since - slack:
+        return False
+    return not (filters.until and started >= filters.until + slack)

@@ -1,0 +1,516 @@
+"""The derived index that keeps reading fast at 100,000 runs (SQLite, standard library).
+
+Parsing TOML costs ~1 ms a record, so reading commands must not parse every record on every
+call. This cache holds what list, grep and export need, and is brought up to date from the TOML
+files (the only source of truth) before each use:
+
+- It lives in `$XDG_CACHE_HOME/journal/`, keyed by the journal folder, never inside `.journal/`:
+  clusters share `.journal/` over NFS, where SQLite corrupts.
+- Each record folder's mtime is kept. Adding, deleting or atomically replacing a record (all our
+  writers rename into place) changes its folder's mtime, so unchanged folders are not listed at
+  all. A folder changed in the last seconds is not trusted yet (the mtime clock is coarse: a file
+  could arrive in the same tick after the scan), as git does with racily clean index entries.
+- Records handed out are checked against their file's stat (mtime, ctime, size, inode: the
+  ctime catches `cp -p` and `rsync -a --inplace`, which put the mtime back), so a record edited
+  in place by hand is re-read the next time it is shown. Records that did not parse are checked
+  the same way on every refresh, since they are usually fixed in place. (Filters evaluated in
+  SQL and grep still read the indexed copy of a good record edited in place until its folder
+  changes: checking every file's stat on every call would cost more than the whole list.)
+- Safe to delete at any time; a broken file is rebuilt, and when SQLite cannot be used at all
+  (locked for too long, unwritable cache) readers fall back to the files.
+- Several processes may refresh at once: parsing happens outside any transaction, and writes
+  are short transactions in WAL mode, so readers never wait for a rebuild.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import sqlite3
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from journal.record import (StoredRun, aware, effective_status, is_valid_id, searchable_text, table,
+                            upgrade)
+from journal.store.filters import Condition, Filters, id_may_match
+from journal.store.records import read_record
+
+SCHEMA = 2                  # 2: ctime in stat keys, `$` keys escaped in JSON
+RACY_SECONDS = 2.0          # a folder younger than this is rescanned next time too
+PARALLEL_FROM = 2000        # records to parse before using more than one process
+BUSY_TIMEOUT_MS = 5000
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY, mtime_ns INTEGER);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    folder TEXT NOT NULL,
+    stat TEXT NOT NULL,        -- mtime_ns:ctime_ns:size:inode of the file this row was read from
+    started REAL,              -- unix time, for --since/--until
+    status TEXT,
+    tags TEXT,                 -- JSON array
+    params TEXT,               -- JSON object
+    metrics TEXT,              -- JSON object
+    record TEXT NOT NULL,      -- the whole record, JSON with tagged datetimes
+    search TEXT NOT NULL       -- `field<TAB>line` lines that grep reads
+);
+CREATE INDEX IF NOT EXISTS runs_folder ON runs (folder);
+CREATE TABLE IF NOT EXISTS bad (path TEXT PRIMARY KEY, folder TEXT NOT NULL, stat TEXT NOT NULL,
+                                reason TEXT NOT NULL);
+"""
+
+
+def cache_path(journal_dir: Path, environ: Mapping[str, str]) -> Path:
+    """`<cache>/journal/<readable tail>-<checksum of the full path>.sqlite3`. (zlib, not hashlib:
+    hashlib's OpenSSL costs milliseconds at start-up; the file records its folder to be sure.)"""
+    import zlib
+
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    real = os.fsencode(os.path.realpath(journal_dir))
+    tail = re.sub(rb"[^A-Za-z0-9._-]+", b"_", real[-40:]).decode().strip("_.")
+    key = f"{zlib.crc32(real):08x}{zlib.adler32(real):08x}"
+    return Path(base) / "journal" / f"{tail}-{key}.sqlite3"
+
+
+def open_index(journal_dir: Path, warn: Callable[[str], None], environ: Mapping[str, str]
+               ) -> Index | None:
+    """The refreshed index, or None when the files must be read directly."""
+    if not (journal_dir / "runs").is_dir():
+        return None
+    path = cache_path(journal_dir, environ)
+    for attempt in range(2):
+        try:
+            index = Index(path, journal_dir, warn)
+            index.refresh()
+            return index
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc) or attempt:
+                return None      # readers fall back to the files: slower, still right
+            _remove_database(path)
+        except (sqlite3.DatabaseError, OSError, ValueError):
+            if attempt:
+                return None
+            _remove_database(path)   # derived data: a broken index is rebuilt, nothing is lost
+    return None
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except OSError:
+            pass
+
+
+def _stat_key(stat: os.stat_result) -> str:
+    # ctime as git uses it: nobody can set it, so a file rewritten in place whose mtime was put
+    # back (cp -p, rsync -a --inplace, os.utime) still shows as changed.
+    return f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_size}:{stat.st_ino}"
+
+
+# -- records as JSON: datetimes, nan and inf tagged so they come back as they were -------------
+# A tag is a one-key object whose key starts with `$`; a record's own keys that start with `$`
+# are stored with one more `$`, so no record can pass for a tag.
+
+_TAGS = ("$float", "$datetime", "$date", "$time")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"$time": value.isoformat()}
+    raise TypeError(type(value).__name__)
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    """A value tagged by _json_default or _taggable back as itself (called for every object)."""
+    if len(obj) == 1:
+        key, value = next(iter(obj.items()))
+        if key in _TAGS and isinstance(value, str):
+            try:
+                if key == "$float":
+                    return float(value)
+                if key == "$datetime":
+                    return dt.datetime.fromisoformat(value)
+                if key == "$date":
+                    return dt.date.fromisoformat(value)
+                return dt.time.fromisoformat(value)
+            except ValueError:
+                return obj
+    return obj
+
+
+def _untag_and_unescape(obj: dict[str, Any]) -> Any:
+    """_untag, and keys of the record's own that start with `$` (escaped as `$$...`) restored."""
+    obj = _untag(obj)
+    if isinstance(obj, dict) and any(key[:1] == "$" for key in obj):
+        return {key[1:] if key[:1] == "$" else key: value for key, value in obj.items()}
+    return obj
+
+
+_DECODE = json.JSONDecoder(object_hook=_untag).decode
+_DECODE_ESCAPED = json.JSONDecoder(object_hook=_untag_and_unescape).decode
+
+
+def _dumps(value: Any) -> str:
+    # Fast path in C: right unless the value holds nan, inf or a `"$` of its own (each tag made
+    # by _json_default adds exactly one `"$`); else walk it in Python.
+    made = 0
+
+    def tag(item: Any) -> Any:
+        nonlocal made
+        made += 1
+        return _json_default(item)
+
+    try:
+        text = json.dumps(value, default=tag, ensure_ascii=False, allow_nan=False)
+        if text.count('"$') == made:
+            return text
+    except ValueError:
+        pass
+    return json.dumps(_taggable(value), default=_json_default, ensure_ascii=False, allow_nan=False)
+
+
+def _taggable(value: Any) -> Any:
+    """nan and inf (TOML has them, SQLite's JSON cannot read them) tagged; `$` keys escaped."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, dict):
+        return {("$" + key if key[:1] == "$" else key): _taggable(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_taggable(item) for item in value]
+    return value
+
+
+def record_from_json(text: str) -> dict[str, Any]:
+    # Only a record with keys of its own that start with `$` has `"$$` in its JSON (a string may
+    # too: then the slower decoder is still right); the rest skip a scan of every object's keys.
+    return (_DECODE_ESCAPED if '"$$' in text else _DECODE)(text)
+
+
+# -- reading one file into a row (also run in worker processes) --------------------------------
+
+def _row_for(args: tuple[str, str, str, str]) -> tuple[str, ...] | tuple[str, str, str, str, str]:
+    """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not parse."""
+    run_id, path, folder, stat = args
+    problems: list[str] = []
+    record = read_record(Path(path), problems.append)
+    if record is None:
+        if not problems:
+            return ("gone", path)     # deleted since its folder was listed: nothing to say
+        return ("bad", path, folder, stat, problems[0])
+    try:
+        started = record.get("started")
+        started_ts = aware(started).timestamp() if isinstance(started, dt.datetime) else None
+        tags = record.get("tags")
+        return (
+            "ok", run_id, folder, stat, started_ts, str(record.get("status", "")),
+            _dumps(tags if isinstance(tags, list) else []),
+            _dumps(table(record, "params")), _dumps(table(record, "metrics")),
+            _dumps(record), searchable_text(record),
+        )
+    except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use
+        return ("bad", path, folder, stat, f"warning: skipped {path}: not a valid record ({exc})")
+
+
+def _parse_all(jobs: list[tuple[str, str, str, str]]) -> Iterator[tuple[Any, ...]]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < PARALLEL_FROM or workers < 2:
+        yield from map(_row_for, jobs)
+        return
+    import multiprocessing
+
+    # fork: workers inherit the imported modules, so there is nothing to start up.
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        yield from pool.imap(_row_for, jobs, chunksize=256)
+
+
+class Index:
+    def __init__(self, path: Path, journal_dir: Path, warn: Callable[[str], None]) -> None:
+        self.journal_dir = journal_dir
+        self.runs_dir = journal_dir / "runs"
+        self.warn = warn
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        # A connection sits in a reference cycle (its statement cache), so only the cyclic GC
+        # would close it, keeping its file locks meanwhile: close it when this Index goes.
+        self.close = weakref.finalize(self, self.db.close)
+        try:
+            self._open(journal_dir)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, journal_dir: Path) -> None:
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA):
+            raise sqlite3.DatabaseError("index written by another version")
+        if version == 0:
+            self.db.executescript(_DDL)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('journal_dir', ?)",
+                            (os.path.realpath(journal_dir),))
+            self.db.execute(f"PRAGMA user_version={SCHEMA}")
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'journal_dir'").fetchone()
+        if row is None or row[0] != os.path.realpath(journal_dir):
+            raise sqlite3.DatabaseError("index of another journal folder")
+
+    # -- keeping up with the files ------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Bring the index up to date with the record files; warn about records that do not parse."""
+        scan_started = time.time()
+        known = dict(self.db.execute("SELECT path, mtime_ns FROM folders"))
+        changed_folders: dict[str, int | None] = {}    # what to store: mtime, -1 (racy), None (gone)
+        pending = [""]            # folders relative to runs/, "" is runs/ itself
+        seen: set[str] = set()
+        scanned: set[str] = set()
+        for folder in list(known):
+            if folder not in pending:
+                pending.append(folder)
+        jobs: list[tuple[str, str, str, str]] = []
+        gone_ids: list[str] = []
+        gone_bad: list[str] = []
+        while pending:
+            folder = pending.pop()
+            if folder in seen:
+                continue
+            seen.add(folder)
+            full = self.runs_dir / folder if folder else self.runs_dir
+            try:
+                mtime = full.stat().st_mtime_ns
+            except OSError:
+                changed_folders[folder] = None     # gone: forget its rows
+                continue
+            if known.get(folder) == mtime:
+                continue
+            trusted = mtime if scan_started - mtime / 1e9 > RACY_SECONDS else -1
+            if known.get(folder) != trusted:   # a racy folder stays -1: nothing to write for it
+                changed_folders[folder] = trusted
+            scanned.add(folder)
+            new_jobs, subfolders, gone, bad_gone = self._scan_folder(folder, full)
+            jobs += new_jobs
+            gone_ids += gone
+            gone_bad += bad_gone
+            pending += [sub for sub in subfolders if sub not in seen]
+        # A record that did not parse is usually fixed in place, which leaves its folder's mtime
+        # alone: look at those few files themselves.
+        for path, folder, stat in list(self.db.execute("SELECT path, folder, stat FROM bad")):
+            if folder in scanned or folder in changed_folders:
+                continue                           # scanned above, or gone
+            try:
+                current = _stat_key(os.stat(path))
+            except OSError:
+                gone_bad.append(path)
+                continue
+            if current != stat:
+                gone_bad.append(path)              # parsed again below: stored as ok or bad anew
+                jobs.append((Path(path).name[:-5], path, folder, current))
+        if not (changed_folders or jobs or gone_ids or gone_bad):
+            self._warn_bad()
+            return
+        rows = list(_parse_all(jobs))
+        self._store(rows, gone_ids, gone_bad, changed_folders)
+        self._warn_bad()
+
+    def _scan_folder(self, folder: str, full: Path
+                     ) -> tuple[list[tuple[str, str, str, str]], list[str], list[str], list[str]]:
+        """The files of one folder that need parsing, its subfolders, and ids no longer there."""
+        stored = dict(self.db.execute("SELECT id, stat FROM runs WHERE folder = ?", (folder,)))
+        stored_bad = dict(self.db.execute("SELECT path, stat FROM bad WHERE folder = ?", (folder,)))
+        jobs, subfolders, present, present_bad = [], [], set(), set()
+        try:
+            entries = list(os.scandir(full))
+        except OSError:
+            entries = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append(f"{folder}/{name}" if folder else name)
+                continue
+            if not name.endswith(".toml") or not is_valid_id(name[:-5]):
+                continue
+            run_id = name[:-5]
+            try:
+                stat = _stat_key(entry.stat())
+            except OSError:
+                continue
+            if stored_bad.get(entry.path) == stat:
+                present_bad.add(entry.path)
+                continue
+            present.add(run_id)
+            if stored.get(run_id) != stat:
+                jobs.append((run_id, entry.path, folder, stat))
+        gone = [run_id for run_id in stored if run_id not in present]
+        bad_gone = [path for path in stored_bad if path not in present_bad]
+        return jobs, subfolders, gone, bad_gone
+
+    def _store(self, rows: list[tuple[Any, ...]], gone_ids: list[str], gone_bad: list[str],
+               folders: dict[str, int | None]) -> None:
+        ok = [row[1:] for row in rows if row[0] == "ok"]
+        bad = [row[1:] for row in rows if row[0] == "bad"]
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("DELETE FROM runs WHERE id = ?", ((run_id,) for run_id in gone_ids))
+            db.executemany("DELETE FROM bad WHERE path = ?", ((path,) for path in gone_bad))
+            db.executemany("DELETE FROM runs WHERE id = ?",
+                           ((Path(row[0]).name[:-5],) for row in bad))
+            db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", ok)
+            db.executemany("INSERT OR REPLACE INTO bad VALUES (?,?,?,?)", bad)
+            for folder, mtime in folders.items():
+                if mtime is None:
+                    db.execute("DELETE FROM folders WHERE path = ?", (folder,))
+                    db.execute("DELETE FROM runs WHERE folder = ?", (folder,))
+                    db.execute("DELETE FROM bad WHERE folder = ?", (folder,))
+                else:       # -1: changed too recently to trust; scanned again next time
+                    db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, mtime))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _warn_bad(self) -> None:
+        for path, reason in self.db.execute("SELECT path, reason FROM bad ORDER BY path"):
+            self.warn(reason if reason.startswith("warning:") else f"warning: skipped {path}: {reason}")
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def ids(self) -> list[str]:
+        """Every id, records that do not parse included: `@` must not silently skip a broken
+        newest run and act on the one before it."""
+        ids = [row[0] for row in self.db.execute("SELECT id FROM runs ORDER BY id")]
+        return sorted(ids + self._bad_ids()) if self._bad_ids() else ids
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        # A range, not LIKE: ids may hold `_`, which LIKE reads as a wildcard.
+        ids = [row[0] for row in self.db.execute(
+            "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id", (prefix, prefix + "\U0010ffff"))]
+        bad = [run_id for run_id in self._bad_ids() if run_id.startswith(prefix)]
+        return sorted(ids + bad) if bad else ids
+
+    def _bad_ids(self) -> list[str]:
+        return [Path(row[0]).name[:-5] for row in self.db.execute("SELECT path FROM bad")]
+
+    def get(self, run_id: str) -> StoredRun | None:
+        row = self.db.execute("SELECT id, folder, stat, record FROM runs WHERE id = ?",
+                              (run_id,)).fetchone()
+        return None if row is None else self._run(*row)
+
+    def _run(self, run_id: str, folder: str, stat: str, record_json: str) -> StoredRun | None:
+        """The run, re-read from its file when the file changed since it was indexed."""
+        # One Path from a string: two `/` joins cost more than the stat, for 50,000 rows.
+        path = Path(f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml")
+        try:
+            current = _stat_key(os.stat(path))
+        except OSError:
+            return None
+        if current == stat:
+            record = upgrade(record_from_json(record_json), str(path), self.warn)
+            return StoredRun(run_id, path, record)
+        record = read_record(path, self.warn)
+        return None if record is None else StoredRun(run_id, path, record)
+
+    def select(self, filters: Filters, limit: int | None, newest_first: bool) -> list[StoredRun]:
+        where, args = _sql_for(filters)
+        order = "DESC" if newest_first else "ASC"
+        cursor = self.db.execute(
+            f"SELECT id, folder, stat, record FROM runs {where} ORDER BY id {order}", args)
+        chosen: list[StoredRun] = []
+        for row in cursor:
+            if not id_may_match(row[0], filters):
+                continue
+            run = self._run(*row)
+            if run is None or not filters.matches(run.record, effective_status(run.record)):
+                continue
+            chosen.append(run)
+            if limit is not None and len(chosen) >= limit:
+                break
+        return chosen
+
+    def search_rows(self, filters: Filters, containing: Sequence[str], fold_case: bool
+                    ) -> Iterator[tuple[str, str, str]]:
+        """(id, search text, record JSON) of runs passing a cheap superset of `filters`, newest
+        first; with `containing`, only rows whose text holds one of those strings (found inside
+        SQLite; with `fold_case`, the first is compared in ASCII lower case)."""
+        where, args = _sql_for(filters)
+        if containing:
+            first, *others = containing
+            compare = "instr(lower(search), ?) > 0" if fold_case else "instr(search, ?) > 0"
+            clause = "(" + " OR ".join([compare] + ["instr(search, ?) > 0"] * len(others)) + ")"
+            args += [first.lower() if fold_case else first, *others]
+            where = f"{where} AND {clause}" if where else f"WHERE {clause}"
+        yield from self.db.execute(f"SELECT id, search, record FROM runs {where} ORDER BY id DESC", args)
+
+    def path_of(self, run_id: str) -> Path | None:
+        row = self.db.execute("SELECT folder FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else self.runs_dir / row[0] / f"{run_id}.toml"
+
+
+def _sql_for(filters: Filters) -> tuple[str, list[Any]]:
+    """A WHERE clause selecting a superset of what `filters` keeps; the exact test runs in Python
+    on each candidate, so the two can never disagree."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    slack = 60.0   # hand-edited times and ids a minute off are still candidates
+    if filters.since:
+        clauses.append("(started IS NULL OR started >= ?)")
+        args.append(filters.since.timestamp() - slack)
+    if filters.until:
+        clauses.append("(started IS NULL OR started < ?)")
+        args.append(filters.until.timestamp() + slack)
+    for tag in filters.tags:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = ?)")
+        args.append(tag)
+    if filters.statuses:
+        wanted = set(filters.statuses)
+        if wanted & {"running", "crashed"}:
+            wanted |= {"running", "crashed"}     # crashed is a dead wrapper's `running`
+        clauses.append(f"status IN ({','.join('?' * len(wanted))})")
+        args += sorted(wanted)
+    for condition in filters.where:
+        sql = _condition_sql(condition)
+        if sql:
+            clauses.append(sql[0])
+            args += sql[1]
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _condition_sql(condition: Condition) -> tuple[str, list[Any]] | None:
+    """Only the cases whose SQL meaning is surely wider than the Python test. Values SQL cannot
+    compare like Python does (nan and inf stored as objects, datetimes, arrays, numbers against
+    text) are kept as candidates for the Python test to decide."""
+    value = condition.value
+    if '"' in condition.name or "\\" in condition.name or condition.name[:1] == "$":
+        return None      # quoting trouble, or a `$` key stored escaped: Python alone decides
+    json_path = f'$."{condition.name}"'
+    if condition.table:
+        expr, args = f"json_extract({condition.table}, ?)", [json_path]
+        kind, kind_args = f"json_type({condition.table}, ?)", [json_path]
+    else:
+        tables = ("metrics", "params", "record")
+        expr = "coalesce(" + ", ".join(f"json_extract({t}, ?)" for t in tables) + ")"
+        kind = "coalesce(" + ", ".join(f"json_type({t}, ?)" for t in tables) + ")"
+        args = kind_args = [json_path] * 3
+    if condition.op in (">", "<", ">=", "<=") and isinstance(value, (int, float)) \
+            and not isinstance(value, bool):
+        return f"({kind} = 'object' OR {expr} {condition.op} ?)", [*kind_args, *args, value]
+    if condition.op in ("=", "==") and isinstance(value, str):
+        return (f"({kind} IN ('integer', 'real', 'true', 'false', 'object', 'array') OR {expr} = ?)",
+                [*kind_args, *args, value])
+    return None

@@ -1,0 +1,108 @@
+"""A run's side file, `.journal/metrics/<id>.jsonl`: what a script gives through the Python API.
+
+One JSON object a line, appended by the script and never rewritten:
+
+    {"t": 1764315727.123, "step": 10, "metrics": {"loss": 0.31, "acc": 0.82}}
+    {"t": 1764315727.001, "params": {"lr": 0.0003, "batch_size": 32}}
+    {"t": 1764315790.456, "status": "failed", "error": "ValueError: bad shape"}
+
+Under `journal new` this is the whole hand-over from the script to the wrapper: the script only
+appends here (one `write` per line on an O_APPEND descriptor, so lines from several processes
+never interleave and a SIGKILL loses at most the line being written), and the wrapper folds the
+file into the record in its final write. Every point is kept, so per-step curves exist for later;
+the file is committed with the record, like the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+TYPE_CHECKING = False     # dataclasses, typing and pathlib cost a script ~15 ms to import
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+from journal.record import INT64
+
+FOLDER = "metrics"
+
+
+def path(journal_dir: Path, run_id: str) -> Path:
+    return journal_dir / FOLDER / f"{run_id}.jsonl"
+
+
+def open_for_append(file: Path) -> int:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+
+class Folded:
+    """What a side file contributes to the record."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self.metrics: dict[str, Any] = {}     # the last value of each, in order of first log
+        self.points = 0                       # metric lines: one per log() call
+        self.status: str | None = None        # how the script said it ended, if it said
+        self.error: str | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Folded) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return f"Folded({vars(self)})"
+
+
+def fold(file: Path) -> Folded:
+    """Read a side file. A torn last line (its writer was killed mid-write) and any line that is
+    not a JSON object are skipped; values a record cannot hold are dropped. Missing file: empty."""
+    folded = Folded()
+    try:
+        handle = open(file, "rb")
+    except OSError:
+        return folded
+    with handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break       # the last line, cut short
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict):
+                continue
+            metrics = entry.get("metrics")
+            if isinstance(metrics, dict):
+                folded.points += 1
+                for name, value in metrics.items():
+                    if _holdable_number(value):
+                        folded.metrics[name] = value
+            params = entry.get("params")
+            if isinstance(params, dict):
+                folded.params.update(storable(params))
+            status = entry.get("status")
+            if isinstance(status, str):
+                folded.status = status
+                error = entry.get("error")
+                folded.error = error if isinstance(error, str) else None
+    return folded
+
+
+def _holdable_number(value: Any) -> bool:
+    """A metric value a record can hold: a bool, a float, or an int that fits TOML's 64 bits."""
+    if isinstance(value, bool) or isinstance(value, float):
+        return True
+    return isinstance(value, int) and value in INT64
+
+
+def storable(value: Any) -> Any:
+    """`value` with what TOML cannot hold (null, huge ints) left out, tables and arrays included."""
+    if isinstance(value, dict):
+        kept = {str(k): storable(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None}
+    if isinstance(value, list):
+        return [item for item in map(storable, value) if item is not None]
+    if isinstance(value, str) or _holdable_number(value):
+        return value
+    return None

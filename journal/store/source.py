@@ -1,0 +1,133 @@
+"""Reading runs back: find records, resolve REFs, select by filters, newest first.
+
+`RunSource` is what every reading command uses. It answers from the derived index when it can
+(store/index.py) and from the record files otherwise; both give the same answers, and the files
+stay the only source of truth. A record that does not parse is skipped with a warning that names
+its file (store/records.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from journal.errors import UsageError
+from journal.record import StoredRun, is_valid_id
+from journal.store.filters import Filters, id_may_match
+from journal.store.records import read_record, record_files
+from journal.text import printable
+
+if TYPE_CHECKING:
+    from journal.store.index import Index
+
+_NTH_BEFORE = re.compile(r"(?:@|latest)~(\d+)")
+NO_INDEX_VARIABLE = "JOURNAL_NO_INDEX"      # "1": read the record files, not the index
+
+
+class RunSource:
+    """The runs of one journal folder."""
+
+    def __init__(self, journal_dir: Path, warn: Callable[[str], None], *,
+                 environ: Mapping[str, str] | None = None, use_index: bool = True) -> None:
+        self.journal_dir = journal_dir
+        self.warn = warn
+        self.index: Index | None = None
+        if journal_dir.exists() and not journal_dir.is_dir():
+            raise UsageError(f"the journal folder {printable(str(journal_dir))} is not a folder",
+                             hint="JOURNAL_DIR or .journal names a file")
+        if use_index and (environ or {}).get(NO_INDEX_VARIABLE) != "1":
+            from journal.store.index import open_index
+
+            self.index = open_index(journal_dir, warn, environ or {})
+        self._files: dict[str, Path] | None = None
+
+    # -- ids ----------------------------------------------------------------------------------
+
+    def _all_files(self) -> dict[str, Path]:
+        if self._files is None:
+            self._files = dict(sorted(record_files(self.journal_dir)))
+        return self._files
+
+    def ids(self) -> list[str]:
+        """Every run id, oldest first."""
+        if self.index is not None:
+            return self.index.ids()
+        return list(self._all_files())
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        if self.index is not None:
+            return self.index.ids_with_prefix(prefix)
+        return [run_id for run_id in self._all_files() if run_id.startswith(prefix)]
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> StoredRun | None:
+        if self.index is not None:
+            return self.index.get(run_id)
+        path = self._all_files().get(run_id)
+        if path is None:
+            return None
+        record = read_record(path, self.warn)
+        return None if record is None else StoredRun(run_id, path, record)
+
+    def select(self, filters: Filters | None = None, limit: int | None = None,
+               newest_first: bool = True) -> list[StoredRun]:
+        """The runs that pass `filters`, newest first, reading no more records than needed."""
+        filters = filters or Filters()
+        if self.index is not None:
+            return self.index.select(filters, limit, newest_first)
+        ids = list(self._all_files())
+        chosen: list[StoredRun] = []
+        for run_id in reversed(ids) if newest_first else ids:
+            if not id_may_match(run_id, filters):
+                continue
+            run = self.get(run_id)
+            if run is not None and filters.matches(run.record, run.status):
+                chosen.append(run)
+                if limit is not None and len(chosen) >= limit:
+                    break
+        return chosen
+
+    def resolve(self, ref: str) -> StoredRun:
+        """A REF: an id, a unique prefix of one, `@`/`latest`, or `@~N` (the N-th before the newest)."""
+        run_id = self.resolve_id(ref)
+        run = self.get(run_id)
+        if run is None:
+            raise UsageError(f"run {run_id} cannot be read", hint="see the warning above about its file")
+        return run
+
+    def resolve_id(self, ref: str) -> str:
+        ref = ref.strip()
+        nth = 0
+        if ref in ("@", "latest"):
+            nth = 0
+        elif match := _NTH_BEFORE.fullmatch(ref):
+            nth = int(match[1])
+        else:
+            return self._resolve_prefix(ref)
+        ids = self.ids()
+        if nth >= len(ids):
+            raise UsageError(
+                f"there is no run {printable(ref)}: the journal has {len(ids)} run(s)",
+                hint="record one with: journal new --note \"...\" -- COMMAND" if not ids else None,
+            )
+        return ids[-1 - nth]
+
+    def _resolve_prefix(self, ref: str) -> str:
+        if not ref or not is_valid_id(ref):
+            raise UsageError(f"unknown run {printable(repr(ref))}", hint="`journal list` shows the runs")
+        candidates = self.ids_with_prefix(ref)
+        if ref in candidates:
+            return ref
+        if not candidates:
+            raise UsageError(f"unknown run {printable(repr(ref))}", hint="`journal list` shows the runs")
+        if len(candidates) > 1:
+            shown = ", ".join(candidates[-10:][::-1]) + (" ..." if len(candidates) > 10 else "")
+            raise UsageError(f"ambiguous run {printable(repr(ref))}: {len(candidates)} runs match: {shown}",
+                             hint="give more characters of the id")
+        return candidates[0]
+
+    def resolve_all(self, refs: Sequence[str]) -> list[StoredRun]:
+        return [self.resolve(ref) for ref in refs]
