@@ -85,8 +85,8 @@ if TYPE_CHECKING:
         error: str
         problems: list[str]
         amendments: list[Amendment]
-else:
-    Record = dict
+else:     # at run time every one of them is what tomllib gives: a dict
+    GitState = LogInfo = Series = Amendment = Record = dict
 
 
 # -- statuses -------------------------------------------------------------------------------------

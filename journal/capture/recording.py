@@ -249,7 +249,7 @@ def _create(journal_dir: Path, redactor: Redactor, raw: Record, code: CodeState,
     return record
 
 
-def _status_of(exit_code: int, child_signal: int | None, received_signal: int | None) -> Status:
+def _status_of(exit_code: int, child_signal: int | None, received_signal: int | None) -> str:
     """interrupted: SIGINT (to journal or the child's death by it); killed: any other fatal signal."""
     for signum in (received_signal, child_signal):
         if signum is not None:
@@ -268,7 +268,7 @@ def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
     record["exit_code"] = exit_code
     for name in ("env", "log", "series"):   # tables added late still come after params/metrics
         if name in record:
-            record[name] = record.pop(name)   # type: ignore[literal-required]
+            record[name] = record.pop(name)
     try:
         write_record(run)
     except StoreError as exc:

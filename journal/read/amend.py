@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from journal.errors import StoreError, UsageError
-from journal.record import Record, is_valid_id
+from journal.record import Amendment, Record, is_valid_id
 from journal.redact import Redactor
 from journal.store.config import load_config
 from journal.store.paths import run_path
@@ -44,7 +44,7 @@ def add_note(source: RunSource, ref: str, text: str, *, now: Callable[[], dt.dat
     """Append an amendment to a run's note; returns the run's id."""
     if not text.strip():
         raise UsageError("the note text is empty", hint='journal note REF "what to add"')
-    amendment = {"at": now(), "text": _redactor(source.journal_dir).text(text)}
+    amendment: Amendment = {"at": now(), "text": _redactor(source.journal_dir).text(text)}
     run_id, path = _locate(source, ref)
 
     def append(record: Record | None) -> Record:
@@ -53,7 +53,7 @@ def add_note(source: RunSource, ref: str, text: str, *, now: Callable[[], dt.dat
         if not isinstance(amendments, list):
             raise StoreError(f"{path}: `amendments` is not a list; the record was not changed",
                              hint="fix the file by hand")
-        return {**record, "amendments": [*amendments, amendment]}  # type: ignore[typeddict-item]
+        return {**record, "amendments": [*amendments, amendment]}
 
     edit_record(path, append, keep_layout=True)
     return run_id

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from journal.git import GitFailed, exclude_pathspec
 from journal.read.codediff import NoCode, State, compare
-from journal.record import StoredRun, is_number, table, text_list
+from journal.record import Record, StoredRun, is_number, table, text_list
 from journal.store.config import load_config
 from journal.store.paths import Place, find_worktree_root, inside_journal
 from journal.store.source import RunSource
@@ -175,7 +175,7 @@ def _pair(title: str, old: str, new: str, difference: str | None = None) -> str:
     return f"{title:<9} {old} \u2192 {new}" + (f"  ({difference})" if difference else "")
 
 
-def _note_lines(record: Mapping[str, Any]) -> list[str]:
+def _note_lines(record: Record) -> list[str]:
     note = record.get("note")
     lines = printable_block(str(note)).splitlines() if note else []
     lines = lines or ["(no note)"]
@@ -188,7 +188,7 @@ def _note_lines(record: Mapping[str, Any]) -> list[str]:
     return [line.replace("\t", "    ") for line in lines]
 
 
-def _note(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+def _note(a: Record, b: Record) -> list[str]:
     old, new = _note_lines(a), _note_lines(b)
     if old == new:
         return ["note      same:", *("  " + line for line in old)]

@@ -98,6 +98,7 @@ def export(request: ExportRequest, source: RunSource, place: Place) -> Exported:
 def time_range(request: ExportRequest, now: dt.datetime) -> TimeRange:
     """`--week N` (ISO weeks, Monday to Sunday), else `--since/--until`, else the last 7 days
     (today and the six before it)."""
+    until: dt.datetime | None
     if request.week is not None:
         if request.since or request.until:
             raise UsageError("--week cannot be combined with --since or --until")

@@ -37,11 +37,11 @@ def sort_runs(runs: list[StoredRun], sort: str) -> list[StoredRun]:
     name, lowest_first = (sort[1:], True) if sort.startswith("-") else (sort, False)
     if not name:
         raise UsageError("--sort needs a metric or param name", hint="e.g. --sort acc or --sort -loss")
-    table, dot, rest = name.partition(".")
-    table, name = (table, rest) if dot and table in ("params", "metrics") else (None, name)
+    prefix, dot, rest = name.partition(".")
+    where, name = (prefix, rest) if dot and prefix in ("params", "metrics") else (None, name)
 
     def number(run: StoredRun) -> float | None:
-        value = lookup(run.record, table, name)
+        value = lookup(run.record, where, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             return None
         return float(value)

@@ -9,9 +9,13 @@ Content-Security-Policy forbids scripts and any fetch even if something slipped 
 from __future__ import annotations
 
 import html
-from typing import Any
+from collections.abc import MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from journal.render.markdown import markdown_parser
+
+if TYPE_CHECKING:
+    from journal.render.markdown import MarkdownIt, OptionsDict, RendererHTML, Token
 
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; "
         "form-action 'none'")
@@ -67,7 +71,7 @@ def html_page(markdown_text: str, title: str | None = None) -> str:
     return _PAGE.format(csp=_CSP, title=html.escape(title), css=_CSS, body=body)
 
 
-def _inline_text(parser: Any, source: str) -> str:
+def _inline_text(parser: MarkdownIt, source: str) -> str:
     """A heading's Markdown as the plain text a browser tab shows."""
     tokens = parser.parseInline(source)
     children = tokens[0].children if tokens else []
@@ -75,7 +79,8 @@ def _inline_text(parser: Any, source: str) -> str:
                    if child.type in ("text", "code_inline", "text_special"))
 
 
-def _image_as_link(self: Any, tokens: list[Any], index: int, options: Any, env: Any) -> str:
+def _image_as_link(self: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict,
+                   env: MutableMapping[str, Any]) -> str:
     token = tokens[index]
     alt = html.escape(self.renderInlineAsText(token.children or [], options, env))
     label = f"[image: {alt}]" if alt else "[image]"

@@ -26,9 +26,16 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journal.text import printable, printable_block
+
+if TYPE_CHECKING:     # markdown-it-py's types, for this package's other users of its objects
+    from markdown_it import MarkdownIt as MarkdownIt
+    from markdown_it.renderer import RendererHTML as RendererHTML
+    from markdown_it.rules_inline import StateInline
+    from markdown_it.token import Token as Token
+    from markdown_it.utils import OptionsDict as OptionsDict
 
 __all__ = ["inline_text", "table_cell", "code_span", "table_code", "code_block", "note_markdown",
            "split_title", "markdown_parser"]
@@ -71,20 +78,20 @@ def _escape(text: str, *, line_start: bool) -> str:
     return "".join(out)
 
 
-def inline_text(text: Any) -> str:
+def inline_text(text: object) -> str:
     """Plain text as an inline Markdown fragment, one line, that renders as `printable(text)`
     (leading and trailing spaces dropped) in a paragraph, list item or heading, even at the
     start of a line."""
     return _escape(str(text), line_start=True)
 
 
-def table_cell(text: Any) -> str:
+def table_cell(text: object) -> str:
     """Plain text for a GFM table cell: as `inline_text`, without the escapes only the start of a
     line needs (`-0.5` stays as it is). `inline_text` is safe in a cell too."""
     return _escape(str(text), line_start=False)
 
 
-def code_span(text: Any) -> str:
+def code_span(text: object) -> str:
     """`text` as inline code, shown verbatim, one line, safe in a paragraph, list item, heading or
     GFM table cell. Each span is delimited by a backtick run of a length that appears nowhere in
     it, padded with one space where CommonMark strips one. A table splits its row at `|` before it
@@ -94,7 +101,7 @@ def code_span(text: Any) -> str:
     return "\\|".join(_one_span(piece) for piece in printable(str(text)).split("|"))
 
 
-def table_code(text: Any) -> str:
+def table_code(text: object) -> str:
     """The same as `code_span`, which is safe in a table cell already (kept for callers that
     name the context)."""
     return code_span(text)
@@ -113,7 +120,7 @@ def _one_span(text: str) -> str:
     return f"{fence}{text}{fence}"
 
 
-def code_block(text: Any, info: str = "") -> str:
+def code_block(text: object, info: str = "") -> str:
     """`text` as a fenced code block, shown verbatim: the fence is longer than any backtick run in
     the text, so no line inside can close it. `info` is the language (`sh`, `diff`, `text`);
     anything but a plain word is dropped from it. Ends with a newline."""
@@ -130,7 +137,16 @@ def code_block(text: Any, info: str = "") -> str:
 _MAX_PASSES = 64
 
 
-def markdown_parser(*, html: bool = True) -> Any:
+def lines_of(token: Token) -> tuple[int, int]:
+    """The source lines a block token spans: (first, end), end excluded. Block tokens carry them;
+    a token without them is a parser change journal does not know, and fails loudly."""
+    if token.map is None:
+        raise ValueError(f"markdown-it gave a {token.type} token no line range")
+    first, end = token.map
+    return first, end
+
+
+def markdown_parser(*, html: bool = True) -> MarkdownIt:
     """The parser every part of journal reads Markdown with: CommonMark plus GFM tables and
     strikethrough, as rich and most notes apps read it. `html=True` (CommonMark's default) finds
     raw HTML as HTML; pass `html=False` to show it as text, e.g. for an HTML export."""
@@ -140,19 +156,19 @@ def markdown_parser(*, html: bool = True) -> Any:
 
 
 @functools.cache
-def _plain_parser() -> Any:
+def _plain_parser() -> MarkdownIt:
     return markdown_parser()
 
 
 @functools.cache
-def _recording_parser() -> Any:
+def _recording_parser() -> MarkdownIt:
     """A parser that also notes where in each inline token's text raw HTML starts: inline tokens
     carry no positions of their own, and the `<` to escape must be found in the source."""
     from markdown_it.rules_inline import html_inline
 
     parser = markdown_parser(html=True)
 
-    def html_inline_at(state: Any, silent: bool) -> bool:
+    def html_inline_at(state: StateInline, silent: bool) -> bool:
         start = state.pos
         found = html_inline(state, silent)
         if found and not silent:
@@ -165,7 +181,7 @@ def _recording_parser() -> Any:
     return parser
 
 
-def note_markdown(note: Any, demote_to_level: int = 3) -> str:
+def note_markdown(note: object, demote_to_level: int = 3) -> str:
     """A note (Markdown) made safe to embed below a heading: its headings are shifted so that `#`
     becomes level `demote_to_level` (`##` the next, at most 6; setext headings become ATX), raw
     HTML is escaped so it shows as text, an unclosed code fence is closed, and control characters
@@ -189,7 +205,7 @@ def note_markdown(note: Any, demote_to_level: int = 3) -> str:
     return code_block("\n".join(lines), "text")
 
 
-def split_title(note: Any) -> tuple[str | None, str]:
+def split_title(note: object) -> tuple[str | None, str]:
     """A note's title and the rest, both as written (not escaped): the first line of an opening
     paragraph, or the text of an opening heading. (None, note) when the note is empty or opens
     with anything else (a list, code, a quote, a table), which makes no title."""
@@ -215,7 +231,7 @@ def _trimmed_lines(text: str) -> list[str]:
     return lines
 
 
-def _html_positions(tokens: list[Any], lines: list[str], html_at: set[tuple[str, int]]
+def _html_positions(tokens: list[Token], lines: list[str], html_at: set[tuple[str, int]]
                     ) -> set[tuple[int, int]] | None:
     """(line, column) of the `<` opening each raw HTML block or inline HTML in this parse."""
     found: set[tuple[int, int]] = set()
@@ -252,7 +268,7 @@ def _html_positions(tokens: list[Any], lines: list[str], html_at: set[tuple[str,
     return found
 
 
-def _restructure(tokens: list[Any], lines: list[str], demote_to_level: int) -> list[str]:
+def _restructure(tokens: list[Token], lines: list[str], demote_to_level: int) -> list[str]:
     """Demote the headings and close a code fence left open at the end of the note."""
     lines = list(lines)
     shift = max(0, demote_to_level - 1)
@@ -260,7 +276,7 @@ def _restructure(tokens: list[Any], lines: list[str], demote_to_level: int) -> l
                 if token.type == "heading_open" and token.map]
     for index, token in reversed(headings):          # setext headings change the line count
         level = min(6, int(token.tag[1]) + shift)
-        first, end = token.map
+        first, end = lines_of(token)
         if token.markup.startswith("#"):
             line = lines[first]
             start = line.find("#")

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from journal.record import Record
 from journal.text import format_value, human_duration, printable, printable_block
 
 _LABEL = 10           # width of the label column
@@ -30,7 +31,7 @@ _INDENT = " " * (2 + _LABEL)
 _MAX_NAME = 40        # metric names longer than this are not padded to
 
 
-def final_report(record: Mapping[str, Any], journal_dir: Path) -> str:
+def final_report(record: Record, journal_dir: Path) -> str:
     lines = [f"journal run {printable(str(record.get('id', '?')))}"]
 
     def add(label: str, value: str) -> None:
@@ -52,8 +53,9 @@ def final_report(record: Mapping[str, Any], journal_dir: Path) -> str:
         add("commit", describe_commit(git))
     if record.get("started"):
         add("started", printable(_time(record["started"])))
-    if isinstance(record.get("duration"), (int, float)):
-        add("duration", human_duration(float(record["duration"])))
+    duration = record.get("duration")
+    if isinstance(duration, (int, float)):
+        add("duration", human_duration(float(duration)))
     add("status", _status(record))
     metrics = record.get("metrics")
     if isinstance(metrics, Mapping) and metrics:
@@ -90,7 +92,7 @@ def _time(value: Any) -> str:
     return str(value)
 
 
-def _status(record: Mapping[str, Any]) -> str:
+def _status(record: Record) -> str:
     text = str(record.get("status", "?"))
     if record.get("exit_code") is not None:
         text += f" (exit {record['exit_code']})"

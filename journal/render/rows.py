@@ -15,12 +15,12 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from journal.record import Status, StoredRun, aware, effective_status, table
+from journal.record import Record, Status, StoredRun, aware, effective_status, table
 from journal.text import human_duration, json_text, printable, printable_block
 
 HEADLINE_METRICS = 3      # metrics shown on a `journal list` line (the first ones of a run)
 NOTE_WIDTH = 60
-_STATUS_COLOUR = {Status.FINISHED: "32", Status.FAILED: "31", Status.INTERRUPTED: "33",
+_STATUS_COLOUR: dict[str, str] = {Status.FINISHED: "32", Status.FAILED: "31", Status.INTERRUPTED: "33",
                   Status.KILLED: "33", Status.CRASHED: "35", Status.RUNNING: "36"}
 COLUMNS = ("id", "started", "ended", "status", "exit_code", "duration", "commit", "branch",
            "dirty", "host", "cwd", "command", "note", "tags")
@@ -156,7 +156,7 @@ def relative_time(moment: dt.datetime, now: dt.datetime) -> str:
     return "just now" if seconds < 10 else f"{int(seconds)}s ago"
 
 
-def commit_mark(record: Mapping[str, Any]) -> str:
+def commit_mark(record: Record) -> str:
     """`9ac7188*`: short commit, `*` when the tree was dirty; `-` outside git."""
     git = record.get("git")
     if not isinstance(git, Mapping):
@@ -166,7 +166,7 @@ def commit_mark(record: Mapping[str, Any]) -> str:
     return printable(text + ("*" if git.get("dirty") else ""))
 
 
-def duration_text(record: Mapping[str, Any], now: dt.datetime) -> str:
+def duration_text(record: Record, now: dt.datetime) -> str:
     duration = record.get("duration")
     if isinstance(duration, (int, float)) and not isinstance(duration, bool):
         return human_duration(float(duration), compact=True)
@@ -184,7 +184,7 @@ def first_line(note: Any, width: int) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def headline_metrics(record: Mapping[str, Any], count: int = HEADLINE_METRICS) -> str:
+def headline_metrics(record: Record, count: int = HEADLINE_METRICS) -> str:
     metrics = record.get("metrics")
     if not isinstance(metrics, Mapping):
         return ""

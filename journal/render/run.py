@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from journal.record import Status, StoredRun, finite_number, short_id, table
+from journal.record import Record, Status, StoredRun, aware, finite_number, listed, short_id, table
 from journal.render.markdown import (code_block, code_span, inline_text, note_markdown,
                                      split_title, table_cell)
 from journal.store.paths import shown_path
@@ -32,7 +32,7 @@ from journal.text import format_value, human_duration, printable_block
 
 __all__ = ["FIELDS", "run_markdown", "run_fields", "log_excerpt", "log_text"]
 
-STATUS_MARKS = {Status.FINISHED: "✓", Status.FAILED: "✗", Status.INTERRUPTED: "⏹",
+STATUS_MARKS: dict[str, str] = {Status.FINISHED: "✓", Status.FAILED: "✗", Status.INTERRUPTED: "⏹",
                 Status.KILLED: "✗", Status.CRASHED: "✗", Status.RUNNING: "…"}
 MAX_PATHS = 20                 # changed/untracked files listed before "and N more"
 TITLE_WIDTH = 120              # a longer first line is cut in the heading and kept in the body
@@ -101,12 +101,9 @@ def _zone(moment: dt.datetime) -> str:
     return f"{offset[:3]}:{offset[3:]}" if offset else ""
 
 
-def _local(value: Any, tz: dt.tzinfo | None) -> dt.datetime | None:
-    if not isinstance(value, dt.datetime):
-        return None
-    if value.tzinfo is None:
-        value = value.astimezone()     # naive (hand-edited): local time, as the filters read it
-    return value.astimezone(tz)
+def _local(value: object, tz: dt.tzinfo | None) -> dt.datetime | None:
+    """A time in `tz` (default: local); naive (hand-edited) times read as local, as filters do."""
+    return aware(value).astimezone(tz) if isinstance(value, dt.datetime) else None
 
 
 def _time_text(moment: dt.datetime) -> str:
@@ -183,7 +180,7 @@ def _title_and_body(note: str, run_id: str, level: int) -> tuple[str, str]:
     return inline_text(title), note_markdown(rest, level)
 
 
-def _amendments(record: Mapping[str, Any], level: int, tz: dt.tzinfo | None) -> str:
+def _amendments(record: Record, level: int, tz: dt.tzinfo | None) -> str:
     items = record.get("amendments")
     if not isinstance(items, list):
         return ""
@@ -317,8 +314,7 @@ class _Run:
         if _strings(git.get("redacted")):
             masked = _code_list(_strings(git.get("redacted")))
             items.append(f"**Secrets masked in the patch of:** {masked}")
-        listed = git.get("submodules") if isinstance(git.get("submodules"), list) else []
-        submodules = [sub for sub in listed if isinstance(sub, Mapping)]
+        submodules = [sub for sub in listed(git.get("submodules")) if isinstance(sub, Mapping)]
         if submodules:
             items.append("**Submodules:** " + ", ".join(
                 code_span(format_value(sub.get("path", "?")))

@@ -32,13 +32,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import ChainMap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from journal.errors import UsageError
-from journal.render.markdown import code_block, code_span, markdown_parser
+from journal.render.markdown import code_block, code_span, lines_of, markdown_parser
+
+if TYPE_CHECKING:
+    from journal.render.markdown import MarkdownIt, Token
 
 _PLACEHOLDER = re.compile(r"(?<!\\)\{\{(.*?)\}\}")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -99,7 +101,7 @@ def markdown_text(markdown: str) -> str:
 
 
 @functools.cache
-def _text_parser() -> Any:
+def _text_parser() -> MarkdownIt:
     return markdown_parser(html=False)
 
 
@@ -236,11 +238,11 @@ class Template:
         """The front matter (empty without one) and the Markdown body."""
         front = _fill(self.front_matter, data.fields) if self.front_matter else ""
         out: list[str] = []
-        self._render(self.root.body, data, None, ChainMap(dict(data.fields)), out)
+        self._render(self.root.body, data, None, _Scope(data.fields), out)
         return front, "".join(out).strip("\n") + "\n"
 
     def _render(self, parts: list[Any], data: Data, day: Day | None,
-                scope: ChainMap[str, Filler], out: list[str]) -> None:
+                scope: _Scope, out: list[str]) -> None:
         get = _getter(scope)
         for part in parts:
             if isinstance(part, str):
@@ -249,10 +251,10 @@ class Template:
                 out.append(part.render(get))
             elif part.kind == DAY:
                 for each in data.days:
-                    self._render(part.body, data, each, scope.new_child(each.fields), out)
+                    self._render(part.body, data, each, scope.inside(each.fields), out)
             elif part.kind == RUN:
                 for run in (day.runs if day is not None else data.runs):
-                    self._render(part.body, data, day, scope.new_child(run), out)
+                    self._render(part.body, data, day, scope.inside(run), out)
             elif _condition_holds(part.condition, data.conditions):
                 self._render(part.body, data, day, scope, out)
 
@@ -260,6 +262,31 @@ class Template:
 def _condition_holds(condition: str, conditions: Mapping[str, bool]) -> bool:
     negated = condition.startswith("no ")
     return bool(conditions.get(condition[3:] if negated else condition)) != negated
+
+
+class _Scope(Mapping[str, Filler]):
+    """The values a placeholder can name: the innermost section's first (a run's, then its
+    day's, then the whole note's). Read-only: the run's values are computed as they are asked."""
+
+    def __init__(self, *layers: Mapping[str, Filler]) -> None:
+        self.layers = layers
+
+    def inside(self, inner: Mapping[str, Filler]) -> _Scope:
+        return _Scope(inner, *self.layers)
+
+    def __getitem__(self, name: str) -> Filler:
+        for layer in self.layers:
+            try:
+                return layer[name]
+            except KeyError:
+                continue
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name for layer in self.layers for name in layer))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _getter(scope: Mapping[str, Filler]) -> Callable[[str, int], Value]:
@@ -318,7 +345,7 @@ class _Compiler:
         return out
 
     def known(self) -> str:
-        groups = {ROOT: [], DAY: [], RUN: []}
+        groups: dict[str, list[str]] = {ROOT: [], DAY: [], RUN: []}
         for name, spec in self.schema.items():
             groups[spec.scope].append(name)
         return (f"known fields: {', '.join(groups[ROOT])}; in each day: {', '.join(groups[DAY])}"
@@ -374,7 +401,7 @@ class _Compiler:
             raise self.fail(line, f"unknown placeholder {{{{{name}}}}}; {self.known()}")
         return spec
 
-    def _classify(self, tokens: list[Any], body: list[str]) -> None:
+    def _classify(self, tokens: list[Token], body: list[str]) -> None:
         heading = 0
         cell = False
         paragraph_map: list[int] | None = None
@@ -393,15 +420,15 @@ class _Compiler:
             elif kind == "fence":
                 self._fence(token)
             elif kind == "code_block" and _SENTINEL.search(token.content):
-                raise self.fail(token.map[0], "a placeholder in an indented code block cannot be "
+                raise self.fail(lines_of(token)[0], "a placeholder in an indented code block cannot be "
                                               "filled safely; use a fenced code block (```)")
             elif kind == "inline":
                 standalone = paragraph_map if not cell and token.map == paragraph_map else None
                 self._inline(token, body, cell, standalone, heading, token.level)
                 paragraph_map = None
 
-    def _html_block(self, token: Any) -> None:
-        first, end = token.map
+    def _html_block(self, token: Token) -> None:
+        first, end = lines_of(token)
         content = token.content
         marker = _MARKER_LIKE.search(content)
         if marker:
@@ -421,22 +448,22 @@ class _Compiler:
             raise self.fail(first, "a placeholder in raw HTML cannot be filled safely; put it "
                                    "in Markdown text")
 
-    def _fence(self, token: Any) -> None:
+    def _fence(self, token: Token) -> None:
         found = [int(m[1]) for m in _SENTINEL.finditer(token.content)]
         if _SENTINEL.search(token.info):
-            raise self.fail(token.map[0], "a placeholder cannot go in a code block's info string")
+            raise self.fail(lines_of(token)[0], "a placeholder cannot go in a code block's info string")
         if not found:
             return
         if token.level != 0:
-            raise self.fail(token.map[0], "a fenced code block with placeholders must be at the "
+            raise self.fail(lines_of(token)[0], "a fenced code block with placeholders must be at the "
                                           "top level, not inside a list or quote")
         names = {index: self.names[index] for index in found}
         for index in found:
             self.context[index] = "code"
         slot = _Fence(token.info.strip(), token.content, names)
-        self.line_slots[token.map[0]] = (token.map[1], slot)
+        self.line_slots[lines_of(token)[0]] = (lines_of(token)[1], slot)
 
-    def _inline(self, token: Any, body: list[str], cell: bool, standalone: list[int] | None,
+    def _inline(self, token: Token, body: list[str], cell: bool, standalone: list[int] | None,
                 heading: int, level: int) -> None:
         children = token.children or []
         if standalone is not None:
@@ -458,7 +485,7 @@ class _Compiler:
                 if found:
                     self._code_span(child, found, body, cell)
             elif child.type == "html_inline" and _MARKER_LIKE.search(child.content):
-                raise self.fail(token.map[0], "a section marker must stand on a line of its own, "
+                raise self.fail(lines_of(token)[0], "a section marker must stand on a line of its own, "
                                               "with blank lines around it")
 
     def _needs_inline(self, index: int) -> None:
@@ -485,7 +512,7 @@ class _Compiler:
         col = body[line].index(f"\ue000{index}\ue001")
         self.span_slots.setdefault(line, []).append((col, col + width, slot))
 
-    def _code_span(self, child: Any, found: list[int], body: list[str], cell: bool) -> None:
+    def _code_span(self, child: Token, found: list[int], body: list[str], cell: bool) -> None:
         index = found[0]
         line = self.where[index]
         text = body[line]

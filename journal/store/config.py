@@ -165,6 +165,7 @@ def _checked(value: Any, expected: type, name: str, path: Path) -> Any:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{path}: {name} must be a list of strings")
         return tuple(value)
-    if not isinstance(value, expected) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, (int, float)) or not isinstance(value, expected) \
+            or isinstance(value, bool) or value < 0:
         raise ConfigError(f"{path}: {name} must be a non-negative {expected.__name__}")
     return value

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,17 +93,19 @@ def compare(actual: Any, op: str, wanted: Any) -> bool:
         equal = actual == wanted if isinstance(actual, bool) == isinstance(wanted, bool) else False
         return equal if op in ("=", "==") else (not equal if op == "!=" else False)
     if isinstance(actual, (int, float)) and isinstance(wanted, (int, float)):
-        left, right = actual, wanted    # not float(): 2**53 + 1 > 2**53, as SQLite says too
-        if isinstance(left, float) and math.isnan(left):
+        if isinstance(actual, float) and math.isnan(actual):
             return op == "!="
-    elif op in ("=", "==", "!="):
-        left, right = str(actual), str(wanted)
-    else:
-        return False     # ordering a string against a number means nothing
-    return {
-        "=": left == right, "==": left == right, "!=": left != right,
-        ">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right,
-    }[op]
+        # Compared as they are, not as floats: 2**53 + 1 > 2**53, as SQLite says too.
+        return _OPERATORS[op](actual, wanted)
+    if op in ("=", "==", "!="):
+        return _OPERATORS[op](str(actual), str(wanted))
+    return False     # ordering a string against a number means nothing
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "==": operator.eq, "!=": operator.ne,
+    ">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le,
+}
 
 
 def parse_condition(text: str) -> Condition:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from journal.record import (StoredRun, aware, effective_status, is_valid_id, searchable_text, table,
+from journal.record import (Record, StoredRun, aware, effective_status, is_valid_id, searchable_text, table,
                             upgrade)
 from journal.store.filters import Condition, Filters, id_may_match
 from journal.store.records import read_record
@@ -193,15 +193,16 @@ def _taggable(value: Any) -> Any:
     return value
 
 
-def record_from_json(text: str) -> dict[str, Any]:
+def record_from_json(text: str) -> Record:
     # Only a record with keys of its own that start with `$` has `"$$` in its JSON (a string may
     # too: then the slower decoder is still right); the rest skip a scan of every object's keys.
-    return (_DECODE_ESCAPED if '"$$' in text else _DECODE)(text)
+    record: Record = (_DECODE_ESCAPED if '"$$' in text else _DECODE)(text)
+    return record
 
 
 # -- reading one file into a row (also run in worker processes) --------------------------------
 
-def _row_for(args: tuple[str, str, str, str]) -> tuple[str, ...] | tuple[str, str, str, str, str]:
+def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
     """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not parse."""
     run_id, path, folder, stat = args
     problems: list[str] = []
@@ -421,8 +422,8 @@ class Index:
         except OSError:
             return None
         if current == stat:
-            record = upgrade(record_from_json(record_json), str(path), self.warn)
-            return StoredRun(run_id, path, record)
+            indexed = upgrade(record_from_json(record_json), str(path), self.warn)
+            return StoredRun(run_id, path, indexed)
         record = read_record(path, self.warn)
         return None if record is None else StoredRun(run_id, path, record)
 

@@ -81,12 +81,12 @@ def format_value(value: Any) -> str:
             raise ValueError(f"integer out of TOML range: {number}")
         return str(number)
     if isinstance(value, numbers.Real):         # float, numpy floats (repr `np.float64(..)`)
-        number = float(value)
-        if math.isnan(number):
+        real = float(value)
+        if math.isnan(real):
             return "nan"
-        if math.isinf(number):
-            return "inf" if number > 0 else "-inf"
-        return float.__repr__(number)
+        if math.isinf(real):
+            return "inf" if real > 0 else "-inf"
+        return float.__repr__(real)
     if isinstance(value, (bytes, bytearray)):
         return format_string(bytes(value).decode("utf-8", "surrogateescape"))
     if isinstance(value, dt.datetime):
@@ -95,7 +95,7 @@ def format_value(value: Any) -> str:
             raise ValueError("naive datetimes are not written: records use offset datetimes")
         if offset % dt.timedelta(minutes=1):   # TOML offsets have no seconds: say it in UTC
             value = value.astimezone(dt.timezone.utc)
-        return value.isoformat(timespec="milliseconds")
+        return str(value.isoformat(timespec="milliseconds"))
     if isinstance(value, Mapping):
         inner = ", ".join(f"{format_key(str(k))} = {format_value(v)}"
                           for k, v in value.items() if v is not None)
