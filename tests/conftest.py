@@ -1,17 +1,31 @@
-"""Shared fixtures: a sealed git environment, real repositories in tmp dirs, and the real CLI."""
+"""Shared fixtures: a sealed git environment, real repositories in tmp dirs, and the real CLI.
+
+The tests run the working tree's code, never an installed copy: this folder's parent comes first
+on `sys.path` here, and every process a test starts (`python -m journal`, a training script that
+imports journal, a child of `journal new`) gets it first on `PYTHONPATH`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 import tomllib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from journal.store.config import DEFAULT_ENV_ALLOW
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from journal.store.config import DEFAULT_ENV_ALLOW  # noqa: E402  (after the path is set)
 
 _SEALED_GIT = {
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -40,6 +54,8 @@ def sealed_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     for name in DEFAULT_ENV_ALLOW:
         monkeypatch.delenv(name, raising=False)
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
     return dict(os.environ)
 
 
@@ -67,13 +83,104 @@ def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo")
 
 
-def journal(*args: str, cwd: Path, env: dict[str, str] | None = None, input: bytes | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    """Run the real CLI in a subprocess (real fds, real signals)."""
-    return subprocess.run(
-        [sys.executable, "-m", "journal", *args], cwd=cwd, env=env, input=input,
-        capture_output=True, timeout=timeout,
-    )
+def journal(*args: str | bytes, cwd: Path, env: Mapping[str, str] | None = None,
+            input: bytes | None = None, timeout: float = 60,
+            entry: Callable[[list[str]], object] | None = None
+            ) -> subprocess.CompletedProcess[bytes]:
+    """`journal ARGS` through the real entry point (journal.cli.main; `entry` for another), in
+    this process, with real file descriptors: stdin (`input`, else /dev/null), stdout and stderr
+    are files at fds 0, 1 and 2, so a command `journal new` starts writes to them as to a pipe.
+    The environment and working directory are the command's for the call, and everything is put
+    back after it."""
+    argv = [os.fsdecode(arg) for arg in args]     # bytes as a process gets them: surrogateescape
+    with _as_a_process(cwd, env, input, timeout) as (out, err):
+        code = _exit_code_of(argv, entry)
+    return subprocess.CompletedProcess(["journal", *argv], code, out.getvalue(), err.getvalue())
+
+
+def journal_process(*args: str, cwd: Path, env: Mapping[str, str] | None = None,
+                    input: bytes | None = None, timeout: float = 60
+                    ) -> subprocess.CompletedProcess[bytes]:
+    """`python -m journal ARGS` in a process of its own, for what only a process shows: what
+    start-up imports, signals, real concurrency."""
+    return subprocess.run([sys.executable, "-m", "journal", *args], cwd=cwd, env=env,
+                          input=input, capture_output=True, timeout=timeout)
+
+
+def _exit_code_of(argv: list[str], entry: Callable[[list[str]], object] | None) -> int:
+    from journal.cli.main import main
+
+    try:
+        (entry or main)(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+class _Captured:
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.data = b""
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+@contextlib.contextmanager
+def _as_a_process(cwd: Path, env: Mapping[str, str] | None, input: bytes | None,
+                  timeout: float) -> Iterator[tuple[_Captured, _Captured]]:
+    out, err = _Captured(), _Captured()
+    stdin = tempfile.TemporaryFile()
+    stdin.write(input or b"")
+    stdin.seek(0)
+    saved_fds = {fd: os.dup(fd) for fd in (0, 1, 2)}
+    saved_streams = (sys.stdin, sys.stdout, sys.stderr)
+    saved_env, saved_cwd, gc_was_on = dict(os.environ), os.getcwd(), gc.isenabled()
+
+    def too_long(_signum: int, _frame: object) -> None:
+        raise subprocess.TimeoutExpired(["journal"], timeout)
+
+    previous_alarm = signal.signal(signal.SIGALRM, too_long)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(stdin.fileno(), 0)
+        os.dup2(out.file.fileno(), 1)
+        os.dup2(err.file.fileno(), 2)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        if os.environ.get("TZ") != saved_env.get("TZ"):
+            time.tzset()
+        os.chdir(cwd)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        yield out, err
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_alarm)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        for fd, saved in saved_fds.items():
+            os.dup2(saved, fd)
+            os.close(saved)
+        os.chdir(saved_cwd)
+        tz_changed = os.environ.get("TZ") != saved_env.get("TZ")
+        os.environ.clear()
+        os.environ.update(saved_env)
+        if tz_changed:
+            time.tzset()
+        if gc_was_on:
+            gc.enable()
+        for captured in (out, err):
+            captured.file.seek(0)
+            captured.data = captured.file.read()
+            captured.file.close()
+        stdin.close()
 
 
 def records(journal_dir: Path) -> list[dict[str, Any]]:

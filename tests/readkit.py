@@ -3,12 +3,10 @@ and records written straight to disk when a test needs many of them or odd ones.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,44 +30,19 @@ class Result:
         return self.out.splitlines()
 
 
-@contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    before = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 def cli(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Result:
-    """`journal ARGS` in this process through the real entry point (errors become exit codes
-    as for a user); stdout and stderr are not terminals."""
-    from journal.cli.main import main
+    """`journal ARGS` in this process through the real entry point (conftest.journal), with `env`
+    added to the environment; stdout and stderr are not terminals."""
+    from conftest import journal
 
-    out, err = io.StringIO(), io.StringIO()
-    saved = {name: os.environ.get(name) for name in (env or {})}
-    os.environ.update(env or {})
-    code = 0
-    try:
-        with _cwd(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    return Result(code, out.getvalue(), err.getvalue())
+    done = journal(*args, cwd=cwd, env={**os.environ, **env} if env else None)
+    return Result(done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8"))
 
 
-def both(*args: str, cwd: Path) -> Result:
+def both(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Result:
     """The command with the index and without it (JOURNAL_NO_INDEX=1): both must say the same."""
-    with_index = cli(*args, cwd=cwd)
-    without = cli(*args, cwd=cwd, env={"JOURNAL_NO_INDEX": "1"})
+    with_index = cli(*args, cwd=cwd, env=env)
+    without = cli(*args, cwd=cwd, env={**(env or {}), "JOURNAL_NO_INDEX": "1"})
     assert (with_index.code, _steady(with_index.out)) == (without.code, _steady(without.out)), \
         (with_index, without)
     return with_index
@@ -99,6 +72,11 @@ def local(*parts: int) -> dt.datetime:
 
 def now() -> dt.datetime:
     return dt.datetime.now().astimezone()
+
+
+def clock_at(moment: dt.datetime) -> dict[str, str]:
+    """The environment that makes a command's clock read `moment` (JOURNAL_NOW)."""
+    return {"JOURNAL_NOW": moment.isoformat()}
 
 
 def write_run(journal_dir: Path, started: dt.datetime | None = None, *, run_id: str | None = None,

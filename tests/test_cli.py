@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import journal
+from conftest import journal, records
 from journal import __version__
 from journal.cli.app import app
 
@@ -81,10 +82,34 @@ def test_the_fast_reader_and_typer_read_new_the_same_way(tmp_path: Path, args: l
     typer_repo = make_repo(tmp_path / "typer", {"a.txt": "a\n"})
     done = journal("new", *args, cwd=fast_repo)
     assert done.returncode == 0, done.stderr
-    via_typer = subprocess.run(
-        [sys.executable, "-c", "import sys; from journal.cli.app import run_app; run_app(sys.argv[1:])", "new", *args],
-        cwd=typer_repo, capture_output=True, check=False)
+    from journal.cli.app import run_app
+
+    via_typer = journal("new", *args, cwd=typer_repo, entry=run_app)
     assert via_typer.returncode == 0, via_typer.stderr
     fields = ("note", "tags", "params", "metrics", "command", "status")
     fast, slow = records(fast_repo / ".journal")[0], records(typer_repo / ".journal")[0]
     assert {name: fast.get(name) for name in fields} == {name: slow.get(name) for name in fields}
+
+
+def test_the_clock_is_injectable(repo: Path) -> None:
+    """JOURNAL_NOW fixes every command's "now": a run's start and end, an amendment's time,
+    `list`'s relative times and `export`'s range; a time that cannot be read is one error."""
+    import datetime as dt
+
+    from readkit import cli, clock_at
+
+    moment = dt.datetime(2026, 11, 28, 16, 42, 7, 123000, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    env = {**os.environ, **clock_at(moment)}
+    assert journal("new", "-q", "-n", "fixed", "--", "true", cwd=repo, env=env).returncode == 0
+    record = records(repo / ".journal")[0]
+    assert record["started"] == record["ended"] == moment
+    assert record["id"].startswith("20261128-074207.123-")
+    assert journal("note", "@", "later", cwd=repo, env=env).returncode == 0
+    assert records(repo / ".journal")[0]["amendments"][0]["at"] == moment
+    later = clock_at(moment + dt.timedelta(hours=3))
+    assert cli("list", cwd=repo, env=later).lines[0].split()[1] == "3h"
+    week = cli("export", "--week", cwd=repo, env=later).out
+    assert "2026-11-23" in week and "fixed" in week
+    bad = journal("list", cwd=repo, env={**os.environ, "JOURNAL_NOW": "tuesday-ish"})
+    assert bad.returncode == 2
+    assert bad.stderr.decode().startswith("journal: error: JOURNAL_NOW='tuesday-ish' is not a time")

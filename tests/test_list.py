@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import journal, records
-from readkit import (HOST, both, cli, dead_pid, ids_listed, now, one_error_line, other_host,
+from readkit import (HOST, both, cli, clock_at, dead_pid, ids_listed, now, one_error_line, other_host,
                      write_run)
 
 
@@ -44,7 +44,9 @@ def test_real_runs_newest_first_with_their_columns(repo: Path) -> None:
     made = records(repo / ".journal")
     commit = made[0]["git"]["commit"][:7]
 
-    result = both("list", cwd=repo)
+    # The list's clock one second after the last run started: every run started "just now".
+    last_start = max(record["started"] for record in made)
+    result = both("list", cwd=repo, env=clock_at(last_start + dt.timedelta(seconds=1)))
     assert result.code == 0 and result.err == ""
     rows = [columns(line) for line in result.lines]
     assert [row[0] for row in rows] == [made[2]["id"], made[1]["id"], made[0]["id"]]
@@ -86,23 +88,19 @@ def test_limit(tmp_path: Path) -> None:
     (dt.timedelta(hours=-1), "in the future"),
 ])
 def test_relative_times(tmp_path: Path, ago: dt.timedelta, shown: str) -> None:
-    write_run(tmp_path / ".journal", now() - ago)
-    assert columns(both("list", cwd=tmp_path).out.strip())[1] in (shown, _next(shown))
-
-
-def _next(shown: str) -> str:
-    """The same time a second later: the test may straddle a second."""
-    match = re.fullmatch(r"(\d+)s ago", shown)
-    return f"{int(match[1]) + 1}s ago" if match else shown
+    moment = now()
+    write_run(tmp_path / ".journal", moment - ago)
+    assert columns(both("list", cwd=tmp_path, env=clock_at(moment)).out.strip())[1] == shown
 
 
 def test_old_runs_show_their_date_and_absolute_shows_all(tmp_path: Path) -> None:
     jd = tmp_path / ".journal"
-    old = now() - dt.timedelta(weeks=10)
-    recent = now() - dt.timedelta(hours=2)
+    moment = now()
+    old = moment - dt.timedelta(weeks=10)
+    recent = moment - dt.timedelta(hours=2)
     write_run(jd, old)
     write_run(jd, recent)
-    relative = [columns(line)[1] for line in both("list", cwd=tmp_path).lines]
+    relative = [columns(line)[1] for line in both("list", cwd=tmp_path, env=clock_at(moment)).lines]
     assert relative == ["2h ago", old.strftime("%Y-%m-%d")]
     absolute = [columns(line)[1] for line in both("list", "--absolute", cwd=tmp_path).lines]
     assert absolute == [recent.strftime("%Y-%m-%d %H:%M"), old.strftime("%Y-%m-%d %H:%M")]

@@ -9,3 +9,20 @@ def test_new_records_a_finished_run(repo: Path) -> None:
     assert done.stdout == b"ok\n"
     record = only_record(repo / ".journal")
     assert record["status"] == "finished"
+
+
+def test_the_tests_run_the_working_trees_code(repo: Path) -> None:
+    """In this process and in every process a test starts (`python -m journal`, a script under
+    `journal new`), `journal` is this checkout's package, never an installed copy."""
+    import subprocess
+    import sys
+
+    import journal as package
+    from conftest import ROOT
+
+    assert Path(package.__file__).resolve().is_relative_to(ROOT / "journal")
+    probe = "import journal, sys; sys.stdout.write(journal.__file__)"
+    alone = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True, check=True)
+    assert Path(alone.stdout.decode()).resolve().is_relative_to(ROOT / "journal")
+    wrapped = journal("new", "-q", "--", sys.executable, "-c", probe, cwd=repo)
+    assert Path(wrapped.stdout.decode()).resolve().is_relative_to(ROOT / "journal")

@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from journal.errors import UsageError
 from journal.record import id_month
+from journal.text import printable
 
 JOURNAL_FOLDER = ".journal"
 TEMPLATE_NAME = ".journal-template.md"      # the export template `journal init` writes
@@ -47,17 +49,19 @@ def local_now() -> dt.datetime:
 
 def clock(environ: Mapping[str, str]) -> Callable[[], dt.datetime]:
     """The clock a command reads "now" from: the wall clock, or the fixed time `JOURNAL_NOW`
-    gives (an ISO 8601 time; without an offset, local time), so that a test or a demo does not
-    depend on when it runs. A value that cannot be read is ignored: the clock is no user input."""
+    gives (ISO 8601; without an offset, local time), so that a test or a demo does not depend on
+    when it runs."""
     fixed = environ.get(CLOCK_VARIABLE)
-    if fixed:
-        try:
-            moment = dt.datetime.fromisoformat(fixed)
-        except ValueError:
-            return local_now
-        moment = moment if moment.tzinfo else moment.astimezone()
-        return lambda: moment
-    return local_now
+    if not fixed:
+        return local_now
+    try:
+        moment = dt.datetime.fromisoformat(fixed)
+    except ValueError:
+        raise UsageError(f"{CLOCK_VARIABLE}={printable(repr(fixed))} is not a time",
+                         hint=f"give an ISO 8601 time such as 2026-11-28T16:42:07+09:00, "
+                              f"or unset {CLOCK_VARIABLE}") from None
+    moment = moment if moment.tzinfo else moment.astimezone()
+    return lambda: moment
 
 
 @dataclass(frozen=True)
