@@ -206,9 +206,9 @@ def upgrade(record: Record, where: str, warn: Callable[[str], None],
     fields it understands)."""
     steps = MIGRATIONS if migrations is None else migrations
     version = record.get("schema", current)
-    if version == current:
+    if type(version) is int and version == current:
         return record
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if type(version) is not int or version < 1:
         warn(f"warning: {where}: unknown schema {printable(repr(version))}; "
              "showing the fields this journal understands")
         return record

@@ -44,9 +44,7 @@ def read_record(path: Path, warn: Warn | None) -> Record | None:
     import tomllib
 
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        record: Record = tomllib.loads(data.decode("utf-8"))  # type: ignore[assignment]
+        _text, record = _load(path)
     except FileNotFoundError:
         return None          # deleted since it was listed
     except OSError as exc:
@@ -58,6 +56,17 @@ def read_record(path: Path, warn: Warn | None) -> Record | None:
             warn(f"warning: skipped {path}: not a valid record ({exc})")
         return None
     return upgrade(record, str(path), warn or _quiet)
+
+
+def _load(path: Path) -> tuple[str, Record]:
+    """A record file's text and what it says; raises OSError, UnicodeDecodeError or
+    TOMLDecodeError. The one place a record file is parsed."""
+    import tomllib
+
+    with open(path, "rb") as handle:
+        text = handle.read().decode("utf-8")
+    record: Record = tomllib.loads(text)  # type: ignore[assignment]
+    return text, record
 
 
 def _quiet(_message: str) -> None:
@@ -146,8 +155,7 @@ def _read_for_edit(path: Path, *, strict: bool) -> tuple[str | None, Record | No
     import tomllib
 
     try:
-        text = path.read_bytes().decode("utf-8")
-        return text, tomllib.loads(text)  # type: ignore[return-value]
+        return _load(path)
     except FileNotFoundError:
         if strict:
             raise StoreError(f"the record {path} is gone") from None
