@@ -237,9 +237,11 @@ class Redactor:
 
     def record(self, record: Record) -> Record:
         """A copy of `record` with every field that may hold a secret masked: the command as
-        argv (the word after `--password` too), tags (then de-duplicated), and any other field
-        not of journal's own making (note, params, metrics, env, error, problems, amendments, and
-        whatever comes later) as text, tables and lists."""
+        argv (the word after `--password` too), tags (then de-duplicated), metrics' text values
+        (numbers are results, never secrets, whatever their name), and any other field not of
+        journal's own making (note, params, env, error, problems, amendments, and whatever comes
+        later) as text, tables and lists. A field's own name is no credential name: only names
+        inside it are (a param `api_key`, not the table `params`)."""
         masked: dict[str, Any] = {}
         for name, value in record.items():
             if name in _JOURNAL_FIELDS or value is None:
@@ -248,8 +250,11 @@ class Redactor:
                 masked[name] = self.argv([str(arg) for arg in value])
             elif name == "tags" and isinstance(value, list):
                 masked[name] = list(dict.fromkeys(self._value("", tag) for tag in value))
+            elif name == "metrics" and isinstance(value, Mapping):
+                masked[name] = {key: self._value(str(key), item) if isinstance(item, str)
+                                else item for key, item in value.items()}
             else:
-                masked[name] = self._value(name, value)
+                masked[name] = self._value("", value)
         return masked  # type: ignore[return-value]
 
     def safe_patch(self, patch: bytes) -> tuple[bytes, list[str], list[str]]:

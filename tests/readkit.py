@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.record import new_run_id
-from journal.store import toml as tomlwrite
+from journal.store.toml import dumps
 from journal.store.paths import run_path
 
 HOST = os.uname().nodename
@@ -99,7 +99,7 @@ def write_run(journal_dir: Path, started: dt.datetime | None = None, *, run_id: 
             record[name] = value
     path = run_path(journal_dir, run_id) if folder is None else folder / f"{run_id}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomlwrite.dumps(record), encoding="utf-8")
+    path.write_text(dumps(record), encoding="utf-8")
     return run_id
 
 

@@ -15,7 +15,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,7 +23,7 @@ from journal import api
 from journal.api.values import plain_params
 from journal.store import sidefile
 from journal.store.paths import run_path
-from journal.store.records import edit_record
+from journal.store.records import amend_record
 
 PY = sys.executable
 
@@ -269,11 +268,8 @@ def test_many_logs_and_a_concurrent_amendment_never_overwrite_each_other(repo: P
     path = run_path(repo / ".journal", running["id"])
     go.touch()
 
-    def amend(current: Any) -> Any:
-        assert current is not None
-        return {**current, "note": "amended while running"}
-
-    edit_record(path, amend)
+    amend_record(path, lambda current: {**current, "note": "amended while running"},
+                 mask=lambda record: record)
     _, err = wrapper.communicate(timeout=60)
     assert wrapper.returncode == 0, err
     record = only_record(repo / ".journal")

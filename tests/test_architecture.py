@@ -10,6 +10,7 @@ package's `__init__`, which hands on the public API lazily.
     git, redact             import only the three above
     store/                  the .journal folder: record, errors, text
     capture/                the write path: those, git, redact, store
+    amend                   a user's changes to a record: record, redact, store
     render/                 runs as text: record, errors, text, store
     read/                   reading commands: everything but capture, api and cli
     api/                    the Python API: everything but read and cli
@@ -36,13 +37,15 @@ MAY_IMPORT: dict[str, set[str]] = {
     "journal.redact": {"journal.record", *BASE},
     "journal.store": {"journal.record", *BASE},
     "journal.capture": {"journal.record", "journal.git", "journal.redact", "journal.store", *BASE},
+    "journal.amend": {"journal.record", "journal.redact", "journal.store", *BASE},
     "journal.render": {"journal.record", "journal.store", *BASE},
     "journal.read": {"journal.record", "journal.git", "journal.redact", "journal.store",
                      "journal.render", *BASE},
     "journal.api": {"journal.record", "journal.redact", "journal.store", "journal.capture",
                     "journal.render", *BASE},
     "journal.cli": {"journal", "journal.record", "journal.git", "journal.redact", "journal.store",
-                    "journal.capture", "journal.render", "journal.read", "journal.api", *BASE},
+                    "journal.capture", "journal.amend", "journal.render", "journal.read",
+                    "journal.api", *BASE},
     "journal.__main__": {"journal.cli"},
 }
 EXEMPT = {"journal"}     # the package's __init__: lazy re-exports of the public API

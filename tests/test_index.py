@@ -24,7 +24,7 @@ import journal.store.index as journal_index
 from conftest import git, journal, records
 from journal.store.index import cache_path
 from journal.store.source import RunSource
-from journal.store import toml as tomlwrite
+from journal.store.toml import dumps
 from journal.store.files import write_atomic
 from readkit import both, cli, ids_listed, now, record_path, write_run
 
@@ -56,7 +56,7 @@ def rewrite(path: Path, **changes: object) -> None:
     """A record rewritten atomically (a new file renamed over it), as journal's writers do."""
     record = tomllib.loads(path.read_text())
     record.update(changes)
-    write_atomic(path, tomlwrite.dumps(record).encode())
+    write_atomic(path, dumps(record).encode())
 
 
 def mixed_journal(jd: Path, count: int = 60) -> list[str]:

@@ -278,18 +278,19 @@ def _attach(note: str | None, params: dict[str, Any], tags: list[str]) -> Run | 
     if params:
         run._append({"t": round(time.time(), 3), "params": params})
     if note or tags:
-        amended = _join_note_and_tags(run_path(journal_dir, run_id), redactor.text(note or ""),
-                                      [redactor.text(t) for t in tags])
+        amended = _join_note_and_tags(run_path(journal_dir, run_id), redactor,
+                                      redactor.text(note or ""), [redactor.text(t) for t in tags])
         if amended is not None:
             record["note"], record["tags"] = amended.get("note", ""), amended.get("tags", [])
     return run
 
 
-def _join_note_and_tags(path: Path, note: str, tags: list[str]) -> Record | None:
+def _join_note_and_tags(path: Path, redactor: Redactor, note: str, tags: list[str]
+                        ) -> Record | None:
     """The script's note and tags join the wrapper's. These are the fields the wrapper's final
     write takes from disk (as for `journal note`), so this locked write cannot be overwritten."""
     from journal.errors import StoreError
-    from journal.store.records import edit_record
+    from journal.store.records import rewrite_record
 
     def join(current: Record | None) -> Record | None:
         if current is None:
@@ -305,7 +306,7 @@ def _join_note_and_tags(path: Path, note: str, tags: list[str]) -> Record | None
         return {**current, "note": new_note, "tags": new_tags}
 
     try:
-        return edit_record(path, join)
+        return rewrite_record(path, join, mask=redactor.record)
     except (StoreError, OSError) as exc:
         _warn(f"could not add the note and tags to run {path.stem}: {exc}")
         return None

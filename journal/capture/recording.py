@@ -10,8 +10,8 @@ The flow of one `journal new -- CMD`:
     finish_run    what the script gave through the API (its side file), how it ended: the final
                   write, under the record's lock
 
-Every record reaches the disk through `_to_disk`, which masks secrets (`Redactor.record`) on the
-way: the one redaction step of the record, whatever fields it holds.
+Every record reaches the disk masked by `Redactor.record`, which the store's writers take as
+their `mask`: the one redaction step of a record, whatever fields it holds.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from journal.capture.gitstate import CodeState, capture_code_state
 from journal.capture.params import params_from_argv
@@ -33,7 +33,7 @@ from journal.store import sidefile
 from journal.store.config import Config, load_config
 from journal.store.files import create_exclusive
 from journal.store.paths import Place, log_path, patch_path, relative_to_journal, run_path
-from journal.store.records import USER_FIELDS, create_record, edit_record
+from journal.store.records import USER_FIELDS, create_record, rewrite_record
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -188,7 +188,7 @@ def _capture(place: Place, config: Config, redactor: Redactor) -> CodeState:
 def _initial_record(request: NewRun, place: Place, code: CodeState, config: Config,
                     argv_params: Mapping[str, Any], started: dt.datetime, running: bool
                     ) -> Record:
-    """The record as it is before the run: raw, secrets still in (`_to_disk` masks them)."""
+    """The record as it is before the run: raw, secrets still in (the writer masks them)."""
     params = {**argv_params, **request.params}
     record: Record = {
         "schema": SCHEMA_VERSION,
@@ -218,16 +218,10 @@ def _initial_record(request: NewRun, place: Place, code: CodeState, config: Conf
     return record
 
 
-def _to_disk(redactor: Redactor, record: Record) -> Record:
-    """The record as it may be written: the one redaction step at the door to disk."""
-    return redactor.record(record)
-
-
-def _create(journal_dir: Path, redactor: Redactor, raw: Record, code: CodeState, with_log: bool
-            ) -> Record:
+def _create(journal_dir: Path, redactor: Redactor, record: Record, code: CodeState,
+            with_log: bool) -> Record:
     """Write the patch and the `running` record under a fresh id; returns the record written.
     Failing here means the child is never started: a run that cannot be put on record is not run."""
-    record = _to_disk(redactor, raw)
     git = record.get("git")
 
     def make_id() -> str:
@@ -243,10 +237,9 @@ def _create(journal_dir: Path, redactor: Redactor, raw: Record, code: CodeState,
         return run_id
 
     try:
-        create_record(journal_dir, record, make_id)
+        return create_record(journal_dir, record, make_id, mask=redactor.record)
     except OSError as exc:
         raise StoreError(f"cannot write to {journal_dir}: {exc.strerror}") from exc
-    return record
 
 
 def _status_of(exit_code: int, child_signal: int | None, received_signal: int | None) -> str:
@@ -278,14 +271,24 @@ def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
 
 def write_record(run: OpenRun) -> None:
     """Rewrite a run's record from `run.record`, keeping the note, tags and amendments on disk
-    (a user may have amended them while the run went on). `run.record` becomes what was written."""
-    finished = run.record = _to_disk(run.redactor, run.record)
+    (a user may have amended them while the run went on). `run.record` (the same dict, which the
+    API's `Run.record` shares) then says what was written."""
+    record = run.record
 
     def keep_amendments(current: Record | None) -> Record:
         if current is not None:
             for name in USER_FIELDS:
                 if name in current:
-                    finished[name] = current[name]   # type: ignore[literal-required]
-        return finished
+                    record[name] = current[name]   # type: ignore[literal-required]
+        return record
 
-    edit_record(run_path(run.journal_dir, run.run_id), keep_amendments)
+    try:
+        written = rewrite_record(run_path(run.journal_dir, run.run_id), keep_amendments,
+                                 mask=run.redactor.record)
+    except StoreError:
+        record.update(run.redactor.record(record))   # what would have been written
+        raise
+    assert written is not None
+    fields = cast(dict[str, object], record)      # the same dict, refilled in place
+    fields.clear()
+    fields.update(written)

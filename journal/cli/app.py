@@ -196,7 +196,7 @@ def note(
 
     Example: journal note @ "this run had a data leak"
     """
-    from journal.read.amend import add_note
+    from journal.amend import add_note
 
     place = _place()
     say(f"amended {add_note(_source(place), ref, text, now=place.now)}")
@@ -213,7 +213,7 @@ def tag(
 
     Example: journal tag @ +baseline -draft
     """
-    from journal.read.amend import change_tags
+    from journal.amend import change_tags
 
     run_id, tags = change_tags(_source(_place()), ref, changes)
     say(f"{run_id}: tags {', '.join(tags) if tags else '(none)'}")

@@ -3,10 +3,11 @@
 - `read_record`: a record file as a `Record`, or None with a warning naming the file. Every
   reader goes through it (the index, RunSource, `tail -f`, the API attaching to its wrapper).
 - `create_record`: a new record under a fresh id, created exclusively (never overwriting one).
-- `edit_record`: every later change, under the record's lock (store.lock): the wrapper's final
-  write, the script's note and tags joining its wrapper's, `journal note` and `journal tag`.
-  Amendments a user makes keep the file's comments and layout (tomlkit); journal's own writes to
-  a record it owns are written whole by the record writer (store.toml), ~40 ms cheaper.
+- every later change, under the record's lock (store.lock): `rewrite_record`, journal's own final
+  write of a record it owns (written whole by the record writer, store.toml); `amend_record`, a
+  user's change (`journal note`, `journal tag`, a script's note joining its wrapper's), which keeps
+  the file's comments and layout (tomlkit, ~40 ms, loaded only for it).
+- Every record written passes `mask` (the caller's Redactor.record): no writer can forget it.
 - `record_files`: every record file under `runs/`.
 """
 
@@ -22,10 +23,17 @@ from journal.record import is_valid_id, upgrade
 from journal.store.files import create_exclusive, reason, write_atomic
 from journal.store.lock import record_lock
 from journal.store.paths import run_path
-from journal.store.toml import dumps
+from journal.store.toml import dumps, is_table_array, toml_value
 
 if TYPE_CHECKING:
+    from tomlkit import TOMLDocument
+    from tomlkit.items import AoT, Array
+
     from journal.record import Record
+
+# The one redaction step every record passes on its way to disk (journal.redact.Redactor.record,
+# handed in by the writer's caller: storage knows no secrets).
+Mask = Callable[["Record"], "Record"]
 
 GITIGNORE = "# journal: scratch files that must never be committed\n*.tmp\n*.lock\n"
 # Fields a user changes after the fact (`journal note`, `journal tag`, a script's note): the
@@ -94,15 +102,18 @@ def record_files(journal_dir: Path) -> Iterator[tuple[str, Path]]:
 
 # -- creating -------------------------------------------------------------------------------------
 
-def create_record(journal_dir: Path, record: Record, make_id: Callable[[], str]) -> str:
-    """Write a new record under a fresh id from `make_id()`; retries if the id is taken."""
+def create_record(journal_dir: Path, record: Record, make_id: Callable[[], str], *,
+                  mask: Mask) -> Record:
+    """Write a new record, masked by `mask`, under a fresh id from `make_id()` (retried if the id
+    is taken); returns the record as written."""
     _ensure_gitignore(journal_dir)
     for _attempt in range(20):
         run_id = make_id()
         record["id"] = run_id
+        masked = mask(record)
         try:
-            if create_exclusive(run_path(journal_dir, run_id), dumps(record).encode("utf-8")):
-                return run_id
+            if create_exclusive(run_path(journal_dir, run_id), _text_of(masked).encode("utf-8")):
+                return masked
         except OSError as exc:
             raise StoreError(f"cannot write the run record in {journal_dir}: {reason(exc)}") from exc
     raise StoreError(f"could not find a free run id in {journal_dir}")
@@ -119,59 +130,79 @@ def _ensure_gitignore(journal_dir: Path) -> None:
             pass
 
 
-# -- editing --------------------------------------------------------------------------------------
+# -- changing -------------------------------------------------------------------------------------
+# Both run `change` on the record as it is on disk now, under the record's lock, and write what it
+# returns (None: nothing to change) through `mask`, atomically.
 
-def edit_record(path: Path, change: Callable[[Record | None], Record | None], *,
-                keep_layout: bool = False) -> Record | None:
-    """The one read-modify-write of a record, under its lock.
-
-    `change(record)` gets the record as it is on disk now and returns the record to write, or
-    None to leave the file as it is. With `keep_layout` (an amendment by the user) the record must
-    exist and parse (else StoreError, and nothing is written); the file is edited with tomlkit so
-    its comments and layout survive, and the new text must read back as exactly the changed
-    record, or nothing is written. Without it (journal's own writes to a record it owns), an
-    unreadable record reaches `change` as None, and the new one is written whole. Returns what
-    was written (as the file now says it), or the record as read when nothing was."""
-    if keep_layout:
-        import tomlkit  # noqa: F401  (~40 ms: before the lock, which is held for the edit alone)
+def rewrite_record(path: Path, change: Callable[[Record | None], Record | None], *, mask: Mask
+                   ) -> Record | None:
+    """journal's own write of a record it owns (the wrapper's final write, the API joining a
+    script's note to its wrapper's): `change` gets the record on disk, or None when it is missing
+    or unreadable, and the record it returns is written whole by the record writer. Returns what
+    was written (None: nothing was)."""
     try:
         with record_lock(path):
-            text, current = _read_for_edit(path, strict=keep_layout)
+            try:
+                current: Record | None = _load(path)[1]
+            except (OSError, ValueError):      # missing, unreadable, not UTF-8, not TOML
+                current = None
+            changed = change(current)
+            if changed is None:
+                return None
+            new = mask(changed)
+            write_atomic(path, _text_of(new).encode("utf-8"))
+            return new
+    except OSError as exc:
+        raise StoreError(f"cannot update the run record {path.stem}: {reason(exc)}") from exc
+
+
+def amend_record(path: Path, change: Callable[[Record], Record | None], *, mask: Mask
+                 ) -> Record:
+    """A change a user makes to a record (`journal note`, `journal tag`, a script's note joining
+    its wrapper's): the record must exist and parse (else StoreError, and nothing is written);
+    the fields that differ are changed in place with tomlkit, so the comments and layout a user
+    added survive; the new text must read back as exactly the old record with those fields
+    changed, or nothing is written. Returns the record as the file now says it."""
+    import tomlkit  # noqa: F401  (~40 ms: before the lock, which is held for the edit alone)
+
+    try:
+        with record_lock(path):
+            text, current = load_record_strictly(path)
             new = change(current)
             if new is None:
                 return current
-            if keep_layout:
-                assert current is not None and text is not None
-                data, new = _edited_text(path, text, current, new)
-            else:
-                data = dumps(new)
+            data, written = _edited_text(path, text, current, mask(new))
             write_atomic(path, data.encode("utf-8"))
-            return new
+            return written
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {reason(exc)}") from exc
 
 
-def _read_for_edit(path: Path, *, strict: bool) -> tuple[str | None, Record | None]:
+def load_record_strictly(path: Path) -> tuple[str, Record]:
+    """A record file's text and what it says, or StoreError saying what is wrong with it."""
     import tomllib
 
     try:
         return _load(path)
     except FileNotFoundError:
-        if strict:
-            raise StoreError(f"the record {path} is gone") from None
+        raise StoreError(f"the record {path} is gone") from None
     except OSError as exc:
-        if strict:
-            raise StoreError(f"cannot read {path}: {reason(exc)}") from exc
+        raise StoreError(f"cannot read {path}: {reason(exc)}") from exc
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        if strict:
-            raise StoreError(f"{path} is not a valid record ({exc}); it was not changed",
-                             hint="fix the file by hand, then amend again") from exc
-    return None, None
+        raise StoreError(f"{path} is not a valid record ({exc}); it was not changed",
+                         hint="fix the file by hand, then amend again") from exc
+
+
+def _text_of(record: Record) -> str:
+    try:
+        return dumps(record)
+    except (TypeError, ValueError) as exc:    # a hand-edited value the writer cannot write
+        raise StoreError(f"run {record.get('id', '?')}: cannot write the record: {exc}") from exc
 
 
 def _edited_text(path: Path, text: str, old: Record, new: Record) -> tuple[str, Record]:
     """The file's text with the fields that differ between `old` and `new` changed in place, and
-    the record it says (`new` as the file holds it: times to the millisecond)."""
+    the record it then says."""
     import tomllib
 
     import tomlkit
@@ -181,15 +212,17 @@ def _edited_text(path: Path, text: str, old: Record, new: Record) -> tuple[str, 
     except Exception as exc:   # tomlkit raises its own family, and worse on odd input
         raise StoreError(f"{path} cannot be edited safely ({exc}); it was not changed",
                          hint="fix the file by hand, then amend again") from exc
-    old_fields: Mapping[str, Any] = old
-    new_fields: Mapping[str, Any] = new
-    for name in [name for name in old_fields if name not in new_fields]:
+    old_fields: Mapping[str, object] = old
+    expected: dict[str, object] = dict(old_fields)
+    for name in [name for name in old_fields if name not in new]:
         del document[name]
-    for name, value in new_fields.items():
+        del expected[name]
+    for name, value in new.items():
         if name not in old_fields or not _same(old_fields[name], value):
             _set_field(document, path, name, old_fields.get(name), value)
+            # What the record writer makes of the new value: times to the millisecond.
+            expected[name] = tomllib.loads(_text_of({name: value}))[name]  # type: ignore[misc]
     new_text = tomlkit.dumps(document)
-    expected = tomllib.loads(dumps(new))       # what the record writer makes of `new`
     try:
         written = tomllib.loads(new_text)
     except tomllib.TOMLDecodeError as exc:
@@ -200,59 +233,54 @@ def _edited_text(path: Path, text: str, old: Record, new: Record) -> tuple[str, 
     return new_text, written  # type: ignore[return-value]
 
 
-def _set_field(document: Any, path: Path, name: str, old: Any, value: Any) -> None:
+def _set_field(document: TOMLDocument, path: Path, name: str, old: object, value: object) -> None:
     """One top-level field of a tomlkit document set to `value`, keeping the layout around it.
     An array of tables that only grew (amendments) gets the new tables appended."""
     import tomlkit
     from tomlkit.items import AoT, Array
 
-    if _is_table_array(value):
+    if is_table_array(value):
+        assert isinstance(value, list)
         item = document.get(name)
         if old is not None and not isinstance(old, list) or \
                 item is not None and not isinstance(item, (AoT, Array)):
             raise StoreError(f"{path}: `{name}` is not a list; the record was not changed",
                              hint="fix the file by hand")
-        if isinstance(old, list) and item is not None and value[:len(old)] == old:
+        if isinstance(old, list) and isinstance(item, (AoT, Array)) and value[:len(old)] == old:
             for table in value[len(old):]:
                 _append_table(item, name, table)
             return
         if item is not None:
             del document[name]
-        document.append(name, tomlkit.parse("\n" + dumps({name: value}))[name])
+        document.append(name, tomlkit.parse("\n" + _text_of({name: value}))[name])  # type: ignore[misc]
         return
-    fresh = tomlkit.parse(dumps({name: value}))[name]
+    fresh = tomlkit.parse(_text_of({name: value}))[name]  # type: ignore[misc]
     if name in document:
         document[name] = fresh
     else:
         document.append(name, fresh)
 
 
-def _append_table(item: Any, name: str, table: Mapping[str, Any]) -> None:
+def _append_table(item: AoT | Array, name: str, table: Mapping[str, object]) -> None:
     import tomlkit
     from tomlkit.items import AoT
 
     if isinstance(item, AoT):
-        added = tomlkit.parse(dumps({name: [table]}))[name][0]
+        added = tomlkit.parse(_text_of({name: [table]}))[name][0]  # type: ignore[misc]
         if item and item[-1].as_string().endswith("\n\n"):
             added.add(tomlkit.nl())      # the blank line before what follows stays after us
         else:
             added.trivia.indent = "\n"   # a blank line between the tables
         item.append(added)
     else:                                # an inline array of inline tables
-        from journal.store.toml import format_value
-
-        item.append(tomlkit.parse("x = " + format_value(table))["x"])
+        item.append(tomlkit.parse("x = " + toml_value(table))["x"])
 
 
-def _is_table_array(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
-
-
-def _same(old: Any, new: Any) -> bool:
+def _same(old: object, new: object) -> bool:
     return _canonical(old) == _canonical(new)
 
 
-def _canonical(value: Any) -> str:
+def _canonical(value: object) -> str:
     import json
 
     # JSON so that nan equals nan; sorted because tomlkit may put a new key elsewhere.

@@ -70,7 +70,7 @@ def format_key(key: str) -> str:
     return key if _BARE_KEY.fullmatch(key) else format_string(key)
 
 
-def format_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -97,15 +97,15 @@ def format_value(value: Any) -> str:
             value = value.astimezone(dt.timezone.utc)
         return str(value.isoformat(timespec="milliseconds"))
     if isinstance(value, Mapping):
-        inner = ", ".join(f"{format_key(str(k))} = {format_value(v)}"
+        inner = ", ".join(f"{format_key(str(k))} = {toml_value(v)}"
                           for k, v in value.items() if v is not None)
         return "{ " + inner + " }" if inner else "{}"
     if isinstance(value, Sequence):
-        return "[" + ", ".join(format_value(item) for item in value) + "]"
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
-def _is_table_array(value: Any) -> bool:
+def is_table_array(value: Any) -> bool:
     return (
         isinstance(value, Sequence)
         and not isinstance(value, str)
@@ -123,11 +123,11 @@ def dumps(document: Mapping[str, Any]) -> str:
 
 def _write_table(table: Mapping[str, Any], path: tuple[str, ...], lines: list[str]) -> None:
     tables = [(k, v) for k, v in table.items() if isinstance(v, Mapping)]
-    arrays = [(k, v) for k, v in table.items() if _is_table_array(v)]
+    arrays = [(k, v) for k, v in table.items() if is_table_array(v)]
     for key, value in table.items():
-        if value is None or isinstance(value, Mapping) or _is_table_array(value):
+        if value is None or isinstance(value, Mapping) or is_table_array(value):
             continue
-        lines.append(f"{format_key(str(key))} = {format_value(value)}")
+        lines.append(f"{format_key(str(key))} = {toml_value(value)}")
     for key, value in tables:
         sub_path = (*path, key)
         lines.append("")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import journal, only_record
-from journal.store.toml import dumps, format_value, storable_text
+from journal.store.toml import dumps, storable_text, toml_value as format_value
 
 PY = sys.executable
 CONTROLS = "".join(chr(code) for code in range(0x20)) + "\x7f"

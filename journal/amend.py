@@ -10,10 +10,12 @@ appended as
 (the form the record writer gives an array of tables, so the wrapper's final write of a running
 record keeps it as it is). Tags are edited in place.
 
-Every change goes through `store.records.edit_record` with `keep_layout`: under the record's lock
-(the lock the wrapper's final write takes too, so concurrent amendments and a finishing run never
-lose each other's changes), with the comments and layout a user added kept, and checked to read
-back as exactly the old record plus the change before it replaces the file, atomically.
+Every change goes through `store.records.amend_record`: under the record's lock (the lock the
+wrapper's final write takes too, so concurrent amendments and a finishing run never lose each
+other's changes), with the comments and layout a user added kept, checked to read back as exactly
+the old record plus the change before it replaces the file, atomically, and masked on the way
+(`Redactor.record`, as every record written). A flow of its own: it changes what the capture
+wrote, with what the reading commands use to find it.
 """
 
 from __future__ import annotations
@@ -22,15 +24,19 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from journal.errors import StoreError, UsageError
-from journal.record import Amendment, Record, is_valid_id
+from journal.record import Record, is_valid_id
 from journal.redact import Redactor
 from journal.store.config import load_config
 from journal.store.paths import run_path
-from journal.store.records import edit_record, record_files
+from journal.store.records import amend_record, load_record_strictly, record_files
 from journal.store.source import RunSource
 from journal.text import printable
+
+if TYPE_CHECKING:
+    from journal.record import Amendment
 
 # A tag is one word of visible characters; `+`/`-` in front would read as an add/remove.
 _TAG = re.compile(r"[^\s+\-][^\s]*")
@@ -44,18 +50,18 @@ def add_note(source: RunSource, ref: str, text: str, *, now: Callable[[], dt.dat
     """Append an amendment to a run's note; returns the run's id."""
     if not text.strip():
         raise UsageError("the note text is empty", hint='journal note REF "what to add"')
-    amendment: Amendment = {"at": now(), "text": _redactor(source.journal_dir).text(text)}
+    redactor = _redactor(source.journal_dir)
+    amendment: Amendment = {"at": now(), "text": text}
     run_id, path = _locate(source, ref)
 
-    def append(record: Record | None) -> Record:
-        assert record is not None       # keep_layout: a record that cannot be read never gets here
+    def append(record: Record) -> Record:
         amendments = record.get("amendments", [])
         if not isinstance(amendments, list):
             raise StoreError(f"{path}: `amendments` is not a list; the record was not changed",
                              hint="fix the file by hand")
         return {**record, "amendments": [*amendments, amendment]}
 
-    edit_record(path, append, keep_layout=True)
+    amend_record(path, append, mask=redactor.record)
     return run_id
 
 
@@ -90,8 +96,7 @@ def change_tags(source: RunSource, ref: str, changes: Sequence[str]) -> tuple[st
     run_id, path = _locate(source, ref)
     result: list[str] = []
 
-    def change(record: Record | None) -> Record | None:
-        assert record is not None       # keep_layout: a record that cannot be read never gets here
+    def change(record: Record) -> Record | None:
         tags = record.get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
             raise StoreError(f"{path}: `tags` is not a list of strings; the record was not changed",
@@ -110,7 +115,7 @@ def change_tags(source: RunSource, ref: str, changes: Sequence[str]) -> tuple[st
             return None
         return {**record, "tags": new}
 
-    edit_record(path, change, keep_layout=True)
+    amend_record(path, change, mask=redactor.record)
     return run_id, result
 
 
@@ -131,7 +136,7 @@ def _locate(source: RunSource, ref: str) -> tuple[str, Path]:
         found = _record_file(source.journal_dir, ref.strip())
         if found is None:
             raise
-        edit_record(found, lambda _record: None, keep_layout=True)   # raises, naming the file
+        load_record_strictly(found)     # raises, naming the file and what is wrong with it
         return found.name[:-5], found
     return run.id, run.path
 
