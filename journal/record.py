@@ -216,7 +216,9 @@ def upgrade(record: Record, where: str, warn: Callable[[str], None],
         warn(f"warning: {where} has schema {version}, newer than this journal knows "
              f"({current}); showing the fields it understands (upgrade journal to see the rest)")
         return record
-    upgraded: dict[str, object] = dict(record)
+    import copy
+
+    upgraded: dict[str, object] = copy.deepcopy(dict(record))   # steps may change nested tables
     while version < current:
         step = steps.get(version)
         if step is None:
@@ -230,11 +232,6 @@ def upgrade(record: Record, where: str, warn: Callable[[str], None],
 
 # -- reading fields tolerantly --------------------------------------------------------------------
 # Readers never trust a field's type: a record may be hand-edited or written by another version.
-
-def field(record: Mapping[str, object], name: str) -> object:
-    """A field by a name only known at run time (None when absent)."""
-    return record.get(name)
-
 
 def table(record: Mapping[str, object], name: str) -> Mapping[str, Any]:
     """A table field (`params`, `metrics`, `git`, `log`, ...), or an empty one."""

@@ -108,3 +108,11 @@ def format_value(value: object) -> str:
 
         return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
+
+
+def time_text(value: object) -> str:
+    """A time as `2026-11-28 16:42:07+09:00` (to the second, in its own zone); anything else as
+    text."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return str(value)

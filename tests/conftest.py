@@ -88,8 +88,9 @@ def journal(*args: str | bytes, cwd: Path, env: Mapping[str, str] | None = None,
             entry: Callable[[list[str]], object] | None = None
             ) -> subprocess.CompletedProcess[bytes]:
     """`journal ARGS` through the real entry point (journal.cli.main; `entry` for another), in
-    this process, with real file descriptors: stdin (`input`, else /dev/null), stdout and stderr
-    are files at fds 0, 1 and 2, so a command `journal new` starts writes to them as to a pipe.
+    this process, with real file descriptors: stdin (`input`, else empty), stdout and stderr are
+    files at fds 0, 1 and 2 (not terminals, as with a pipe), which a command `journal new` starts
+    writes to as well.
     The environment and working directory are the command's for the call, and everything is put
     back after it."""
     argv = [os.fsdecode(arg) for arg in args]     # bytes as a process gets them: surrogateescape

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from journal.record import new_run_id
-from journal.store.toml import dumps
 from journal.store.paths import run_path
+from journal.store.toml import dumps
 
 HOST = os.uname().nodename
 COMMIT = "9ac7188c0ffee0000000000000000000deadbeef"

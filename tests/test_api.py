@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import git, journal, only_record, records
+
 from journal import api
 from journal.api.values import plain_params
 from journal.store import sidefile

@@ -49,7 +49,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "journal.__main__": {"journal.cli"},
 }
 EXEMPT = {"journal"}     # the package's __init__: lazy re-exports of the public API
-# Heavy or special libraries, each imported in one place only, so its use cannot spread.
+# Heavy or special libraries, each imported in one context only, so its use cannot spread.
 OWNERS = {
     "typer": {"journal.cli.app"},
     "click": set(),                       # typer vendors it: use typer.*

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import journal, records
 from typer.testing import CliRunner
 
-from conftest import journal, records
 from journal import __version__
 from journal.cli.app import app
 

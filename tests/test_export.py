@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import git, journal, records
+
 from journal.cli.main import main
 from journal.render.markdown import markdown_parser
 
@@ -61,7 +61,7 @@ def record(repo: Path, when: dt.datetime, *, note: str = "", command: tuple[str,
     import dataclasses
 
     from journal.capture.recording import NewRun, record_new
-    from journal.store.paths import Place
+    from journal.store.context import Context
 
     here, streams = Path.cwd(), (sys.stdout, sys.stderr)
     os.chdir(repo)
@@ -69,8 +69,8 @@ def record(repo: Path, when: dt.datetime, *, note: str = "", command: tuple[str,
     request = NewRun(command=list(command), note=note, tags=tags, params=params or {},
                      metrics=metrics or {})
     try:
-        place = dataclasses.replace(Place.find(repo, os.environ), now=lambda: when)
-        outcome = record_new(request, place, warn=lambda message: None)
+        context = dataclasses.replace(Context.find(repo, os.environ), now=lambda: when)
+        outcome = record_new(request, context, warn=lambda message: None)
     finally:
         os.chdir(here)
         sys.stdout.close()
@@ -379,7 +379,7 @@ def test_each_field_computed_alone_is_what_the_whole_run_gives(repo: Path,
 
     hostile = record(repo, MONDAY, note=HOSTILE_NOTE, command=(sys.executable, "-c", "pass", "--x", "a|`b`"),
                      metrics={"m|x": 1.5})
-    source = RunSource(repo / ".journal", print)
+    source = RunSource(repo / ".journal", print, environ=os.environ)
     for run_id in (*week.values(), hostile):
         run = source.get(run_id)
         for level in (2, 4):

@@ -7,10 +7,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from readkit import both, cli, ids_listed, local, now, one_error_line, write_run
 
 from journal.errors import UsageError
 from journal.store.filters import build_filters, parse_condition, parse_when
-from readkit import both, cli, ids_listed, local, now, one_error_line, write_run
 
 # Saturday 2026-11-28 15:30 in a +09:00 zone.
 TZ = dt.timezone(dt.timedelta(hours=9))

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import _SEALED_GIT, journal, make_repo, records
 from readkit import both, cli, now, one_error_line, write_run
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_export import MONDAY, WEEK, export, ok, record, tokyo  # noqa: F401 (tokyo: autouse)
 
 PWN = "<script>document.title='pwned'</script>"

@@ -19,14 +19,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import git, journal, records
+from readkit import both, cli, ids_listed, now, record_path, write_run
 
 import journal.store.index as journal_index
-from conftest import git, journal, records
+from journal.store.files import write_atomic
 from journal.store.index import cache_path
 from journal.store.source import RunSource
 from journal.store.toml import dumps
-from journal.store.files import write_atomic
-from readkit import both, cli, ids_listed, now, record_path, write_run
 
 YEAR = 365 * 86400
 
@@ -109,7 +109,7 @@ def test_records_round_trip_through_the_index_unchanged(tmp_path: Path) -> None:
         'tagged = { "$float" = "inf" }\n')))
     from_file = tomllib.loads(path.read_text())
     assert from_file["params"]["at"] == dt.time(3, 4, 5, 500000)
-    source = RunSource(jd, print)
+    source = RunSource(jd, print, environ=os.environ)
     assert source.index is not None
     from_index = source.get(run_id).record
     assert repr(from_index) == repr(from_file)
@@ -207,7 +207,7 @@ def test_a_record_replaced_in_place_keeping_size_and_mtime(tmp_path: Path) -> No
     assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size,
                                                                 before.st_mtime_ns)
     assert notes(cli("list", "--json", cwd=tmp_path).out) == ["status is BAD!"]
-    source = RunSource(jd, print)
+    source = RunSource(jd, print, environ=os.environ)
     assert source.index is not None
     assert source.resolve("@").record["note"] == "status is BAD!"
     assert source.get(run_id).record["metrics"] == {"acc": 0.9}
@@ -224,7 +224,7 @@ def test_a_record_edited_in_place_is_shown_right(tmp_path: Path) -> None:
         handle.write('\n[extra]\nreviewed = "yes"\n')
     path.write_text(path.read_text().replace('note = "original"', 'note = "edited by hand"'))
     assert path.stat().st_ino == inode
-    source = RunSource(jd, print)
+    source = RunSource(jd, print, environ=os.environ)
     assert source.index is not None
     run = source.resolve(run_id[:20])
     assert run.record["note"] == "edited by hand" and run.record["extra"] == {"reviewed": "yes"}

@@ -6,9 +6,9 @@ import os
 import tomllib
 from pathlib import Path
 
+from conftest import git, journal, only_record, records
 from typer.testing import CliRunner
 
-from conftest import git, journal, only_record, records
 from journal.cli.app import app
 from journal.store.starter import default_template
 

@@ -13,10 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import journal, records
-from readkit import (HOST, both, cli, clock_at, dead_pid, ids_listed, now, one_error_line, other_host,
-                     write_run)
+from readkit import (
+    HOST,
+    both,
+    cli,
+    clock_at,
+    dead_pid,
+    ids_listed,
+    now,
+    one_error_line,
+    other_host,
+    write_run,
+)
 
 
 def columns(line: str) -> list[str]:

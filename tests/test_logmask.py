@@ -8,9 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import journal, only_record
-from journal.capture.logmask import FLUSH_AFTER, MAX_PENDING, LogMasker, known_secrets, masked_pieces
+
+from journal.capture.logmask import (
+    FLUSH_AFTER,
+    MAX_PENDING,
+    LogMasker,
+    known_secrets,
+    masked_pieces,
+)
 from journal.redact import Redactor
 
 PY = sys.executable

@@ -12,8 +12,15 @@ import sys
 
 import pytest
 
-from journal.render.markdown import (code_block, code_span, inline_text, markdown_parser, note_markdown,
-                              split_title, table_cell)
+from journal.render.markdown import (
+    code_block,
+    code_span,
+    inline_text,
+    markdown_parser,
+    note_markdown,
+    split_title,
+    table_cell,
+)
 from journal.text import printable, printable_block
 
 HOSTILE = [

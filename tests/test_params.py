@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import journal, only_record
+
+from journal.capture.params import params_from_argv, parse_assignment
 from journal.errors import UsageError
-from journal.capture.params import parse_assignment, params_from_argv
 from journal.record import typed_value
 
 PY = sys.executable

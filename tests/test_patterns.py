@@ -7,11 +7,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import journal, only_record, records
-from journal.store.config import CONFIG_TEMPLATE, load_config
-from journal.errors import ConfigError
+
 from journal.capture.patterns import MAX_LINE, MetricScanner, parse_number
+from journal.errors import ConfigError
+from journal.store.config import CONFIG_TEMPLATE, load_config
 
 PY = sys.executable
 SEED = r"^(?P<name>[A-Za-z][\w ]*?Acc)\s*:\s*(?P<value>[-+]?[0-9.]+)%"

@@ -8,11 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from journal.record import (SCHEMA_VERSION, STATUSES, Status, finite_number, id_month, id_time,
-                            is_valid_id, listed, new_run_id, short_id, table, text_list, upgrade)
-from journal.redact import MASK, Redactor
 from readkit import both, cli, record_path, write_run
+
+from journal.record import (
+    SCHEMA_VERSION,
+    STATUSES,
+    Status,
+    finite_number,
+    id_month,
+    id_time,
+    is_valid_id,
+    listed,
+    new_run_id,
+    short_id,
+    table,
+    text_list,
+    upgrade,
+)
+from journal.redact import MASK, Redactor
 
 
 def test_a_current_record_is_read_as_it_is() -> None:

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import git, journal, make_repo, only_record
+
 from journal.redact import MASK, Redactor
 
 PY = sys.executable

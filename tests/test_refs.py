@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pytest
-
 from conftest import journal, records
+from readkit import cli, now, one_error_line, write_run
+
 from journal.errors import UsageError
 from journal.store.source import RunSource
-from readkit import cli, now, one_error_line, write_run
 
 
 def sources(journal_dir: Path) -> list[RunSource]:
     """The same journal read through the index and straight from the files."""
-    indexed = RunSource(journal_dir, print)
+    indexed = RunSource(journal_dir, print, environ=os.environ)
     assert indexed.index is not None
-    return [indexed, RunSource(journal_dir, print, use_index=False)]
+    return [indexed, RunSource(journal_dir, print, environ=os.environ, use_index=False)]
 
 
 @pytest.fixture

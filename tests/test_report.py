@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import journal, only_record
-from journal.text import human_duration
+
 from journal.render.report import final_report
+from journal.text import human_duration
 
 PY = sys.executable
 JST = dt.timezone(dt.timedelta(hours=9))

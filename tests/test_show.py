@@ -19,9 +19,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import git, journal, only_record, records
 from typer.testing import CliRunner
 
-from conftest import git, journal, only_record, records
 from journal.cli.app import app
 from journal.render.markdown import markdown_parser
 
@@ -234,8 +234,6 @@ def hostile_run(lab: Path) -> Path:
 
 @pytest.mark.parametrize("fmt", ["md", "toml", "json", "report"])
 def test_hostile_text_never_reaches_a_pipe_raw(hostile_run: Path, fmt: str) -> None:
-    if fmt == "report":
-        pytest.importorskip("journal.render.report")
     extra = ("--diff", "--log") if fmt == "md" else ()
     done = journal("show", "--format", fmt, *extra, cwd=hostile_run)
     assert done.returncode == 0, done.stderr
@@ -356,7 +354,6 @@ def test_toml_is_the_record_file(lab: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_report_format(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("journal.render.report")
     record = new_run(lab, "-n", "reported", "-m", "acc=82.476", "--", sys.executable, "train.py")
     out = show(lab, monkeypatch, "--format", "report")
     assert out.startswith(f"journal run {record['id']}\n") and "82.476" in out

@@ -17,8 +17,9 @@ def test_the_tests_run_the_working_trees_code(repo: Path) -> None:
     import subprocess
     import sys
 
-    import journal as package
     from conftest import ROOT
+
+    import journal as package
 
     assert Path(package.__file__).resolve().is_relative_to(ROOT / "journal")
     probe = "import journal, sys; sys.stdout.write(journal.__file__)"

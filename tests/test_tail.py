@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-
 from conftest import journal, make_repo, records
 
 TIMEOUT = 10.0
@@ -187,13 +186,13 @@ def test_colours_and_redraws_are_kept_on_a_terminal(project: Path) -> None:
 
 def test_tail_log_called_directly_for_a_terminal(project: Path) -> None:
     """The function under the CLI, with an in-memory binary stream standing for the terminal."""
-    from journal.store.source import RunSource
     from journal.read.tail import tail_log
+    from journal.store.source import RunSource
 
     new_run(project, sys.executable, "emit.py")
     warnings: list[str] = []
     out = io.BytesIO()
-    source = RunSource(project / ".journal", warnings.append)
+    source = RunSource(project / ".journal", warnings.append, environ=os.environ)
     assert tail_log(source, "@", follow=False, lines=None, raw=False, out=out, is_tty=True) == 0
     assert (out.getvalue(), warnings) == (ON_TERMINAL, [])
 

@@ -11,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import journal
-from journal.render.fields import CONDITIONS, SCHEMA
+
+from journal.render.fields import CONDITIONS, TEMPLATE_FIELDS
 from journal.render.markdown import code_span, inline_text, markdown_parser
 from journal.render.template import Data, Day, TemplateError, Value, compile_template
 
@@ -21,12 +21,12 @@ PARSER = markdown_parser()
 
 
 def compile_(text: str):
-    return compile_template(textwrap.dedent(text), "t.md", SCHEMA, CONDITIONS)
+    return compile_template(textwrap.dedent(text), "t.md", TEMPLATE_FIELDS, CONDITIONS)
 
 
 def error(text: str) -> str:
     with pytest.raises(TemplateError) as caught:
-        compile_template(text, "t.md", SCHEMA, CONDITIONS)
+        compile_template(text, "t.md", TEMPLATE_FIELDS, CONDITIONS)
     return caught.value.message
 
 
@@ -127,7 +127,7 @@ def shown(inline_token) -> str:
 @pytest.mark.parametrize("hostile", ["a ` b", "``", "`start", "pipe | inside", "x" * 300, "日本語 | `x`"])
 def test_a_placeholder_in_a_code_span_shows_the_text_exactly(hostile: str) -> None:
     template = compile_template("Run `{{since}}` here\n\n| a | b |\n|---|---|\n| `{{since}}` | x |\n",
-                                "t.md", SCHEMA, CONDITIONS)
+                                "t.md", TEMPLATE_FIELDS, CONDITIONS)
     out = template.render(Data({"since": Value(inline_text(hostile), hostile)}, [], {}))
     inlines = [t for t in PARSER.parse(out) if t.type == "inline"]
     assert len(inlines) == 5          # the paragraph, 2 header cells, 2 body cells: no split cell
@@ -138,7 +138,7 @@ def test_a_placeholder_in_a_code_span_shows_the_text_exactly(hostile: str) -> No
 
 def test_a_placeholder_in_a_fenced_block_grows_the_fence() -> None:
     value = "line\n```\n# still code"
-    template = compile_template("```sh\necho {{since}}\n```\n", "t.md", SCHEMA, CONDITIONS)
+    template = compile_template("```sh\necho {{since}}\n```\n", "t.md", TEMPLATE_FIELDS, CONDITIONS)
     out = template.render(Data({"since": Value("x", value)}, [], {}))
     tokens = PARSER.parse(out)
     assert [t.type for t in tokens] == ["fence"]
@@ -147,7 +147,7 @@ def test_a_placeholder_in_a_fenced_block_grows_the_fence() -> None:
 
 def test_a_placeholder_in_a_table_cell_cannot_split_the_row() -> None:
     title = "a | b \\| c"
-    template = compile_template("| run | day |\n|---|---|\n| {{since}} | x |\n", "t.md", SCHEMA,
+    template = compile_template("| run | day |\n|---|---|\n| {{since}} | x |\n", "t.md", TEMPLATE_FIELDS,
                                 CONDITIONS)
     out = template.render(Data({"since": Value(inline_text(title))}, [], {}))
     cells = [t for t in PARSER.parse(out) if t.type == "inline"]
@@ -158,7 +158,7 @@ def test_a_placeholder_in_a_table_cell_cannot_split_the_row() -> None:
 def test_a_table_cell_escapes_even_a_bare_pipe() -> None:
     # Values are escaped Markdown already; the cell escapes `|` once more, as GFM reads a row.
     template = compile_template("| a | b |\n|---|---|\n| {{since}} | {{until}} |\n", "t.md",
-                                SCHEMA, CONDITIONS)
+                                TEMPLATE_FIELDS, CONDITIONS)
     out = template.render(Data({"since": Value("x | y"), "until": Value("`p|q`")}, [], {}))
     cells = [t for t in PARSER.parse(out) if t.type == "inline"]
     assert [shown(cell) for cell in cells] == ["a", "b", "x | y", "p|q"]
@@ -181,7 +181,7 @@ def test_a_block_goes_in_a_paragraph_of_its_own_with_its_headings_below_the_run(
 
 def test_a_block_in_a_list_item_or_quote_keeps_its_container() -> None:
     block = Value("first\n\n- one\n- two\n")
-    compiled = compile_template("- item\n- {{summary}}\n\n> {{summary}}\n", "t.md", SCHEMA, CONDITIONS)
+    compiled = compile_template("- item\n- {{summary}}\n\n> {{summary}}\n", "t.md", TEMPLATE_FIELDS, CONDITIONS)
     out = compiled.render(Data({"summary": block}, [], {}))
     tokens = PARSER.parse(out)
     assert [t.type for t in tokens if t.type.endswith("_open") and t.level == 0] == [
@@ -191,14 +191,14 @@ def test_a_block_in_a_list_item_or_quote_keeps_its_container() -> None:
 
 
 def test_an_empty_block_leaves_no_gap() -> None:
-    template = compile_template("a\n\n{{summary}}\n\nb\n", "t.md", SCHEMA, CONDITIONS)
+    template = compile_template("a\n\n{{summary}}\n\nb\n", "t.md", TEMPLATE_FIELDS, CONDITIONS)
     out = template.render(Data({"summary": Value("")}, [], {}))
     assert out == "a\n\nb\n"
 
 
 def test_front_matter_is_filled_for_yaml() -> None:
     template = compile_template('---\ntitle: "Week {{since}}"\nrange: {{until}}\n---\n# x\n',
-                                "t.md", SCHEMA, CONDITIONS)
+                                "t.md", TEMPLATE_FIELDS, CONDITIONS)
     front, body = template.render_parts(Data(
         {"since": Value("", 'say "hi" \\ there'), "until": Value("", "a: b #c")}, [], {}))
     assert front == '---\ntitle: "Week say \\"hi\\" \\\\ there"\nrange: "a: b #c"\n---\n'
@@ -259,7 +259,7 @@ def test_the_default_template_compiles_and_is_readable_markdown() -> None:
     from journal.store.starter import default_template
 
     text = default_template()
-    compile_template(text, "default", SCHEMA, CONDITIONS)
+    compile_template(text, "default", TEMPLATE_FIELDS, CONDITIONS)
     assert (Path(__file__).resolve().parents[1] / ".journal-template.md").read_text() == text
     # A notes app shows it as a note: front matter, then a title, and the markers hidden.
     body = text.split("---\n", 2)[2]
@@ -270,5 +270,5 @@ def test_the_default_template_compiles_and_is_readable_markdown() -> None:
 
 def test_code_span_helper_is_the_shared_one() -> None:
     # The template fills code spans with journal.markdown's code_span: one escaping, not two.
-    template = compile_template("`{{since}}`\n", "t.md", SCHEMA, CONDITIONS)
+    template = compile_template("`{{since}}`\n", "t.md", TEMPLATE_FIELDS, CONDITIONS)
     assert template.render(Data({"since": Value("", "a`b")}, [], {})) == code_span("a`b") + "\n"

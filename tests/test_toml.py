@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import journal, only_record
-from journal.store.toml import dumps, storable_text, toml_value as format_value
+
+from journal.store.toml import dumps, storable_text
+from journal.store.toml import toml_value as format_value
 
 PY = sys.executable
 CONTROLS = "".join(chr(code) for code in range(0x20)) + "\x7f"

@@ -10,7 +10,7 @@ Standalone (`python train.py`), a run writes its own record with the same code c
 `journal new` and finishes it at exit: `failed` when the script dies of an exception. Under
 `journal new -- python train.py` (JOURNAL_RUN_ID set) it attaches to the wrapper's record and never
 writes the wrapper's fields: params, metrics and how the script ended go to the run's side file,
-which the wrapper folds into the record once the script has exited (sidefile.py).
+which the wrapper folds into the record once the script has exited (store/sidefile.py).
 
 Importing this module stays cheap: the code capture, the config and logging load when used.
 """
@@ -32,16 +32,22 @@ TYPE_CHECKING = False     # typing and pathlib would cost a script ~10 ms to imp
 if TYPE_CHECKING:
     import logging
     from pathlib import Path
-    from typing import Any
+    from typing import Any, Protocol
 
     from journal.capture.recording import OpenRun
     from journal.record import Record
     from journal.redact import Redactor
 
+    class RunWatcher(Protocol):
+        def run_started(self, run: Run) -> None: ...
+        def run_ended(self, run_id: str) -> None: ...
+
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _MAX_ERROR = 2000
-_LOGGER_MODULE = "journal.api.runlog"    # in sys.modules once journal.logger() was called
 _current: Run | None = None
+# Told when a run starts and ends: journal.logger() adds its module (api/runlog.py) here, so
+# `logging` is imported only by the scripts that ask for a logger.
+_watchers: list[RunWatcher] = []
 _exit_hook_installed = False
 
 
@@ -146,9 +152,8 @@ class Run:
         self.finished = True
         if _current is self:
             _current = None
-        runlogger = sys.modules.get(_LOGGER_MODULE)
-        if runlogger is not None:
-            runlogger.release(self.id)
+        for watcher in _watchers:
+            watcher.run_ended(self.id)
         if error:
             error = self._redactor.text(error)[:_MAX_ERROR]
         if self.attached:
@@ -184,7 +189,7 @@ class Run:
         if not self._quiet:
             _say_block(final_report(opened.record, self.journal_dir))
 
-    def open_log_file(self) -> Path | None:
+    def _open_log_file(self) -> Path | None:
         """Standalone: the run's own log, `.journal/logs/<id>.log`, named in the record at once.
         None (and a warning) when it cannot be created: the script goes on without it."""
         if self.log_path is not None:
@@ -225,9 +230,8 @@ def start(note: str | None = None, params: Any = None, tags: Iterable[str] = (),
     run = _attach(note, plain, tag_list) or _standalone(note, plain, tag_list, quiet)
     _current = run
     _install_exit_hook()
-    runlogger = sys.modules.get(_LOGGER_MODULE)
-    if runlogger is not None:
-        runlogger.run_started(run)
+    for watcher in _watchers:
+        watcher.run_started(run)
     return run
 
 
@@ -244,9 +248,11 @@ def logger(name: str | None = None) -> logging.Logger:
     """A standard `logging.Logger`: plain lines on the console, timestamped lines in the run's
     log file, and the run id, git revision and params at the top. Bound to the current run, or to
     the next one started (until then, console only). Calling it again adds no handlers."""
-    from journal.api.runlog import bind
+    import journal.api.runlog as runlog
 
-    return bind(_current, name)
+    if runlog not in _watchers:
+        _watchers.append(runlog)
+    return runlog.bind(_current, name)
 
 
 # -- attached or standalone
@@ -316,12 +322,12 @@ def _standalone(note: str | None, params: dict[str, Any], tags: list[str], quiet
     from pathlib import Path
 
     from journal.capture.recording import NewRun, open_run
-    from journal.store.paths import Place
+    from journal.store.context import Context
 
-    place = Place.find(Path.cwd(), os.environ)
+    context = Context.find(Path.cwd(), os.environ)
     request = NewRun(command=list(sys.argv), note=note, tags=tags, params=params)
-    opened = open_run(request, place, warn=_warn, running=True, with_log=False)
-    run = Run(opened.run_id, place.journal_dir, opened.redactor, attached=False,
+    opened = open_run(request, context, warn=_warn, running=True, with_log=False)
+    run = Run(opened.run_id, context.journal_dir, opened.redactor, attached=False,
               record=opened.record, opened=opened, quiet=quiet)
     _install_signal_hooks()
     return run

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from journal.record import table
+from journal.record import Record, table
 from journal.render.report import describe_commit
 
 _MARK = "_journal_run"          # set on our handlers: the run id, or "console"
@@ -37,9 +37,9 @@ class LoggedRun(Protocol):
     log_path: Path | None
 
     @property
-    def record(self) -> Any: ...
+    def record(self) -> Record: ...
 
-    def open_log_file(self) -> Path | None: ...
+    def _open_log_file(self) -> Path | None: ...
 
 
 def bind(run: LoggedRun | None, name: str | None) -> logging.Logger:
@@ -72,7 +72,7 @@ def run_started(run: LoggedRun) -> None:
             root.removeHandler(handler)
             handler.close()
             _files.pop(mark, None)
-    path = run.open_log_file() if not run.attached and run.id not in _files else None
+    path = run._open_log_file() if not run.attached and run.id not in _files else None
     if path is not None:
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter(FILE_FORMAT, DATE_FORMAT))
@@ -103,7 +103,7 @@ def header(run: LoggedRun) -> list[str]:
     return lines
 
 
-def release(run_id: str) -> None:
+def run_ended(run_id: str) -> None:
     """The run ended: its log file is closed; the console handler stays for later lines."""
     handler = _files.pop(run_id, None)
     if handler is not None:

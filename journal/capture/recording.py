@@ -31,8 +31,9 @@ from journal.record import SCHEMA_VERSION, THIS_HOST, Record, Status, new_run_id
 from journal.redact import Redactor
 from journal.store import sidefile
 from journal.store.config import Config, load_config
+from journal.store.context import Context
 from journal.store.files import create_exclusive
-from journal.store.paths import Place, log_path, patch_path, relative_to_journal, run_path
+from journal.store.paths import log_path, patch_path, relative_to_journal, run_path
 from journal.store.records import USER_FIELDS, create_record, rewrite_record
 
 if TYPE_CHECKING:
@@ -53,9 +54,7 @@ class NewRun:
 @dataclass
 class Outcome:
     run_id: str
-    record_path: Path
     exit_code: int
-    status: str
     record: Record             # as last written
     started: bool = False      # the command was started (False: note-only, or not found)
 
@@ -64,7 +63,7 @@ class Outcome:
 class OpenRun:
     """A run whose record is on disk, with what finishing it needs."""
 
-    place: Place
+    context: Context
     config: Config
     redactor: Redactor
     record: Record              # as last written (secrets masked)
@@ -77,32 +76,31 @@ class OpenRun:
 
     @property
     def journal_dir(self) -> Path:
-        return self.place.journal_dir
+        return self.context.journal_dir
 
 
-def open_run(request: NewRun, place: Place, *, warn: Callable[[str], None], running: bool = True,
+def open_run(request: NewRun, context: Context, *, warn: Callable[[str], None], running: bool = True,
              with_log: bool = True) -> OpenRun:
     """Capture the code state and write the record (`running`, or `finished` for a note)."""
-    config = load_config(place.journal_dir)
+    config = load_config(context.journal_dir)
     redactor = Redactor(config.redact_names, config.redact_values)
-    started = place.now()
+    started = context.now()
     clock_start = time.monotonic()
-    code = _capture(place, config, redactor)
+    code = _capture(context, config, redactor)
     for line in code.warnings:
         warn(line)
     argv_params = params_from_argv(list(request.command)[1:])
-    record = _initial_record(request, place, code, config, argv_params, started, running)
-    record = _create(place.journal_dir, redactor, record, code, with_log)
-    return OpenRun(place, config, redactor, record, clock_start, argv_params)
+    record = _initial_record(request, context, code, config, argv_params, started, running)
+    record = _create(context.journal_dir, redactor, record, code, with_log)
+    return OpenRun(context, config, redactor, record, clock_start, argv_params)
 
 
-def record_new(request: NewRun, place: Place, *, warn: Callable[[str], None]) -> Outcome:
+def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]) -> Outcome:
     """`journal new`: put the run on record, run its command if it has one, record the end."""
     command = bool(request.command)
-    run = open_run(request, place, warn=warn, running=command, with_log=command)
-    record_file = run_path(place.journal_dir, run.run_id)
+    run = open_run(request, context, warn=warn, running=command, with_log=command)
     if not command:
-        return Outcome(run.run_id, record_file, 0, run.record["status"], run.record)
+        return Outcome(run.run_id, 0, run.record)
 
     from journal.capture.logmask import LogMasker, known_secrets
     from journal.capture.runner import run_command
@@ -112,13 +110,13 @@ def record_new(request: NewRun, place: Place, *, warn: Callable[[str], None]) ->
         from journal.capture.patterns import MetricScanner
 
         scanner = MetricScanner(run.config.metric_patterns)
-    child_env = {**place.environ, "JOURNAL_RUN_ID": run.run_id,
-                 "JOURNAL_DIR": str(place.journal_dir)}
+    child_env = {**context.environ, "JOURNAL_RUN_ID": run.run_id,
+                 "JOURNAL_DIR": str(context.journal_dir)}
     masker = LogMasker(run.redactor, known_secrets(
-        request.command, run.record.get("command", []), place.environ, run.redactor))
+        request.command, run.record.get("command", []), context.environ, run.redactor))
     try:
         result = run_command(list(request.command), env=child_env,
-                             log_file=log_path(place.journal_dir, run.run_id),
+                             log_file=log_path(context.journal_dir, run.run_id),
                              watch=scanner.feed if scanner else None, log_masker=masker)
     except KeyboardInterrupt:
         # Ctrl-C before the child was started: the run is on record, so say how it ended.
@@ -138,8 +136,7 @@ def record_new(request: NewRun, place: Place, *, warn: Callable[[str], None]) ->
     status = _status_of(result.exit_code, result.child_signal, result.received_signal)
     status = _fold_child(run, request, status, scanner.metrics if scanner else {})
     finish_run(run, warn, status=status, exit_code=result.exit_code)
-    return Outcome(run.run_id, record_file, result.exit_code, run.record["status"], run.record,
-                   started=result.error is None)
+    return Outcome(run.run_id, result.exit_code, run.record, started=result.error is None)
 
 
 def _fold_child(run: OpenRun, request: NewRun, status: str, from_output: Mapping[str, Any]
@@ -171,21 +168,21 @@ def note_series(run: OpenRun, points: int) -> None:
                                 "points": points}
 
 
-def _capture(place: Place, config: Config, redactor: Redactor) -> CodeState:
-    if place.worktree_root is None:
+def _capture(context: Context, config: Config, redactor: Redactor) -> CodeState:
+    if context.worktree_root is None:
         return CodeState()
     return capture_code_state(
-        place.worktree_root,
-        place.journal_dir,
+        context.worktree_root,
+        context.journal_dir,
         untracked_max_bytes=config.untracked_max_bytes,
         left_out_globs=config.left_out,
         timeout=config.git_timeout,
         redact_patch=redactor.safe_patch,
-        environ=place.environ,
+        environ=context.environ,
     )
 
 
-def _initial_record(request: NewRun, place: Place, code: CodeState, config: Config,
+def _initial_record(request: NewRun, context: Context, code: CodeState, config: Config,
                     argv_params: Mapping[str, Any], started: dt.datetime, running: bool
                     ) -> Record:
     """The record as it is before the run: raw, secrets still in (the writer masks them)."""
@@ -203,12 +200,12 @@ def _initial_record(request: NewRun, place: Place, code: CodeState, config: Conf
     }
     if request.command:
         record["command"] = list(request.command)
-    record["cwd"] = place.relative_cwd()
+    record["cwd"] = context.relative_cwd()
     record["host"] = THIS_HOST
     record["pid"] = os.getpid()
-    if place.worktree_root is not None:
+    if context.worktree_root is not None:
         record["git"] = code.fields   # type: ignore[typeddict-item]
-    env = {name: place.environ[name] for name in config.env_allow if name in place.environ}
+    env = {name: context.environ[name] for name in config.env_allow if name in context.environ}
     if params:
         record["params"] = params
     if request.metrics:
@@ -256,7 +253,7 @@ def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
     `journal note`/`journal tag`, or by the script's `journal.start(note=...)`, are kept)."""
     record = run.record
     record["status"] = status
-    record["ended"] = run.place.now()
+    record["ended"] = run.context.now()
     record["duration"] = round(time.monotonic() - run.clock_start, 3)
     record["exit_code"] = exit_code
     for name in ("env", "log", "series"):   # tables added late still come after params/metrics

@@ -27,7 +27,7 @@ _DRAIN_IDLE = 0.3   # after the child exits, output still held open by its child
 
 
 class LogMasker(Protocol):
-    """Rewrites what goes to the log (journal.logmask masks secrets); `now` is monotonic."""
+    """Rewrites what goes to the log (capture/logmask.py masks secrets); `now` is monotonic."""
 
     def feed(self, data: bytes, now: float) -> bytes: ...
     def due(self, now: float) -> bytes: ...

@@ -1,6 +1,6 @@
 """The `journal` commands: parse options, call one function, print, map errors to exit codes.
 
-The only module that uses typer. Each command finds its place (the journal folder, the work tree,
+The only module that uses typer. Each command finds its context (the journal folder, the work tree,
 the environment and the clock) once, and calls one function of the library. Library code raises
 JournalError; `run_app` turns it into `journal: error: ...` on stderr and its exit code, never a
 traceback. The executable starts in cli/main.py, which runs plain `journal new` command lines
@@ -21,8 +21,8 @@ from journal.cli.output import report_error, say, silence_stdout
 from journal.errors import JournalError
 
 if TYPE_CHECKING:
+    from journal.store.context import Context
     from journal.store.filters import Filters
-    from journal.store.paths import Place
     from journal.store.source import RunSource
 
 app = typer.Typer(
@@ -59,7 +59,7 @@ def init() -> None:
     """
     from journal.store.starter import initialise
 
-    for path, created in initialise(_place()):
+    for path, created in initialise(_context()):
         say(f"{'created' if created else 'kept existing'} {path}")
 
 
@@ -91,7 +91,7 @@ def new(
     """
     from journal.cli.new import NewArgs, run_new
 
-    # The usual command lines never get here: journal.entry reads them without typer.
+    # The usual command lines never get here: cli/new.py reads them without typer.
     raise typer.Exit(run_new(NewArgs(list(command or ()), note, tag, metric, param, quiet)))
 
 
@@ -104,25 +104,25 @@ Statuses = Annotated[list[str], typer.Option("--status", "-s", help="Only runs w
 Where = Annotated[list[str], typer.Option("--where", "-w", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")]
 
 
-def _place() -> Place:
+def _context() -> Context:
     """Where this command runs: found once per command, and handed to what it calls."""
-    from journal.store.paths import Place
+    from journal.store.context import Context
 
-    return Place.find(Path.cwd(), os.environ)
+    return Context.find(Path.cwd(), os.environ)
 
 
-def _filters(place: Place, since: str | None, until: str | None, tags: list[str],
+def _filters(context: Context, since: str | None, until: str | None, tags: list[str],
              statuses: list[str], where: list[str]) -> Filters:
     from journal.store.filters import build_filters
 
     return build_filters(since=since, until=until, tags=tags, statuses=statuses, where=where,
-                         now=place.now())
+                         now=context.now())
 
 
-def _source(place: Place) -> RunSource:
+def _source(context: Context) -> RunSource:
     from journal.store.source import RunSource
 
-    return RunSource(place.journal_dir, say, environ=place.environ)
+    return RunSource(context.journal_dir, say, environ=context.environ)
 
 
 @app.command("list")
@@ -141,9 +141,9 @@ def list_(
     from journal.read.listing import list_runs
 
     fmt = "json" if as_json else "csv" if as_csv else "text"
-    place = _place()
-    list_runs(_source(place), _filters(place, since, until, tag, status, where), limit=limit or None,
-              sort=sort, fmt=fmt, absolute=absolute, out=sys.stdout, now=place.now())
+    context = _context()
+    list_runs(_source(context), _filters(context, since, until, tag, status, where), limit=limit or None,
+              sort=sort, fmt=fmt, absolute=absolute, out=sys.stdout, now=context.now())
 
 
 @app.command()
@@ -160,7 +160,7 @@ def show(
     """
     from journal.read.show import show_runs
 
-    show_runs(_source(_place()), refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt, out=sys.stdout)
+    show_runs(_source(_context()), refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt, out=sys.stdout)
 
 
 @app.command()
@@ -181,8 +181,8 @@ def grep(
 
     options = GrepOptions(pattern=pattern, fixed=fixed, ignore_case=ignore_case, ids_only=ids_only,
                           logs=not no_logs, as_json=as_json)
-    place = _place()
-    found = grep_runs(_source(place), _filters(place, since, until, tag, status, where), options,
+    context = _context()
+    found = grep_runs(_source(context), _filters(context, since, until, tag, status, where), options,
                       out=sys.stdout)
     raise typer.Exit(0 if found else 1)
 
@@ -198,8 +198,8 @@ def note(
     """
     from journal.amend import add_note
 
-    place = _place()
-    say(f"amended {add_note(_source(place), ref, text, now=place.now)}")
+    context = _context()
+    say(f"amended {add_note(_source(context), ref, text, now=context.now)}")
 
 
 # `-TAG` must reach the command as an argument: unknown options pass through, and `-h` is not
@@ -215,7 +215,7 @@ def tag(
     """
     from journal.amend import change_tags
 
-    run_id, tags = change_tags(_source(_place()), ref, changes)
+    run_id, tags = change_tags(_source(_context()), ref, changes)
     say(f"{run_id}: tags {', '.join(tags) if tags else '(none)'}")
 
 
@@ -232,7 +232,7 @@ def tail(
     """
     from journal.read.tail import tail_log
 
-    raise typer.Exit(tail_log(_source(_place()), ref or "@", follow=follow, lines=lines, raw=raw,
+    raise typer.Exit(tail_log(_source(_context()), ref or "@", follow=follow, lines=lines, raw=raw,
                               out=sys.stdout.buffer, is_tty=sys.stdout.isatty()))
 
 
@@ -247,8 +247,8 @@ def diff(
     """
     from journal.read.diff import diff_runs
 
-    place = _place()
-    diff_runs(_source(place), ref1, ref2, out=sys.stdout, place=place)
+    context = _context()
+    diff_runs(_source(context), ref1, ref2, out=sys.stdout, context=context)
 
 
 # `--week -1` must reach the command: unknown options pass through as the optional N.
@@ -266,12 +266,13 @@ def export(
 
     Example: journal export --week -1 -o last-week.md
     """
-    from journal.read.export import ExportRequest, export as export_runs, week_argument, write_output
+    from journal.read.export import ExportRequest, week_argument, write_output
+    from journal.read.export import export as export_runs
 
     request = ExportRequest(since=since, until=until, week=week_argument(week, weeks),
                             tags=tag, statuses=status, where=where, fmt=fmt, template=template)
-    place = _place()
-    done = export_runs(request, _source(place), place)
+    context = _context()
+    done = export_runs(request, _source(context), context)
     write_output(done.text, output, force=force, out=sys.stdout)
     if output is not None:
         say(f"wrote {output}: {done.runs} run(s) from {done.first_day} to {done.last_day}")

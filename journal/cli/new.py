@@ -76,7 +76,7 @@ def run_new(args: NewArgs) -> int:
     """Record (and run) what `journal new` was given; the exit code to leave with."""
     from journal.capture.params import parse_assignment
     from journal.capture.recording import NewRun, record_new
-    from journal.store.paths import Place
+    from journal.store.context import Context
 
     request = NewRun(
         command=args.command,
@@ -85,15 +85,15 @@ def run_new(args: NewArgs) -> int:
         params=dict(parse_assignment(text, "--param") for text in args.params),
         metrics=dict(parse_assignment(text, "--metric") for text in args.metrics),
     )
-    place = Place.find(Path.cwd(), os.environ)
-    outcome = record_new(request, place, warn=say)
+    context = Context.find(Path.cwd(), os.environ)
+    outcome = record_new(request, context, warn=say)
     if not request.command:
         say(f"recorded {outcome.run_id}")
     elif outcome.started and not args.quiet:
         from journal.render.report import final_report
 
         try:
-            sys.stderr.write(final_report(outcome.record, place.journal_dir))
+            sys.stderr.write(final_report(outcome.record, context.journal_dir))
             sys.stderr.flush()
         except (OSError, ValueError):
             pass   # stderr is gone: the record has it all

@@ -9,7 +9,7 @@ The code is compared by `codediff`, which only reads the user's repository. This
 the records and patch files and lays everything out: deterministic (absolute times, no colour,
 fixed widths), so the output reads the same on a terminal, in a pipe or in a file.
 
-Everything shown comes from records and repositories, so every line passes through `safetext`.
+Everything shown comes from records and repositories, so every line passes through `text.printable`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from journal.git import GitFailed, exclude_pathspec
 from journal.read.codediff import NoCode, State, compare
 from journal.record import Record, StoredRun, is_number, table, text_list
 from journal.store.config import load_config
-from journal.store.paths import Place, find_worktree_root, inside_journal
+from journal.store.context import Context
+from journal.store.paths import find_worktree_root, inside_journal
 from journal.store.source import RunSource
-from journal.text import human_duration, printable, printable_block
+from journal.text import human_duration, printable, printable_block, time_text
 
 MISSING: Any = object()
 NAME_WIDTH = 24         # name column of params/metrics; longer names push their row out
@@ -40,7 +41,7 @@ WRAP = 100              # the "same:" paragraph
 _PLAIN = re.compile(r"[^\s\"'=,\u2192]+")
 
 
-def diff_runs(source: RunSource, ref1: str, ref2: str, *, out: TextIO, place: Place) -> None:
+def diff_runs(source: RunSource, ref1: str, ref2: str, *, out: TextIO, context: Context) -> None:
     """Write the comparison of runs `ref1` (A) and `ref2` (B) to `out`."""
     a, b = source.resolve(ref1), source.resolve(ref2)
     if a.id == b.id:
@@ -50,7 +51,7 @@ def diff_runs(source: RunSource, ref1: str, ref2: str, *, out: TextIO, place: Pl
     lines += _compared("params", table(a.record, "params"), table(b.record, "params"))
     lines += _compared("metrics", table(a.record, "metrics"), table(b.record, "metrics"))
     lines += _facts(a, b)
-    code, patch = _code(source.journal_dir, a, b, place.environ, place.cwd)
+    code, patch = _code(source.journal_dir, a, b, context.environ, context.cwd)
     lines += ["", *code]
     text = "\n".join(lines) + "\n"
     if patch:
@@ -214,10 +215,8 @@ def _tags(old: Any, new: Any) -> str:
                  printable(", ".join(new)) or "(none)", printable(" ".join(changes)) or None)
 
 
-def _when(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    return "(unknown)" if value is None else printable(str(value))
+def _when(value: object) -> str:
+    return "(unknown)" if value is None else printable(time_text(value))
 
 
 def _duration(seconds: Any) -> str:

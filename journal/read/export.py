@@ -17,8 +17,8 @@ from typing import IO, TYPE_CHECKING
 
 from journal.errors import UsageError
 from journal.record import StoredRun, started_at
+from journal.store.context import Context
 from journal.store.filters import build_filters, parse_when
-from journal.store.paths import Place
 from journal.store.source import RunSource
 from journal.text import printable
 
@@ -59,19 +59,19 @@ class TimeRange:
     week: str = field(default="")      # ISO week of the first day, e.g. 2026-W48
 
 
-def export(request: ExportRequest, source: RunSource, place: Place) -> Exported:
-    """The runs `request` selects, as one note or as rows; `place` gives the work tree (for its
+def export(request: ExportRequest, source: RunSource, context: Context) -> Exported:
+    """The runs `request` selects, as one note or as rows; `context` gives the work tree (for its
     commits and template) and the clock (for the range)."""
     if request.fmt not in FORMATS:
         raise UsageError(f"unknown format {printable(request.fmt)!r}", hint="use md, html, json or csv")
-    now = place.now()
+    now = context.now()
     span = time_range(request, now)
     filters = dataclasses.replace(
         build_filters(tags=request.tags, statuses=request.statuses, where=request.where, now=now),
         since=span.since, until=span.until)
     template = None
     if request.fmt in ("md", "html"):
-        template = load_template(request.template, place.root)
+        template = load_template(request.template, context.root)
     runs = sorted(source.select(filters, newest_first=False), key=_start)
     if request.fmt == "json":
         from journal.render.rows import rows_json
@@ -82,9 +82,9 @@ def export(request: ExportRequest, source: RunSource, place: Place) -> Exported:
     else:
         assert template is not None
         filtered = bool(request.tags or request.statuses or request.where)
-        commits = commits_in_range(place, span)
+        commits = commits_in_range(context, span)
         front, body = template.render_parts(note_data(runs, span, commits, now, filtered,
-                                                      place.journal_dir, template.run_block_level()))
+                                                      context.journal_dir, template.run_block_level()))
         if request.fmt == "html":
             from journal.render.html import html_page
             text = html_page(body)
@@ -136,12 +136,12 @@ def _start(run: StoredRun) -> dt.datetime:
 # -- the template -----------------------------------------------------------------------------------
 
 def load_template(option: Path | None, root: Path) -> Template:
-    from journal.render.fields import CONDITIONS, SCHEMA
+    from journal.render.fields import CONDITIONS, TEMPLATE_FIELDS
     from journal.render.template import compile_template
     from journal.store.starter import export_template
 
     text, name = export_template(option, root)
-    return compile_template(text, name, SCHEMA, CONDITIONS)
+    return compile_template(text, name, TEMPLATE_FIELDS, CONDITIONS)
 
 
 def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] | None,
@@ -161,17 +161,17 @@ def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] 
 
 # -- commits ----------------------------------------------------------------------------------------
 
-def commits_in_range(place: Place, span: TimeRange) -> list[Commit] | None:
+def commits_in_range(context: Context, span: TimeRange) -> list[Commit] | None:
     """The commits made in the range on any local branch, oldest first (read-only `git log` with
     the user's config kept out of its output); None outside a git repository. A repository
     without commits, or a git that fails, gives none."""
-    if place.worktree_root is None:
+    if context.worktree_root is None:
         return None
     from journal.git import Git, GitFailed
     from journal.render.fields import Commit
     from journal.store.config import load_config
 
-    git = Git(place.worktree_root, load_config(place.journal_dir).git_timeout, place.environ)
+    git = Git(context.worktree_root, load_config(context.journal_dir).git_timeout, context.environ)
     args = ["log", "--branches", "HEAD", "--reverse", "-z", "--no-color", "--no-decorate",
             "--no-show-signature", "--no-mailmap", "--format=%H%x1f%cI%x1f%an%x1f%s",
             f"--since=@{int(span.since.timestamp())}"]

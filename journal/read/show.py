@@ -6,7 +6,7 @@ under a `# ==> path <==` comment, JSON as one indented object per run (a stream,
 Every REF is resolved before anything is printed, so a typo costs no output. A run whose record
 does not parse is skipped (its file is named in a warning by the reader) and the others are
 shown; the command then fails, so a script notices. Everything written is terminal-safe: the
-Markdown is escaped by journal.render, TOML and reports pass through safetext, JSON escapes the
+Markdown is escaped by render/run.py, TOML and reports pass through journal.text, JSON escapes the
 characters a terminal would obey, and a log keeps its colours only on a terminal.
 """
 
@@ -105,5 +105,5 @@ def _toml(runs: Sequence[StoredRun], out: IO[str]) -> None:
 
 
 def record_json(record: Record) -> str:
-    """A record as indented JSON, inert on a screen (see safetext.json_text)."""
+    """A record as indented JSON, inert on a screen (see text.json_text)."""
     return json_text(record, indent=2)

@@ -21,9 +21,8 @@ from typing import IO
 from journal.errors import JournalError
 from journal.record import Status, StoredRun, effective_status, table
 from journal.render.logtext import LogCleaner
-from journal.store.paths import inside_journal
 from journal.store.records import read_record
-from journal.store.runfiles import start_of_last_lines
+from journal.store.runfiles import log_file, start_of_last_lines
 from journal.store.source import RunSource
 from journal.text import printable
 
@@ -78,7 +77,7 @@ def _log_to_show(journal_dir: Path, run: StoredRun) -> Path:
             "its output was not captured"
         raise LogUnavailable(f"run {run.id} has no log: {why}",
                              hint=f"`journal show {run.id}` shows its record")
-    path = inside_journal(journal_dir, relative)
+    path = log_file(run.record, journal_dir)
     if path is None:
         raise LogUnavailable(f"run {run.id}: its log path {printable(relative)!r} is outside "
                              f"the journal folder; not opened")

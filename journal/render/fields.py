@@ -21,7 +21,7 @@ from journal.render.run import FIELDS, RunFields
 from journal.render.template import DAY, ROOT, RUN, Field, Filler, Value
 from journal.text import format_value, human_duration
 
-SCHEMA: dict[str, Field] = {
+TEMPLATE_FIELDS: dict[str, Field] = {
     # the whole note
     "since": Field(ROOT), "until": Field(ROOT), "week": Field(ROOT), "generated": Field(ROOT),
     "runs": Field(ROOT), "finished": Field(ROOT), "failed": Field(ROOT),
@@ -147,7 +147,7 @@ def varying_params(runs: Sequence[StoredRun]) -> list[str] | None:
 
 
 class TemplateRunFields(Mapping[str, Filler]):
-    """A run's values: journal.render's run fields (the pieces `journal show` prints), plus
+    """A run's values: render/run.py's run fields (the pieces `journal show` prints), plus
     `key_params`, each computed when a template first asks for it. Block fields are computed for
     the heading level they sit under, so a note's headings go below the run's own."""
 
@@ -168,7 +168,7 @@ class TemplateRunFields(Mapping[str, Filler]):
     def __getitem__(self, name: str) -> Filler:
         if name == "key_params":
             return self._key_params()
-        spec = SCHEMA.get(name)
+        spec = TEMPLATE_FIELDS.get(name)
         if spec is None or spec.scope != RUN:
             raise KeyError(name)
         if spec.block:
@@ -176,7 +176,7 @@ class TemplateRunFields(Mapping[str, Filler]):
         return Value(self.value(name, self.level) or NONE.markdown)
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name, spec in SCHEMA.items() if spec.scope == RUN)
+        return (name for name, spec in TEMPLATE_FIELDS.items() if spec.scope == RUN)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

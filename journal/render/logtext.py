@@ -11,7 +11,7 @@ keeps the text:
 - Dropped: every other CSI, OSC (ended by BEL or ST), DCS/SOS/PM/APC strings, other ESC
   sequences (`ESC c` resets the terminal), a lone ESC, C0 controls other than tab, newline and
   carriage return, DEL, C1 controls both as raw bytes and UTF-8 encoded (U+0080-U+009F), bidi
-  overrides and isolates, and zero-width characters (the same set `safetext` escapes).
+  overrides and isolates, and zero-width characters (the same set `text.printable` escapes).
 - Carriage returns: progress bars (tqdm) redraw one line with `\\r`. On a terminal they are kept,
   so the bar redraws as it did. Elsewhere (a pipe, a file, a note) each line keeps only its last
   non-empty `\\r` segment, which is what the screen finally showed; a complete line is written

@@ -13,7 +13,7 @@ Record content lands in Markdown in a few ways, each with its own rules:
   below the run's own heading and its raw HTML shown as text, found by parsing (markdown-it-py),
   not by regex: a `#` line inside a fenced block is not a heading.
 
-Every function also makes its text terminal-safe first (journal.safetext): escape sequences,
+Every function also makes its text terminal-safe first (journal.text): escape sequences,
 C0/C1 controls, bidi overrides and zero-width characters come out as visible `\\x1b`, `\\u202e`.
 Inline results are one line; block results end with a newline and must stand on their own lines
 with a blank line before and after them.

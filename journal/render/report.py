@@ -17,14 +17,13 @@ comes from a record, which may hold anything: it is made safe for a terminal her
 
 from __future__ import annotations
 
-import datetime as dt
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from journal.record import Record
-from journal.text import format_value, human_duration, printable, printable_block
+from journal.text import human_duration, printable, printable_block, time_text
 
 _LABEL = 10           # width of the label column
 _INDENT = " " * (2 + _LABEL)
@@ -52,7 +51,7 @@ def final_report(record: Record, journal_dir: Path) -> str:
     if isinstance(git, Mapping):
         add("commit", describe_commit(git))
     if record.get("started"):
-        add("started", printable(_time(record["started"])))
+        add("started", printable(time_text(record["started"])))
     duration = record.get("duration")
     if isinstance(duration, (int, float)):
         add("duration", human_duration(float(duration)))
@@ -62,7 +61,7 @@ def final_report(record: Record, journal_dir: Path) -> str:
         names = [printable(str(name)) for name in metrics]
         width = min(max(map(len, names)), _MAX_NAME)
         for index, (name, value) in enumerate(zip(names, metrics.values())):
-            text = f"{name:<{width}} = {printable(format_value(value))}"
+            text = f"{name:<{width}} = {printable(_value(value))}"
             if index == 0:
                 add("metrics", text)
             else:
@@ -86,10 +85,6 @@ def describe_commit(git: Mapping[str, Any]) -> str:
     return printable(text)
 
 
-def _time(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    return str(value)
 
 
 def _status(record: Record) -> str:
@@ -99,3 +94,12 @@ def _status(record: Record) -> str:
     if record.get("error"):
         text += f": {record['error']}"
     return printable(text)
+
+
+def _value(value: object) -> str:
+    """A metric as the report has always shown it: true/false, floats in their shortest form."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return float.__repr__(value)
+    return str(value)

@@ -8,7 +8,7 @@ Two entry points, one set of pieces, so a run reads the same wherever it appears
   are already escaped (see FIELDS for the names), for export templates' placeholders.
 
 Every value comes from a record, which may hold anything (hand edits, hostile notes): each one is
-escaped where it lands (journal.markdown) and made terminal-safe (journal.safetext). Paths named by
+escaped where it lands (render/markdown.py) and made terminal-safe (journal.text). Paths named by
 a record (`git.patch`, `log.path`) are read only when they lead inside the journal folder.
 Times are shown in local time (or `tz`), with the zone.
 """
@@ -24,8 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from journal.record import Record, Status, StoredRun, aware, finite_number, listed, short_id, table
-from journal.render.markdown import (code_block, code_span, inline_text, note_markdown,
-                                     split_title, table_cell)
+from journal.render.markdown import (
+    code_block,
+    code_span,
+    inline_text,
+    note_markdown,
+    split_title,
+    table_cell,
+)
 from journal.store.paths import shown_path
 from journal.store.runfiles import log_file, patch_file, read_log_tail
 from journal.text import format_value, human_duration, printable_block
@@ -121,7 +127,7 @@ def _pairs_inline(values: Mapping[str, Any]) -> str:
     return ", ".join(code_span(f"{name}={format_value(value)}") for name, value in values.items())
 
 
-def _pairstable(values: Mapping[str, Any], header: str) -> str:
+def _pairs_table(values: Mapping[str, Any], header: str) -> str:
     if not values:
         return ""
     rows = [f"| {header} | value |", "|---|--:|"]
@@ -136,14 +142,14 @@ _SGR = re.compile(r"(\x1b\[[0-9;:]*m)")
 
 
 def log_text(data: bytes, *, keep_colour: bool) -> str:
-    """Log bytes as text safe to show (journal.logtext drops the escape sequences, and keeps the
+    """Log bytes as text safe to show (render/logtext.py drops the escape sequences, and keeps the
     colours with `keep_colour`, for a terminal); a line redrawn with carriage returns shows its
     last state. Bytes that are not UTF-8 are shown as `\\xNN`."""
     from journal.render.logtext import clean_log
 
     cleaned = clean_log(data, keep_colour=keep_colour, keep_cr=False)
     text = cleaned.decode("utf-8", "backslashreplace")
-    # Whatever is not a colour passes safetext too, so nothing else can reach a terminal.
+    # Whatever is not a colour passes text.printable_block too, so nothing else can reach a terminal.
     pieces = _SGR.split(text)
     return "".join(piece if index % 2 else printable_block(piece)
                    for index, piece in enumerate(pieces))
@@ -409,9 +415,9 @@ _FIELD_GROUPS: tuple[tuple[str, Callable[[_Run], Mapping[str, str]]], ...] = (
     ("host cwd", lambda p: {name: inline_text(format_value(p.record.get(name, "")))
                             for name in ("host", "cwd")}),
     ("command command_inline", _command_fields),
-    ("params_table", lambda p: {"params_table": _pairstable(table(p.record, "params"), "param")}),
+    ("params_table", lambda p: {"params_table": _pairs_table(table(p.record, "params"), "param")}),
     ("metrics_table",
-     lambda p: {"metrics_table": _pairstable(table(p.record, "metrics"), "metric")}),
+     lambda p: {"metrics_table": _pairs_table(table(p.record, "metrics"), "metric")}),
     ("params_inline", lambda p: {"params_inline": _pairs_inline(table(p.record, "params"))}),
     ("metrics_inline", lambda p: {"metrics_inline": _pairs_inline(table(p.record, "metrics"))}),
     ("tags", lambda p: {"tags": ", ".join(map(code_span, _strings(p.record.get("tags"))))}),

@@ -7,7 +7,7 @@ files (the only source of truth) before each use:
 - It lives in `$XDG_CACHE_HOME/journal/`, keyed by the journal folder, never inside `.journal/`:
   clusters share `.journal/` over NFS, where SQLite corrupts.
 - Each record folder's mtime is kept. Adding, deleting or atomically replacing a record (all our
-  writers rename into place) changes its folder's mtime, so unchanged folders are not listed at
+  writers rename into context) changes its folder's mtime, so unchanged folders are not listed at
   all. A folder changed in the last seconds is not trusted yet (the mtime clock is coarse: a file
   could arrive in the same tick after the scan), as git does with racily clean index entries.
 - Records handed out are checked against their file's stat (mtime, ctime, size, inode: the
@@ -36,12 +36,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from journal.record import (Record, StoredRun, aware, effective_status, is_valid_id, searchable_text, table,
-                            upgrade)
+from journal.record import (
+    SCHEMA_VERSION,
+    Record,
+    StoredRun,
+    aware,
+    effective_status,
+    is_valid_id,
+    searchable_text,
+    table,
+    upgrade,
+)
 from journal.store.filters import Condition, Filters, id_may_match
 from journal.store.records import read_record
 
-SCHEMA = 2                  # 2: ctime in stat keys, `$` keys escaped in JSON
+# The index's own layout (2: ctime in stat keys, `$` keys escaped in JSON; 3: the record's schema
+# in a column) and the record schema it was read for: either changing rebuilds it.
+INDEX_VERSION = 3 * 1000 + SCHEMA_VERSION
 RACY_SECONDS = 2.0          # a folder younger than this is rescanned next time too
 PARALLEL_FROM = 2000        # records to parse before using more than one process
 BUSY_TIMEOUT_MS = 5000
@@ -55,6 +66,7 @@ CREATE TABLE IF NOT EXISTS runs (
     stat TEXT NOT NULL,        -- mtime_ns:ctime_ns:size:inode of the file this row was read from
     started REAL,              -- unix time, for --since/--until
     status TEXT,
+    schema INTEGER,            -- the record's own, when it is not the one this journal writes
     tags TEXT,                 -- JSON array
     params TEXT,               -- JSON object
     metrics TEXT,              -- JSON object
@@ -202,6 +214,13 @@ def record_from_json(text: str) -> Record:
 
 # -- reading one file into a row (also run in worker processes) --------------------------------
 
+def _odd_schema(record: Record) -> int | None:
+    """The record's `schema` when it is not the one this journal writes (None: it is): readers
+    that do not decode the record (grep) still warn about it, as the others do."""
+    schema = record.get("schema", SCHEMA_VERSION)
+    return None if schema == SCHEMA_VERSION and type(schema) is int else -1
+
+
 def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
     """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not parse."""
     run_id, path, folder, stat = args
@@ -217,6 +236,7 @@ def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
         tags = record.get("tags")
         return (
             "ok", run_id, folder, stat, started_ts, str(record.get("status", "")),
+            _odd_schema(record),
             _dumps(tags if isinstance(tags, list) else []),
             _dumps(table(record, "params")), _dumps(table(record, "metrics")),
             _dumps(record), searchable_text(record),
@@ -258,13 +278,13 @@ class Index:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA):
+        if version not in (0, INDEX_VERSION):
             raise sqlite3.DatabaseError("index written by another version")
         if version == 0:
             self.db.executescript(_DDL)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('journal_dir', ?)",
                             (os.path.realpath(journal_dir),))
-            self.db.execute(f"PRAGMA user_version={SCHEMA}")
+            self.db.execute(f"PRAGMA user_version={INDEX_VERSION}")
         row = self.db.execute("SELECT value FROM meta WHERE key = 'journal_dir'").fetchone()
         if row is None or row[0] != os.path.realpath(journal_dir):
             raise sqlite3.DatabaseError("index of another journal folder")
@@ -372,7 +392,7 @@ class Index:
             db.executemany("DELETE FROM bad WHERE path = ?", ((path,) for path in gone_bad))
             db.executemany("DELETE FROM runs WHERE id = ?",
                            ((Path(row[0]).name[:-5],) for row in bad))
-            db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", ok)
+            db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", ok)
             db.executemany("INSERT OR REPLACE INTO bad VALUES (?,?,?,?)", bad)
             for folder, mtime in folders.items():
                 if mtime is None:
@@ -448,7 +468,8 @@ class Index:
                     ) -> Iterator[tuple[str, str, str]]:
         """(id, search text, record JSON) of runs passing a cheap superset of `filters`, newest
         first; with `containing`, only rows whose text holds one of those strings (found inside
-        SQLite; with `fold_case`, the first is compared in ASCII lower case)."""
+        SQLite; with `fold_case`, the first is compared in ASCII lower case). A record of another
+        schema is warned about here, as `get` and `select` do."""
         where, args = _sql_for(filters)
         if containing:
             first, *others = containing
@@ -456,12 +477,12 @@ class Index:
             clause = "(" + " OR ".join([compare] + ["instr(search, ?) > 0"] * len(others)) + ")"
             args += [first.lower() if fold_case else first, *others]
             where = f"{where} AND {clause}" if where else f"WHERE {clause}"
-        yield from self.db.execute(f"SELECT id, search, record FROM runs {where} ORDER BY id DESC", args)
-
-    def path_of(self, run_id: str) -> Path | None:
-        row = self.db.execute("SELECT folder FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return None if row is None else self.runs_dir / row[0] / f"{run_id}.toml"
-
+        query = f"SELECT id, folder, schema, search, record FROM runs {where} ORDER BY id DESC"
+        for run_id, folder, schema, text, record_json in self.db.execute(query, args):
+            if schema is not None:
+                path = f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml"
+                upgrade(record_from_json(record_json), path, self.warn)
+            yield run_id, text, record_json
 
 def _sql_for(filters: Filters) -> tuple[str, list[Any]]:
     """A WHERE clause selecting a superset of what `filters` keeps; the exact test runs in Python

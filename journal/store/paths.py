@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
-from journal.errors import UsageError
 from journal.record import id_month
-from journal.text import printable
 
 JOURNAL_FOLDER = ".journal"
 TEMPLATE_NAME = ".journal-template.md"      # the export template `journal init` writes
-CLOCK_VARIABLE = "JOURNAL_NOW"              # a fixed "now" (ISO 8601), for tests and demos
 
 
 def find_worktree_root(start: Path, environ: Mapping[str, str]) -> Path | None:
@@ -41,56 +36,6 @@ def find_journal_dir(cwd: Path, worktree_root: Path | None, environ: Mapping[str
         if (folder / JOURNAL_FOLDER).is_dir():
             return folder / JOURNAL_FOLDER
     return cwd / JOURNAL_FOLDER
-
-
-def local_now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
-
-
-def clock(environ: Mapping[str, str]) -> Callable[[], dt.datetime]:
-    """The clock a command reads "now" from: the wall clock, or the fixed time `JOURNAL_NOW`
-    gives (ISO 8601; without an offset, local time), so that a test or a demo does not depend on
-    when it runs."""
-    fixed = environ.get(CLOCK_VARIABLE)
-    if not fixed:
-        return local_now
-    try:
-        moment = dt.datetime.fromisoformat(fixed)
-    except ValueError:
-        raise UsageError(f"{CLOCK_VARIABLE}={printable(repr(fixed))} is not a time",
-                         hint=f"give an ISO 8601 time such as 2026-11-28T16:42:07+09:00, "
-                              f"or unset {CLOCK_VARIABLE}") from None
-    moment = moment if moment.tzinfo else moment.astimezone()
-    return lambda: moment
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a command runs, found once per command: the directory, the work tree around it (None
-    outside git), the journal folder, the environment and the clock."""
-
-    cwd: Path
-    worktree_root: Path | None
-    journal_dir: Path
-    environ: Mapping[str, str]
-    now: Callable[[], dt.datetime] = local_now
-
-    @classmethod
-    def find(cls, cwd: Path, environ: Mapping[str, str]) -> Place:
-        cwd = cwd.resolve()
-        root = find_worktree_root(cwd, environ)
-        return cls(cwd, root, find_journal_dir(cwd, root, environ), environ, clock(environ))
-
-    @property
-    def root(self) -> Path:
-        """The work-tree root, or outside git the folder that holds the journal folder."""
-        return self.worktree_root or self.journal_dir.parent
-
-    def relative_cwd(self) -> str:
-        try:
-            return self.cwd.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(self.cwd)
 
 
 # -- a run's files --------------------------------------------------------------------------------

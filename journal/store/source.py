@@ -9,7 +9,7 @@ its file (store/records.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,17 +30,17 @@ class RunSource:
     """The runs of one journal folder."""
 
     def __init__(self, journal_dir: Path, warn: Callable[[str], None], *,
-                 environ: Mapping[str, str] | None = None, use_index: bool = True) -> None:
+                 environ: Mapping[str, str], use_index: bool = True) -> None:
         self.journal_dir = journal_dir
         self.warn = warn
         self.index: Index | None = None
         if journal_dir.exists() and not journal_dir.is_dir():
             raise UsageError(f"the journal folder {printable(str(journal_dir))} is not a folder",
                              hint="JOURNAL_DIR or .journal names a file")
-        if use_index and (environ or {}).get(NO_INDEX_VARIABLE) != "1":
+        if use_index and environ.get(NO_INDEX_VARIABLE) != "1":
             from journal.store.index import open_index
 
-            self.index = open_index(journal_dir, warn, environ or {})
+            self.index = open_index(journal_dir, warn, environ)
         self._files: dict[str, Path] | None = None
 
     # -- ids ----------------------------------------------------------------------------------
@@ -128,6 +128,3 @@ class RunSource:
             raise UsageError(f"ambiguous run {printable(repr(ref))}: {len(candidates)} runs match: {shown}",
                              hint="give more characters of the id")
         return candidates[0]
-
-    def resolve_all(self, refs: Sequence[str]) -> list[StoredRun]:
-        return [self.resolve(ref) for ref in refs]

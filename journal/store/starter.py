@@ -13,8 +13,9 @@ from pathlib import Path
 
 from journal.errors import StoreError, UsageError
 from journal.store.config import CONFIG_TEMPLATE
+from journal.store.context import Context
 from journal.store.files import create_exclusive, reason
-from journal.store.paths import TEMPLATE_NAME, Place
+from journal.store.paths import TEMPLATE_NAME
 from journal.store.records import GITIGNORE
 from journal.text import printable
 
@@ -25,17 +26,17 @@ def default_template() -> str:
     return resources.files("journal").joinpath("default-template.md").read_text(encoding="utf-8")
 
 
-def initialise(place: Place) -> list[tuple[Path, bool]]:
+def initialise(context: Context) -> list[tuple[Path, bool]]:
     """Create the journal folder and its starter files, never overwriting one.
     Returns each starter file with whether it was created now."""
-    journal_dir = place.journal_dir
+    journal_dir = context.journal_dir
     try:
         for sub in ("runs", "logs", "patches"):
             (journal_dir / sub).mkdir(parents=True, exist_ok=True)
         starters = [
             (journal_dir / "config.toml", CONFIG_TEMPLATE),
             (journal_dir / ".gitignore", GITIGNORE),
-            (place.root / TEMPLATE_NAME, default_template()),
+            (context.root / TEMPLATE_NAME, default_template()),
         ]
         return [(path, create_exclusive(path, text.encode("utf-8"))) for path, text in starters]
     except OSError as exc:
