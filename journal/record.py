@@ -32,7 +32,7 @@ from journal.text import printable
 TYPE_CHECKING = False     # see the module docstring; type checkers treat this name as True
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Any, TypedDict
+    from typing import Any, TypedDict, TypeGuard
 
     class GitState(TypedDict, total=False):
         commit: str                 # 40 (or 64) hex; absent before the first commit
@@ -47,7 +47,14 @@ if TYPE_CHECKING:
         in_progress: str            # merge, rebase, ...
         worktree: str               # "linked"
         shallow: bool
-        submodules: list[dict[str, Any]]
+        submodules: list[Submodule]
+
+    class Submodule(TypedDict, total=False):
+        path: str
+        commit: str                 # absent when not initialised
+        initialized: bool           # False when not initialised
+        dirty: bool
+        moved: bool                 # checked out at another commit than the parent records
 
     class LogInfo(TypedDict, total=False):
         path: str                   # relative to the journal folder
@@ -86,7 +93,7 @@ if TYPE_CHECKING:
         problems: list[str]
         amendments: list[Amendment]
 else:     # at run time every one of them is what tomllib gives: a dict
-    GitState = LogInfo = Series = Amendment = Record = dict
+    GitState = Submodule = LogInfo = Series = Amendment = Record = dict
 
 
 # -- statuses -------------------------------------------------------------------------------------
@@ -234,6 +241,8 @@ def upgrade(record: Record, where: str, warn: Callable[[str], None],
 # Readers never trust a field's type: a record may be hand-edited or written by another version.
 
 def table(record: Mapping[str, object], name: str) -> Mapping[str, Any]:
+    # Any, not object: a table's values are whatever the record holds (params of every type),
+    # and each reader checks the type of the value it uses.
     """A table field (`params`, `metrics`, `git`, `log`, ...), or an empty one."""
     value = record.get(name)
     return value if isinstance(value, Mapping) else {}
@@ -251,7 +260,7 @@ def text_list(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """An int or a float, not a bool (which Python counts as an int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -260,7 +269,7 @@ def finite_number(value: object) -> float | None:
     """A number as a float, or None for anything else, nan and infinities included."""
     if not is_number(value):
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     return number if math.isfinite(number) else None
 
 

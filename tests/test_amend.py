@@ -250,3 +250,29 @@ def test_odd_tags_are_one_clear_error(repo: Path) -> None:
         line = error_line(journal("tag", "@", "+ok", bad, cwd=repo))
         assert "tag" in line and "\x1b" not in line, (bad, line)
     assert record_file(repo).read_bytes() == before
+
+
+def test_records_with_finer_or_naive_times_can_be_amended(repo: Path) -> None:
+    """A hand-made record with microseconds, or times without an offset, keeps them as written:
+    only the fields that change are checked against what the writer makes of them."""
+    run_id = new_note_run(repo)
+    path = record_file(repo)
+    text = path.read_text()
+    text = text.replace(text.split("started = ")[1].split("\n")[0], "2026-11-28T16:42:07.123456+09:00")
+    path.write_text(text + "\n[naive]\nat = 2026-11-28T16:42:07\nday = 2026-11-28\n")
+    assert journal("note", run_id, "still amendable", cwd=repo).returncode == 0
+    assert journal("tag", run_id, "+hand", cwd=repo).returncode == 0
+    record = only_record(repo / ".journal")
+    assert record["started"].microsecond == 123456
+    assert record["naive"] == {"at": dt.datetime(2026, 11, 28, 16, 42, 7), "day": dt.date(2026, 11, 28)}
+    assert [a["text"] for a in record["amendments"]] == ["still amendable"] and record["tags"] == ["hand"]
+    assert "started = 2026-11-28T16:42:07.123456+09:00" in path.read_text()
+
+
+def test_a_record_that_does_not_parse_is_named_without_taking_its_lock(repo: Path) -> None:
+    run_id = new_note_run(repo)
+    path = record_file(repo)
+    path.write_text("not = [valid\n")
+    line = error_line(journal("note", run_id, "x", cwd=repo))
+    assert str(path) in line and "not a valid record" in line
+    assert not path.with_name(path.name + ".lock").exists()

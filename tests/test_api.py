@@ -470,3 +470,37 @@ def test_a_log_that_cannot_be_created_leaves_the_console_and_the_record(repo: Pa
     record = only_record(repo / ".journal")
     assert record["status"] == "finished" and record["metrics"] == {"acc": 1}
     assert "log" not in record
+
+
+METRIC_NAMES = """\
+import journal
+with journal.start(note="names", quiet=True) as run:
+    run.log(step=1, loss_per_token=2.31, val_key=0.5, auth_rate=0.9)
+print(run.record["status"], sorted(run.record.get("metrics", {}).items()))
+"""
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_metrics_named_like_credentials_keep_their_values(repo: Path, wrapped: bool) -> None:
+    """Metrics are results: a name such as `val_key` does not make 0.5 a secret. The script's
+    `run.record` says what was written, once the run is over."""
+    write_script(repo, METRIC_NAMES)
+    done = journal("new", "-q", "--", PY, "train.py", cwd=repo) if wrapped \
+        else run_script(repo, "train.py")
+    assert done.returncode == 0, done.stderr
+    record = only_record(repo / ".journal")
+    assert record["metrics"] == {"loss_per_token": 2.31, "val_key": 0.5, "auth_rate": 0.9}
+    if not wrapped:
+        assert done.stdout.decode().startswith(
+            "finished [('auth_rate', 0.9), ('loss_per_token', 2.31), ('val_key', 0.5)]")
+
+
+def test_redaction_names_never_apply_to_the_records_own_fields(repo: Path) -> None:
+    (repo / ".journal").mkdir()
+    (repo / ".journal" / "config.toml").write_text('[redact]\nnames = ["params", "note", "env"]\n')
+    done = journal("new", "-q", "-n", "a plain note", "-p", "lr=0.1", "-p", "note=kept",
+                   "--", "true", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    record = only_record(repo / ".journal")
+    assert record["note"] == "a plain note"
+    assert record["params"] == {"lr": 0.1, "note": "***"}      # a param named `note` is masked

@@ -13,12 +13,12 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from journal.git import NEUTRAL_DIFF_FLAGS, Git, GitFailed, exclude_pathspec
+from journal.record import GitState, Submodule
 from journal.store.paths import TEMPLATE_NAME
 from journal.text import printable
 
@@ -38,7 +38,7 @@ _IN_PROGRESS = (
 class CodeState:
     """What the record's `[git]` table says, the patch bytes, and the lines to tell the user."""
 
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: GitState = field(default_factory=lambda: GitState())
     patch: bytes = b""
     warnings: list[str] = field(default_factory=list)
 
@@ -111,7 +111,7 @@ def capture_code_state(
     untracked_max_bytes: int,
     left_out_globs: Sequence[str],
     timeout: float,
-    redact_patch: Any,
+    redact_patch: Callable[[bytes], tuple[bytes, list[str], list[str]]],
     environ: Mapping[str, str],
 ) -> CodeState:
     """The code state of the work tree at `root`, before the run starts. Never raises for git
@@ -189,9 +189,9 @@ def _empty_tree(git: Git) -> str:
     return _decode(git.run("hash-object", "-t", "tree", "--stdin", stdin=b"")).strip()
 
 
-def _repo_situation(git_dir: Path | None) -> dict[str, Any]:
+def _repo_situation(git_dir: Path | None) -> GitState:
     """Merge/rebase in progress, linked worktree, shallow clone: facts a reader of the run needs."""
-    situation: dict[str, Any] = {}
+    situation: GitState = {}
     if git_dir is None:
         return situation
     for marker, name in _IN_PROGRESS:
@@ -211,7 +211,7 @@ def _repo_situation(git_dir: Path | None) -> dict[str, Any]:
     return situation
 
 
-def _submodules(git: Git, root: Path, status: _Status, state: CodeState) -> list[dict[str, Any]]:
+def _submodules(git: Git, root: Path, status: _Status, state: CodeState) -> list[Submodule]:
     """Each submodule's checked-out commit and dirtiness: the parent's diff leaves both out."""
     try:
         output = _decode(git.run("submodule", "status", "--recursive"))
@@ -221,7 +221,7 @@ def _submodules(git: Git, root: Path, status: _Status, state: CodeState) -> list
         return []
     flags_of = dict(status.submodule_flags)   # path -> "CMU"; nested ones filled in on demand
     looked_into: set[str] = set()
-    submodules = []
+    submodules: list[Submodule] = []
     for line in output.splitlines():
         match = _SUBMODULE_LINE.match(line)
         if not match:
@@ -230,7 +230,7 @@ def _submodules(git: Git, root: Path, status: _Status, state: CodeState) -> list
         if path not in flags_of:
             _nested_flags(git, root, path, flags_of, looked_into, state)
         flags = flags_of.get(path, "...")
-        entry: dict[str, Any] = {"path": path}
+        entry: Submodule = {"path": path}
         if line.startswith("-"):
             entry["initialized"] = False
         else:

@@ -57,7 +57,7 @@ def params_from_argv(argv: list[str]) -> dict[str, Any]:
     return params
 
 
-def parse_assignment(text: str, option: str) -> tuple[str, Any]:
+def parse_assignment(text: str, option: str) -> tuple[str, int | float | bool | str]:
     """`K=V` from `--param` / `--metric`; a bad one is a usage error naming the option.
 
     `--param batch-size=64` is named `batch_size`, as `--batch-size` in the command is, so the

@@ -204,7 +204,7 @@ def _initial_record(request: NewRun, context: Context, code: CodeState, config: 
     record["host"] = THIS_HOST
     record["pid"] = os.getpid()
     if context.worktree_root is not None:
-        record["git"] = code.fields   # type: ignore[typeddict-item]
+        record["git"] = code.fields
     env = {name: context.environ[name] for name in config.env_allow if name in context.environ}
     if params:
         record["params"] = params

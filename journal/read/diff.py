@@ -34,7 +34,12 @@ from journal.store.paths import find_worktree_root, inside_journal
 from journal.store.source import RunSource
 from journal.text import human_duration, printable, printable_block, time_text
 
-MISSING: Any = object()
+
+class _Missing:
+    """A value one of the two runs does not have."""
+
+
+MISSING = _Missing()
 NAME_WIDTH = 24         # name column of params/metrics; longer names push their row out
 VALUE_WIDTH = 24        # value columns are aligned up to this width
 WRAP = 100              # the "same:" paragraph
@@ -103,13 +108,13 @@ def _wrapped(lead: str, items: list[str]) -> list[str]:
     return lines
 
 
-def _same(old: Any, new: Any) -> bool:
+def _same(old: object, new: object) -> bool:
     if is_number(old) and is_number(new):
         return bool(old == new or (math.isnan(old) and math.isnan(new)))
     return type(old) is type(new) and bool(old == new)
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     """A value as one safe line; strings quoted when they could be read as something else."""
     if value is MISSING:
         return "(none)"
@@ -138,7 +143,7 @@ def _looks_typed(text: str) -> bool:
     return True
 
 
-def _difference(old: Any, new: Any) -> str | None:
+def _difference(old: object, new: object) -> str | None:
     """`+1.276` for numbers, exact in decimal (82.476 - 81.2 is not 1.2759999999999962)."""
     if not (is_number(old) and is_number(new)) or old == new:
         return None
@@ -200,13 +205,13 @@ def _note(a: Record, b: Record) -> list[str]:
     return lines
 
 
-def _command(argv: Any) -> str:
+def _command(argv: object) -> str:
     if not isinstance(argv, list):
         return "(none)"
     return printable(shlex.join(str(arg) for arg in argv))
 
 
-def _tags(old: Any, new: Any) -> str:
+def _tags(old: object, new: object) -> str:
     old = [str(tag) for tag in old] if isinstance(old, list) else []
     new = [str(tag) for tag in new] if isinstance(new, list) else []
     changes = [f"-{tag}" for tag in old if tag not in new]
@@ -219,13 +224,13 @@ def _when(value: object) -> str:
     return "(unknown)" if value is None else printable(time_text(value))
 
 
-def _duration(seconds: Any) -> str:
+def _duration(seconds: object) -> str:
     if not is_number(seconds) or not math.isfinite(seconds):
         return "(none)"
     return human_duration(seconds)
 
 
-def _duration_difference(old: Any, new: Any) -> str | None:
+def _duration_difference(old: object, new: object) -> str | None:
     if not (is_number(old) and is_number(new)) or old == new:
         return None
     delta = float(new) - float(old)
@@ -275,7 +280,7 @@ def _state(side: str, run: StoredRun, journal_dir: Path, notes: list[str]) -> St
     return State(side, commit, _patch(side, state, journal_dir, notes))
 
 
-def _describe(side: str, state: Any) -> list[str]:
+def _describe(side: str, state: object) -> list[str]:
     if not isinstance(state, Mapping):
         return [f"  {side}: not in a git repository"]
     commit = state.get("commit")

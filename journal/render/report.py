@@ -20,7 +20,6 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from journal.record import Record
 from journal.text import human_duration, printable, printable_block, time_text
@@ -72,7 +71,7 @@ def final_report(record: Record, journal_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def describe_commit(git: Mapping[str, Any]) -> str:
+def describe_commit(git: Mapping[str, object]) -> str:
     commit = git.get("commit")
     if commit:
         text = str(commit)[:7] + ("-dirty" if git.get("dirty") else "")   # as git describe says

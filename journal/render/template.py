@@ -34,7 +34,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Union
 
 from journal.errors import UsageError
 from journal.render.markdown import code_block, code_span, lines_of, markdown_parser
@@ -208,13 +208,16 @@ class _Section:
     kind: str                  # ROOT, DAY, RUN or IF
     condition: str = ""        # for IF: "runs", "no runs", ...
     line: int = 0
-    body: list[Any] = field(default_factory=list)    # str | _Slot | _Section
+    body: list[_Part] = field(default_factory=list)
+
+
+_Part = Union[str, _Slot, _Section]          # text as written, a placeholder, a section
 
 
 @dataclass
 class Template:
     source: str                # where it came from, for messages
-    front_matter: list[Any]
+    front_matter: list[_Part]
     root: _Section
     fields_used: set[str]
 
@@ -241,7 +244,7 @@ class Template:
         self._render(self.root.body, data, None, _Scope(data.fields), out)
         return front, "".join(out).strip("\n") + "\n"
 
-    def _render(self, parts: list[Any], data: Data, day: Day | None,
+    def _render(self, parts: list[_Part], data: Data, day: Day | None,
                 scope: _Scope, out: list[str]) -> None:
         get = _getter(scope)
         for part in parts:
@@ -296,9 +299,11 @@ def _getter(scope: Mapping[str, Filler]) -> Callable[[str, int], Value]:
     return get
 
 
-def _fill(parts: list[Any], scope: Mapping[str, Filler]) -> str:
+def _fill(parts: list[_Part], scope: Mapping[str, Filler]) -> str:
+    """Text and placeholders (the front matter holds no sections)."""
     get = _getter(scope)
-    return "".join(part if isinstance(part, str) else part.render(get) for part in parts)
+    return "".join(part if isinstance(part, str) else part.render(get) for part in parts
+                   if not isinstance(part, _Section))
 
 
 # -- compiling ------------------------------------------------------------------------------------
@@ -321,8 +326,8 @@ class _Compiler:
         self.context: dict[int, str] = {}      # sentinel number -> how it is filled
         self.dropped: set[int] = set()         # lines left out: markers and template comments
         self.markers: dict[int, str] = {}      # line -> marker text
-        self.line_slots: dict[int, tuple[int, Any]] = {}     # first line -> (end line, slot)
-        self.span_slots: dict[int, list[tuple[int, int, Any]]] = {}   # line -> (start, end, slot)
+        self.line_slots: dict[int, tuple[int, _Slot]] = {}     # first line -> (end line, slot)
+        self.span_slots: dict[int, list[tuple[int, int, _Slot]]] = {}   # line -> (start, end, slot)
 
     def fail(self, line: int, problem: str) -> TemplateError:
         return TemplateError(f"{self.source}:{line + 1}: {problem}")
@@ -377,8 +382,8 @@ class _Compiler:
                 return number + 1
         raise self.fail(0, "the front matter opened by `---` here is never closed by `---`")
 
-    def _front_matter_parts(self, lines: list[str]) -> list[Any]:
-        parts: list[Any] = []
+    def _front_matter_parts(self, lines: list[str]) -> list[_Part]:
+        parts: list[_Part] = []
         for number, line in enumerate(lines):
             position = 0
             for match in _SENTINEL.finditer(line):
@@ -507,7 +512,7 @@ class _Compiler:
         self.context[index] = "block"
         self.line_slots[first] = (end, _Block(self.names[index], prefix, heading, blank_before))
 
-    def _span(self, index: int, body: list[str], width: int, slot: Any) -> None:
+    def _span(self, index: int, body: list[str], width: int, slot: _Slot) -> None:
         line = self.where[index]
         col = body[line].index(f"\ue000{index}\ue001")
         self.span_slots.setdefault(line, []).append((col, col + width, slot))
