@@ -161,8 +161,7 @@ class TemplateRunFields(Mapping[str, Filler]):
 
     def value(self, name: str, level: int) -> str:
         if level not in self._at_level:
-            self._at_level[level] = RunFields(self.run, self.journal_dir,
-                                                     heading_level=level)
+            self._at_level[level] = RunFields(self.run, self.journal_dir, heading_level=level)
         return self._at_level[level][name]
 
     def __getitem__(self, name: str) -> Filler:
