@@ -2,10 +2,11 @@
 rebuilds them.
 
 Two plain `git` calls through journal.git (this runs before every experiment). The capture is
-read-only towards the user's repo (no index, HEAD, branch or work-tree writes: `GIT_OPTIONAL_LOCKS=0`, and the plumbing `diff-index`, because
-porcelain `git diff` rewrites the index when it finds stat-dirty files whatever the lock setting),
-machine-readable output only (`-z`), and flags that make the user's git config and environment
-(colour, prefixes, context size, external diff, textconv, pagers) unable to change what is captured.
+read-only towards the user's repo (no index, HEAD, branch or work-tree writes:
+`GIT_OPTIONAL_LOCKS=0`, and the plumbing `diff-index`, because porcelain `git diff` rewrites the
+index when it finds stat-dirty files whatever the lock setting), machine-readable output only
+(`-z`), and flags that make the user's git config and environment (colour, prefixes, context size,
+external diff, textconv, pagers) unable to change what is captured.
 """
 
 from __future__ import annotations
