@@ -142,6 +142,10 @@ def _as_a_process(cwd: Path, env: Mapping[str, str] | None, input: bytes | None,
         raise subprocess.TimeoutExpired(["journal"], timeout)
 
     previous_alarm = signal.signal(signal.SIGALRM, too_long)
+    # What a command sets for itself (journal new ignores these once its record is final, as it
+    # is about to exit) is the command's: this process gets its own back.
+    saved_handlers = {sig: signal.getsignal(sig)
+                      for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)}
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -162,6 +166,8 @@ def _as_a_process(cwd: Path, env: Mapping[str, str] | None, input: bytes | None,
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_alarm)
+        for sig, handler in saved_handlers.items():
+            signal.signal(sig, handler)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -199,22 +200,43 @@ def test_log_that_cannot_be_opened_does_not_stop_the_child(repo: Path) -> None:
     assert b"cannot open the log" in done.stderr
 
 
-def test_reader_going_away_does_not_change_the_childs_fate(repo: Path) -> None:
-    marker = repo / "finished.marker"
-    script = (f"import sys\nfor i in range(200000): print(i)\nopen({str(marker)!r}, 'w').close()")
-    proc = journal_process("new", "--", PY, "-c", script, cwd=repo,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _fate_when_the_reader_goes_away(argv: list[str], cwd: Path) -> tuple[int, bytes]:
+    """Start `argv`, read a few bytes of its stdout and close the pipe (`| head -c 10`): its exit
+    status, and the stderr it left."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     proc.stdout.read(10)
     proc.stdout.close()   # the terminal or pipe goes away
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    assert marker.exists()
+    return proc.returncode, err
+
+
+def test_reader_going_away_does_not_change_the_childs_fate(repo: Path) -> None:
+    """journal passes a closed pipe on: the child's next write fails as it would without journal
+    (a Python script gets BrokenPipeError, and exits 1), and the record says so."""
+    marker = repo / "finished.marker"
+    script = (f"import sys\nfor i in range(200000): print(i)\nopen({str(marker)!r}, 'w').close()")
+    plain, _ = _fate_when_the_reader_goes_away([PY, "-c", script], repo)
+    assert plain == 1 and not marker.exists()
+    code, err = _fate_when_the_reader_goes_away([PY, "-m", "journal", "new", "--", PY, "-c", script],
+                                                repo)
+    assert code == plain, err
+    assert not marker.exists() and b"BrokenPipeError" in err
     record = only_record(repo / ".journal")
-    assert record["status"] == "finished"
-    assert any("writing to stdout failed" in p for p in record["problems"])
-    log = (repo / ".journal" / record["log"]["path"]).read_bytes()
-    assert log.endswith(b"199999\n")
+    assert (record["status"], record["exit_code"]) == ("failed", 1)
+    assert any("writing to stdout failed" in p and "Broken pipe" in p for p in record["problems"])
+
+
+def test_yes_piped_to_head_ends_at_once_as_without_journal(repo: Path) -> None:
+    """`journal new -- yes | head -1` ends, killed by SIGPIPE (141) like `yes | head -1`, instead
+    of filling the log for ever."""
+    plain, _ = _fate_when_the_reader_goes_away(["yes"], repo)
+    assert plain == -signal.SIGPIPE
+    code, err = _fate_when_the_reader_goes_away([PY, "-m", "journal", "new", "--", "yes"], repo)
+    assert code == 128 + signal.SIGPIPE, err
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("killed", 141)
+    assert record["log"]["bytes"] < 1 << 20
 
 
 def test_fifty_concurrent_runs_give_fifty_records(repo: Path) -> None:
@@ -357,3 +379,91 @@ def test_keyboard_and_ctrl_c_reach_the_child_on_a_terminal(repo: Path) -> None:
     assert code == 130
     record = only_record(repo / ".journal")
     assert (record["status"], record["exit_code"]) == ("interrupted", 130)
+
+
+# -- signals: ignored ones stay ignored, late ones change nothing -------------------------------
+
+IGNORE_CHECK = ("import signal, sys, time; open(sys.argv[1], 'w').close();"
+                "print('ignored' if signal.getsignal(signal.{sig}) == signal.SIG_IGN else 'default',"
+                " flush=True); time.sleep(0.5); print('survived', flush=True)")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT])
+def test_a_signal_ignored_by_journals_parent_stays_ignored(repo: Path, signum: int) -> None:
+    """`nohup journal new -- CMD`, or `journal new -- CMD &` in a script: the hang-up (or the
+    Ctrl-C) that CMD would survive alone, it survives under journal too."""
+    marker = repo / "started.marker"
+    name = signal.Signals(signum).name
+    proc = journal_process("new", "--", PY, "-c", IGNORE_CHECK.format(sig=name), str(marker),
+                           cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN))
+    wait_for(marker.exists)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out == b"ignored\nsurvived\n"
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("finished", 0)
+
+
+def test_signals_while_the_record_is_finalised_change_nothing(repo: Path) -> None:
+    """A storm of SIGTERM and SIGINT from the moment the child ends: every record reaches its
+    final state and journal exits with the child's code, never dies of the signal."""
+    outcomes = []
+    for attempt in range(12):
+        marker = repo / f"ending-{attempt}.marker"
+        proc = journal_process("new", "-q", "--", PY, "-c",
+                               f"open({str(marker)!r}, 'w').close()", cwd=repo,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(marker.exists)
+        time.sleep(0.02 * (attempt % 4))      # land at different points of the finalising
+        while proc.poll() is None:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signum)
+            time.sleep(0.003)
+        outcomes.append(proc.returncode)
+    found = records(repo / ".journal")
+    assert len(found) == 12
+    assert all(record["status"] != "running" for record in found), found
+    by_code = {record["exit_code"] for record in found}
+    assert set(outcomes) == by_code and by_code <= {0, 130, 143}, (outcomes, by_code)
+    assert all(code >= 0 for code in outcomes)           # journal never died of the signal
+
+
+def test_a_grandchilds_late_output_still_arrives(repo: Path) -> None:
+    """As with `cmd | cat`, journal reads the output until every writer has closed it: a
+    background child writing after the command ended is not cut off. The run's duration is the
+    command's."""
+    done = journal("new", "-q", "--", "sh", "-c", "( sleep 1; echo late ) & echo parent", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"parent\nlate\n"
+    record = only_record(repo / ".journal")
+    assert record["duration"] < 0.9
+    log = (repo / ".journal" / record["log"]["path"]).read_bytes()
+    assert log == b"parent\nlate\n"
+
+
+def test_ctrl_c_while_late_output_is_awaited_ends_the_wait_not_the_record(repo: Path) -> None:
+    proc = journal_process("new", "-q", "--", "sh", "-c", "( sleep 30; echo late ) & echo parent",
+                           cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def parent_logged() -> bool:
+        found = records(repo / ".journal")
+        log = repo / ".journal" / found[0]["log"]["path"] if found else None
+        return log is not None and log.exists() and log.read_bytes() == b"parent\n"
+
+    wait_for(parent_logged)
+    time.sleep(0.3)                              # the command (sh) has ended by now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert out == b"parent\n"
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("finished", 0)
+
+
+def test_an_empty_command_is_not_found_as_in_a_shell(repo: Path) -> None:
+    done = journal("new", "--", "", cwd=repo)
+    assert done.returncode == 127, done.stderr
+    assert b"command not found: ''" in done.stderr
+    assert only_record(repo / ".journal")["status"] == "failed"

@@ -95,15 +95,19 @@ def open_run(request: NewRun, context: Context, *, warn: Callable[[str], None], 
     return OpenRun(context, config, redactor, record, clock_start, argv_params)
 
 
-def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]) -> Outcome:
-    """`journal new`: put the run on record, run its command if it has one, record the end."""
+def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None],
+               report: Callable[[Record], None] | None = None) -> Outcome:
+    """`journal new`: put the run on record, run its command if it has one, record the end, and
+    hand the final record to `report` (the block printed for the user's notes). From the child's
+    start to the report, SIGINT, SIGTERM and SIGHUP go to the child, then change nothing
+    (runner.SignalRelay): the record states the child's fate, and journal exits with its code."""
     command = bool(request.command)
     run = open_run(request, context, warn=warn, running=command, with_log=command)
     if not command:
         return Outcome(run.run_id, 0, run.record)
 
     from journal.capture.logmask import LogMasker, known_secrets
-    from journal.capture.runner import run_command
+    from journal.capture.runner import SignalRelay, run_command
 
     scanner = None
     if run.config.metric_patterns:
@@ -114,29 +118,28 @@ def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]
                  "JOURNAL_DIR": str(context.journal_dir)}
     masker = LogMasker(run.redactor, known_secrets(
         request.command, run.record.get("command", []), context.environ, run.redactor))
-    try:
+    with SignalRelay() as relay:
         result = run_command(list(request.command), env=child_env,
-                             log_file=log_path(context.journal_dir, run.run_id),
+                             log_file=log_path(context.journal_dir, run.run_id), relay=relay,
                              watch=scanner.feed if scanner else None, log_masker=masker)
-    except KeyboardInterrupt:
-        # Ctrl-C before the child was started: the run is on record, so say how it ended.
-        finish_run(run, warn, status=Status.INTERRUPTED, exit_code=130)
-        raise
-    record = run.record
-    if result.error:
-        record["error"] = result.error
-    if result.problems:
-        record["problems"] = list(result.problems)
-    for line in [result.error or "", *result.problems]:
-        if line:
-            warn(run.redactor.text(line))
-    record.setdefault("log", {})["bytes"] = result.log_bytes
-    if scanner is not None:
-        scanner.close()
-    status = _status_of(result.exit_code, result.child_signal, result.received_signal)
-    status = _fold_child(run, request, status, scanner.metrics if scanner else {})
-    finish_run(run, warn, status=status, exit_code=result.exit_code)
-    return Outcome(run.run_id, result.exit_code, run.record, started=result.error is None)
+        record = run.record
+        if result.error:
+            record["error"] = result.error
+        if result.problems:
+            record["problems"] = list(result.problems)
+        for line in [result.error or "", *result.problems]:
+            if line:
+                warn(run.redactor.text(line))
+        record.setdefault("log", {})["bytes"] = result.log_bytes
+        if scanner is not None:
+            scanner.close()
+        status = _status_of(result.exit_code, result.child_signal, result.received_signal)
+        status = _fold_child(run, request, status, scanner.metrics if scanner else {})
+        finish_run(run, warn, status=status, exit_code=result.exit_code, ended_at=result.ended_at)
+        started = result.error is None and result.ended_at is not None
+        if report is not None and started:
+            report(run.record)
+    return Outcome(run.run_id, result.exit_code, run.record, started=started)
 
 
 def _fold_child(run: OpenRun, request: NewRun, status: str, from_output: Mapping[str, Any]
@@ -248,13 +251,19 @@ def _status_of(exit_code: int, child_signal: int | None, received_signal: int | 
 
 
 def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
-               exit_code: int | None = None) -> None:
+               exit_code: int | None = None, ended_at: float | None = None) -> None:
     """The final write: how the run ended, under the record's lock (amendments made meanwhile by
-    `journal note`/`journal tag`, or by the script's `journal.start(note=...)`, are kept)."""
+    `journal note`/`journal tag`, or by the script's `journal.start(note=...)`, are kept).
+    `ended_at`: when the run ended (time.monotonic()), if not now: the wrapper may have waited
+    for its command's children's output after the command ended."""
     record = run.record
+    finished = time.monotonic()
+    ended_at = finished if ended_at is None else min(ended_at, finished)
     record["status"] = status
-    record["ended"] = run.context.now()
-    record["duration"] = round(time.monotonic() - run.clock_start, 3)
+    ended = run.context.now() - dt.timedelta(seconds=finished - ended_at)
+    started = record.get("started")
+    record["ended"] = max(ended, started) if started is not None else ended   # a frozen clock
+    record["duration"] = round(ended_at - run.clock_start, 3)
     record["exit_code"] = exit_code
     for name in ("env", "log", "series"):   # tables added late still come after params/metrics
         if name in record:

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _CHUNK = 65536
-_DRAIN_IDLE = 0.3   # after the child exits, output still held open by its children gets this long
+_TICK = 0.1         # seconds between looks at the child, the window size and the signals
 
 
 class LogMasker(Protocol):
@@ -42,16 +42,19 @@ class RunResult:
     error: str | None = None            # the child could not be started
     problems: list[str] = field(default_factory=list)   # log or terminal failures, for the record
     log_bytes: int = 0
+    ended_at: float | None = None       # time.monotonic() when the child was seen to end
 
 
 class _Sink:
-    """A destination that is written until it fails once, then given up (and the failure kept)."""
+    """A destination that is written until it fails once, then given up (and the failure kept).
+    `reader_gone`: it failed because the reader of a pipe went away (`| head`)."""
 
     def __init__(self, fd: int | None, what: str, problems: list[str]) -> None:
         self.fd = fd
         self.what = what
         self.problems = problems
         self.written = 0
+        self.reader_gone = False
 
     def write(self, data: bytes) -> None:
         if self.fd is None:
@@ -65,6 +68,7 @@ class _Sink:
         except OSError as exc:
             self.problems.append(f"{self.what} failed after {self.written} bytes: {exc.strerror}")
             self.fd = None
+            self.reader_gone = exc.errno == errno.EPIPE
 
 
 def _is_foreground_terminal(fd: int) -> bool:
@@ -135,23 +139,62 @@ def _open_pty_like(terminal_fd: int) -> tuple[int, int]:
     return master, slave
 
 
-@contextlib.contextmanager
-def _forwarding_signals(target: list[int | None], received: list[int]) -> Iterator[None]:
-    """While the child runs, SIGINT/SIGTERM/SIGHUP go to its process group; `journal` stays up to
-    record how the run ended."""
+class SignalRelay:
+    """journal's answer to SIGINT, SIGTERM and SIGHUP, from before the child starts until the
+    record is final (a context manager around both), and noted only after it, to the exit.
 
-    def forward(signum: int, _frame: object) -> None:
-        received.append(signum)
-        if target[0] is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(target[0], signum)
+    While the child runs, each signal goes to its process group, and journal stays up to record
+    how the run ended. Once the child has ended, a signal changes nothing in the record (it states
+    the child's fate) and journal still exits with the child's code: it only ends the wait for
+    output that the child's own children still write (`late`). A signal this process inherited
+    as ignored (`nohup`, a background job of a script) stays ignored, and the child inherits it
+    so, as it would without journal."""
 
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None   # the child, once it runs
+        self.child_ended = False
+        self.received: list[int] = []         # while the child could still be told
+        self.late: list[int] = []             # after it had ended
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> SignalRelay:
+        for sig in FORWARDED_SIGNALS:
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        # The record is final and journal is about to exit with the child's code: a signal now
+        # is too late to matter, and must not make journal die of it instead. The handlers stay
+        # (noting, as after the child's end); a caller that goes on living may `restore()` the
+        # ones it had. (Not SIG_IGN: a command started later in this process would inherit it.)
+        self.child_ended = True
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        # The child may have ended a moment before journal noticed: ask (a poll that finds the
+        # wait busy in the main flow answers None, and the signal is then the child's).
+        if self.child_ended or (self.process is not None and self.process.poll() is not None):
+            self.late.append(signum)
+            return
+        self.received.append(signum)
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signum)   # the child leads its own process group
+
+    def started(self, process: subprocess.Popen[bytes]) -> None:
+        """The child runs: signals that came while it was being started reach it now."""
+        self.process = process
+        for signum in self.received:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signum)
+
+    @property
+    def first(self) -> int | None:
+        return self.received[0] if self.received else None
 
 
 def _take_terminal(terminal_fd: int) -> None:
@@ -169,18 +212,26 @@ def run_command(
     *,
     env: Mapping[str, str],
     log_file: Path,
+    relay: SignalRelay,
     stdout_fd: int | None = None,
     stderr_fd: int | None = None,
     watch: Callable[[int, bytes], None] | None = None,
     log_masker: LogMasker | None = None,
 ) -> RunResult:
-    """Run `argv`, copying its output through and to `log_file`. `watch(stream, data)`, if given,
-    sees every chunk after it was passed on (stream 0 is stdout, 1 is stderr), so it never delays
-    the bytes; if it fails, it is dropped and the run goes on. `log_masker` masks secrets in what
-    goes to the log (the terminal gets the output as it is)."""
+    """Run `argv`, copying its output through and to `log_file`, with `relay` (entered by the
+    caller) passing signals on. `watch(stream, data)`, if given, sees every chunk after it was
+    passed on (stream 0 is stdout, 1 is stderr), so it never delays the bytes; if it fails, it is
+    dropped and the run goes on. `log_masker` masks secrets in what goes to the log (the
+    terminal gets the output as it is)."""
     stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     stderr_fd = sys.stderr.fileno() if stderr_fd is None else stderr_fd
     problems: list[str] = []
+    if not argv or not argv[0]:
+        return RunResult(127, error="command not found: ''", problems=problems)   # as bash says
+    if relay.received:          # Ctrl-C (or another signal) while the run was put on record
+        signum = relay.received[0]
+        problems.append(f"not started: {signal.Signals(signum).name} came first")
+        return RunResult(128 + signum, received_signal=signum, problems=problems)
     log = _open_log(log_file, problems)
     streams: list[tuple[int, _Sink]] = []   # (read end, where it goes)
     child_ends: list[int] = []
@@ -195,33 +246,26 @@ def run_command(
             streams.append((read_end, _Sink(fd, f"writing to {name}", problems)))
             child_ends.append(write_end)
         hand_over_terminal = _is_foreground_terminal(0)
-        target: list[int | None] = [None]
-        received: list[int] = []
-        with _forwarding_signals(target, received):
-            try:
-                process = subprocess.Popen(
-                    list(argv), stdout=child_ends[0], stderr=child_ends[1], env=dict(env),
-                    process_group=None if hand_over_terminal else 0,
-                    preexec_fn=_child_in_foreground if hand_over_terminal else None,
-                )
-            except FileNotFoundError:
-                return RunResult(127, error=f"command not found: {argv[0]}", problems=problems)
-            except OSError as exc:
-                return RunResult(126, error=f"cannot execute {argv[0]}: {exc.strerror}",
-                                 problems=problems)
-            finally:
-                for end in child_ends:
-                    os.close(end)
-            target[0] = process.pid
-            for signum in received:   # a signal that came while the child was being started
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signum)
-            _pump(streams, _MaskedLog(log, log_masker), process, watch, problems,
-                  _SizeFollower(terminals))
-            returncode = process.wait()
-            if hand_over_terminal:
-                with contextlib.suppress(OSError):
-                    _take_terminal(0)
+        try:
+            process = subprocess.Popen(
+                list(argv), stdout=child_ends[0], stderr=child_ends[1], env=dict(env),
+                process_group=None if hand_over_terminal else 0,
+                preexec_fn=_child_in_foreground if hand_over_terminal else None,
+            )
+        except FileNotFoundError:
+            return RunResult(127, error=f"command not found: {argv[0]}", problems=problems)
+        except OSError as exc:
+            return RunResult(126, error=f"cannot execute {argv[0]}: {exc.strerror}",
+                             problems=problems)
+        finally:
+            for end in child_ends:
+                os.close(end)
+        relay.started(process)
+        returncode, ended_at = _pump(streams, _MaskedLog(log, log_masker), process, relay, watch,
+                                     problems, _SizeFollower(terminals))
+        if hand_over_terminal:
+            with contextlib.suppress(OSError):
+                _take_terminal(0)
     finally:
         for read_end, _sink in streams:
             with contextlib.suppress(OSError):
@@ -232,9 +276,10 @@ def run_command(
     return RunResult(
         exit_code=128 + child_signal if child_signal else returncode,
         child_signal=child_signal,
-        received_signal=received[0] if received else None,
+        received_signal=relay.first,
         problems=problems,
         log_bytes=log.written,
+        ended_at=ended_at,
     )
 
 
@@ -289,18 +334,21 @@ class _MaskedLog:
 
 
 def _pump(streams: list[tuple[int, _Sink]], log: _MaskedLog, process: subprocess.Popen[bytes],
-          watch: Callable[[int, bytes], None] | None, problems: list[str],
-          sizes: _SizeFollower) -> None:
+          relay: SignalRelay, watch: Callable[[int, bytes], None] | None, problems: list[str],
+          sizes: _SizeFollower) -> tuple[int, float]:
     """Copy the child's output to where it belongs and to the log, as it comes (the log is written
-    unbuffered: a SIGKILL of `journal` loses nothing already read)."""
+    unbuffered: a SIGKILL of `journal` loses nothing already read), until every writer has closed
+    it: the child's own children may write after it ended, as with `cmd | cat`. A signal after
+    the child ended ends that wait. Returns the child's return code and when it ended."""
     selector = selectors.DefaultSelector()
     for index, (read_end, sink) in enumerate(streams):
         selector.register(read_end, selectors.EVENT_READ, (index, sink))
-    exited_at: float | None = None
+    returncode: int | None = None
+    ended_at = 0.0
     while selector.get_map():
-        timeout = _DRAIN_IDLE if exited_at is not None else 0.1
-        events = selector.select(timeout)
-        sizes.check(process.pid)    # the child leads its own process group
+        events = selector.select(_TICK)
+        if returncode is None:
+            sizes.check(process.pid)    # the child leads its own process group
         log.tick()
         for key, _mask in events:
             try:
@@ -315,15 +363,35 @@ def _pump(streams: list[tuple[int, _Sink]], log: _MaskedLog, process: subprocess
             index, sink = key.data
             sink.write(data)
             log.write(data)
+            if sink.reader_gone:
+                # The reader of journal's output went away (`| head`): the child's next write
+                # must find its pipe closed too, as it would without journal (SIGPIPE, EPIPE).
+                selector.unregister(key.fd)
+                _close_read_end(streams, key.fd)
             if watch is not None:
                 try:
                     watch(index, data)
                 except Exception as exc:   # a scanning bug must not stop the copying
                     problems.append(f"reading metrics from the output stopped: {exc!r}")
                     watch = None
-        if exited_at is None and process.poll() is not None:
-            exited_at = time.monotonic()
-        elif exited_at is not None and not events:
-            break   # the child is gone; what still holds its output open is not ours to wait for
+        if returncode is None:
+            returncode = process.poll()
+            if returncode is not None:
+                ended_at = time.monotonic()
+                relay.child_ended = True
+        elif relay.late:
+            break   # Ctrl-C while late output is awaited ends the wait (the record is the child's)
     selector.close()
+    if returncode is None:
+        returncode = process.wait()
+        ended_at = time.monotonic()
+        relay.child_ended = True
     log.close()
+    return returncode, ended_at
+
+
+def _close_read_end(streams: list[tuple[int, _Sink]], fd: int) -> None:
+    """Close a read end now, and take it out of `streams` so it is not closed twice (its number
+    may belong to another file by then)."""
+    os.close(fd)
+    streams[:] = [(read_end, sink) for read_end, sink in streams if read_end != fd]

@@ -10,12 +10,14 @@ from one place (cli/app.py, whose `new` command calls `run_new` too).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from journal.cli.output import say
+from journal.record import Record
 
 _VALUED = {"-n": "note", "--note": "note", "-t": "tags", "--tag": "tags", "-m": "metrics",
            "--metric": "metrics", "-p": "params", "--param": "params"}
@@ -86,15 +88,23 @@ def run_new(args: NewArgs) -> int:
         metrics=dict(parse_assignment(text, "--metric") for text in args.metrics),
     )
     context = Context.find(Path.cwd(), os.environ)
-    outcome = record_new(request, context, warn=say)
-    if not request.command:
-        say(f"recorded {outcome.run_id}")
-    elif outcome.started and not args.quiet:
+
+    def report(record: Record) -> None:
         from journal.render.report import final_report
 
         try:
-            sys.stderr.write(final_report(outcome.record, context.journal_dir))
+            sys.stderr.write(final_report(record, context.journal_dir))
             sys.stderr.flush()
         except (OSError, ValueError):
             pass   # stderr is gone: the record has it all
+
+    outcome = record_new(request, context, warn=say, report=None if args.quiet else report)
+    if request.command:
+        # The record is final and journal exits with the command's code: from here to the exit
+        # (Python puts its default handlers back while it shuts down) a signal must not kill
+        # journal instead, as if the command had died of it.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+    else:
+        say(f"recorded {outcome.run_id}")
     return outcome.exit_code
