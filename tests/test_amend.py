@@ -276,3 +276,44 @@ def test_a_record_that_does_not_parse_is_named_without_taking_its_lock(repo: Pat
     line = error_line(journal("note", run_id, "x", cwd=repo))
     assert str(path) in line and "not a valid record" in line
     assert not path.with_name(path.name + ".lock").exists()
+
+
+def test_an_empty_lock_left_by_a_killed_writer_is_broken_once_old(repo: Path) -> None:
+    """A `journal note` killed between creating the lock and writing its pid leaves an empty
+    lock: a fresh one is waited for (its writer is about to fill it), an old one is broken."""
+    import os
+
+    run_id = new_note_run(repo)
+    path = record_file(repo)
+    lock = path.with_name(path.name + ".lock")
+    lock.write_text("")
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    started = time.monotonic()
+    done = journal("note", run_id, "after the crash", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 5
+    assert [a["text"] for a in only_record(repo / ".journal")["amendments"]] == ["after the crash"]
+    assert not lock.exists()
+
+
+def test_a_live_writers_lock_is_never_broken(repo: Path) -> None:
+    """Only a dead holder's lock is broken; a live one (here: this test's own pid) is waited for
+    until the time runs out, and nothing is written meanwhile."""
+    import os
+
+    from journal.store import lock as locking
+
+    run_id = new_note_run(repo)
+    path = record_file(repo)
+    lock = path.with_name(path.name + ".lock")
+    lock.write_text(f"{os.getpid()} {os.uname().nodename}\n")
+    before = path.read_bytes()
+    saved = locking.LOCK_TIMEOUT
+    locking.LOCK_TIMEOUT = 0.3
+    try:
+        done = journal("note", run_id, "must wait", cwd=repo)
+    finally:
+        locking.LOCK_TIMEOUT = saved
+    assert done.returncode == 2 and b"is locked by another journal process" in done.stderr
+    assert path.read_bytes() == before and lock.exists()

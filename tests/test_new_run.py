@@ -467,3 +467,20 @@ def test_an_empty_command_is_not_found_as_in_a_shell(repo: Path) -> None:
     assert done.returncode == 127, done.stderr
     assert b"command not found: ''" in done.stderr
     assert only_record(repo / ".journal")["status"] == "failed"
+
+
+def test_files_follow_the_umask_as_git_does(repo: Path) -> None:
+    """A shared journal (umask 002) gets group-writable records, logs, patches and folders."""
+    (repo / "train.py").write_text("print('changed')\n")
+    previous = os.umask(0o002)
+    try:
+        done = journal("new", "-q", "--", "echo", "hi", cwd=repo)
+    finally:
+        os.umask(previous)
+    assert done.returncode == 0, done.stderr
+    record = only_record(repo / ".journal")
+    made = [repo / ".journal" / record["log"]["path"], repo / ".journal" / record["git"]["patch"],
+            next((repo / ".journal" / "runs").rglob("*.toml"))]
+    for path in made:
+        assert path.stat().st_mode & 0o777 == 0o664, (path, oct(path.stat().st_mode))
+    assert (repo / ".journal" / "runs").stat().st_mode & 0o777 == 0o775

@@ -17,6 +17,7 @@ their `mask`: the one redaction step of a record, whatever fields it holds.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import signal
 import time
@@ -34,7 +35,8 @@ from journal.store.config import Config, load_config
 from journal.store.context import Context
 from journal.store.files import create_exclusive
 from journal.store.paths import log_path, patch_path, relative_to_journal, run_path
-from journal.store.records import USER_FIELDS, create_record, rewrite_record
+from journal.store.records import (RESERVE_BYTES, USER_FIELDS, create_record, release_space,
+                                   reserve_space, rewrite_record)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -237,9 +239,12 @@ def _create(journal_dir: Path, redactor: Redactor, record: Record, code: CodeSta
         return run_id
 
     try:
-        return create_record(journal_dir, record, make_id, mask=redactor.record)
+        written = create_record(journal_dir, record, make_id, mask=redactor.record)
     except OSError as exc:
         raise StoreError(f"cannot write to {journal_dir}: {exc.strerror}") from exc
+    if written["status"] == Status.RUNNING:
+        reserve_space(run_path(journal_dir, written["id"]))   # room for the final write
+    return written
 
 
 def _status_of(exit_code: int, child_signal: int | None, received_signal: int | None) -> str:
@@ -269,10 +274,40 @@ def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
         if name in record:
             record[name] = record.pop(name)
     try:
-        write_record(run)
+        try:
+            write_record(run)
+        except StoreError as exc:
+            if not _disk_full(exc) or not _make_room_in_the_log(run):
+                raise
+            write_record(run)          # the log gave up its end to the record
     except StoreError as exc:
         # The child's exit status still passes through; the record stays `running`.
         warn(exc.message)
+    release_space(run_path(run.journal_dir, run.run_id))
+
+
+def _disk_full(exc: StoreError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and cause.errno == errno.ENOSPC
+
+
+def _make_room_in_the_log(run: OpenRun) -> bool:
+    """The disk is full and the record's final write did not fit even in the space kept for it:
+    the log's last part goes, so that the record can say how the run ended. True if the log was
+    cut."""
+    log = log_path(run.journal_dir, run.run_id)
+    try:
+        size = log.stat().st_size
+        keep = max(0, size - RESERVE_BYTES)
+        os.truncate(log, keep)
+    except OSError:
+        return False
+    record = run.record
+    record.setdefault("log", {})["bytes"] = keep
+    record["problems"] = [*record.get("problems", []),
+                          f"the disk was full: the log was cut from {size} to {keep} bytes to "
+                          "make room for this record"]
+    return keep < size
 
 
 def write_record(run: OpenRun) -> None:

@@ -292,7 +292,7 @@ def _child_in_foreground() -> None:
 def _open_log(log_file: Path, problems: list[str]) -> _Sink:
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
     except OSError as exc:
         problems.append(f"cannot open the log {log_file}: {exc.strerror}")
         return _Sink(None, "writing the log", problems)

@@ -20,10 +20,14 @@ def _temp_path(final: Path) -> Path:
 def _write_temp(final: Path, data: bytes) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_path(final)
-    with open(temp, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(temp, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)      # a full disk leaves no half-written temp file behind
+        raise
     return temp
 
 

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
 # handed in by the writer's caller: storage knows no secrets).
 Mask = Callable[["Record"], "Record"]
 
-GITIGNORE = "# journal: scratch files that must never be committed\n*.tmp\n*.lock\n"
+GITIGNORE = "# journal: scratch files that must never be committed\n*.tmp\n*.lock\n*.reserve\n"
+# Disk kept free for a run's final write (a full disk mid-run still ends in a true record).
+RESERVE_BYTES = 256 * 1024
 # Fields a user changes after the fact (`journal note`, `journal tag`, a script's note): the
 # wrapper's final write keeps what is on disk for these, so an amendment made while the run was
 # going is not lost.
@@ -119,15 +123,51 @@ def create_record(journal_dir: Path, record: Record, make_id: Callable[[], str],
     raise StoreError(f"could not find a free run id in {journal_dir}")
 
 
+# What journal wrote there before: a file that still says exactly this is journal's, not the
+# user's, and is brought up to date.
+_OLDER_GITIGNORES = ("# journal: scratch files that must never be committed\n*.tmp\n*.lock\n",)
+
+
 def _ensure_gitignore(journal_dir: Path) -> None:
-    """`.journal/.gitignore` keeps lock and temp files out of a commit of `.journal/`, also in a
-    journal that `journal init` never made. Best effort: a record matters more than this file."""
+    """`.journal/.gitignore` keeps lock, temp and reserve files out of a commit of `.journal/`,
+    also in a journal that `journal init` never made. A file the user wrote is never touched.
+    Best effort: a record matters more than this file."""
     ignore = journal_dir / ".gitignore"
-    if not ignore.exists():
-        try:
+    try:
+        if not ignore.exists():
             create_exclusive(ignore, GITIGNORE.encode("utf-8"))
-        except OSError:
-            pass
+        elif ignore.stat().st_size < 200 and ignore.read_text() in _OLDER_GITIGNORES:
+            write_atomic(ignore, GITIGNORE.encode("utf-8"))
+    except (OSError, UnicodeDecodeError):
+        pass
+
+
+def reserve_path(path: Path) -> Path:
+    """Where the disk space kept for the final write of the record at `path` is held."""
+    return path.with_name(f".{path.name}.reserve")
+
+
+def reserve_space(path: Path) -> None:
+    """Hold RESERVE_BYTES of disk for the final write of the record at `path` (a hidden file
+    beside it, which readers skip and `.journal/.gitignore` keeps out of commits). Best effort:
+    on a disk already too full there is none to hold."""
+    reserve = reserve_path(path)
+    try:
+        descriptor = os.open(reserve, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(descriptor, 0, RESERVE_BYTES)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(reserve)
+    finally:
+        os.close(descriptor)
+
+
+def release_space(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(reserve_path(path))
 
 
 # -- changing -------------------------------------------------------------------------------------
@@ -150,7 +190,14 @@ def rewrite_record(path: Path, change: Callable[[Record | None], Record | None],
             if changed is None:
                 return None
             new = mask(changed)
-            write_atomic(path, _text_of(new).encode("utf-8"))
+            data = _text_of(new).encode("utf-8")
+            try:
+                write_atomic(path, data)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC or not reserve_path(path).exists():
+                    raise
+                release_space(path)       # the disk is full: this is what it was kept for
+                write_atomic(path, data)
             return new
     except OSError as exc:
         raise StoreError(f"cannot update the run record {path.stem}: {reason(exc)}") from exc

@@ -34,7 +34,7 @@ def path(journal_dir: Path, run_id: str) -> Path:
 
 def open_for_append(file: Path) -> int:
     file.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    return os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
 
 
 class Folded:
