@@ -130,3 +130,70 @@ def test_export_json_escapes_what_a_terminal_would_obey(repo: Path) -> None:
         assert raw not in text
     import json
     assert json.loads(text)[0]["note"] == note and "日本語" in text
+
+
+# -- files that are not what their names say (a git pull or rsync can bring any of them) --------
+
+HOSTILE_RECORDS = {
+    "fifo": lambda path: os.mkfifo(path),
+    "dev-zero": lambda path: path.symlink_to("/dev/zero"),
+    "folder": lambda path: path.mkdir(),
+    "nested": lambda path: path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n"),
+    "huge": lambda path: path.write_bytes(b"# padding\n" * (1 << 20)),
+}
+
+
+def _limited() -> None:
+    """A reader that tried to swallow /dev/zero would die here instead of taking the machine."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_RECORDS))
+def test_a_record_file_that_is_no_record_never_hangs_or_exhausts_a_reader(ran: Path, kind: str
+                                                                          ) -> None:
+    good = only_record(ran / ".journal")
+    folder = next((ran / ".journal" / "runs").iterdir())
+    bad = folder / f"20261130-000000.000-badbad0-{kind[:6]}.toml"
+    HOSTILE_RECORDS[kind](bad)
+    for args in (["list"], ["list", "-n", "0", "--json"], ["grep", "-F", "a run"], ["show", "@"],
+                 ["export", "-f", "csv", "--since", "2000-01-01"], ["note", good["id"], "fine"]):
+        for env in ({}, {"JOURNAL_NO_INDEX": "1"}):
+            done = subprocess.run([PY, "-m", "journal", *args], cwd=ran, capture_output=True,
+                                  timeout=60, env={**os.environ, **env}, preexec_fn=_limited)
+            err = done.stderr.decode()
+            assert done.returncode == 0, (args, env, err)
+            assert "Traceback" not in err, err
+            # A folder is not a record file at all; `show @` and `note` read only their run.
+            if kind != "folder" and (args[0] in ("list", "grep", "export") or not env):
+                assert f"warning: skipped {bad}" in err, (args, env, err)
+
+
+@pytest.mark.parametrize("what", ["log", "config", "template", "side file", "lock"])
+def test_a_fifo_in_place_of_any_journal_file_never_hangs(ran: Path, what: str) -> None:
+    record = only_record(ran / ".journal")
+    run_id = record["id"]
+    place = {
+        "log": ran / ".journal" / "logs" / f"{run_id}.log",
+        "config": ran / ".journal" / "config.toml",
+        "template": ran / ".journal-template.md",
+        "side file": ran / ".journal" / "metrics" / f"{run_id}.jsonl",
+        "lock": next((ran / ".journal" / "runs").rglob("*.toml")).with_suffix(".toml.lock"),
+    }[what]
+    place.parent.mkdir(parents=True, exist_ok=True)
+    place.unlink(missing_ok=True)
+    os.mkfifo(place)
+    commands = {"log": [["tail"], ["grep", "zzz"], ["show", "--log"]],
+                "config": [["new", "-n", "x"], ["note", "@", "x"]],
+                "template": [["export"]],
+                "side file": [["show"]],
+                "lock": [["note", run_id, "x"]]}[what]
+    for args in commands:
+        done = subprocess.run([PY, "-m", "journal", *args], cwd=ran, capture_output=True,
+                              timeout=60)
+        assert "Traceback" not in done.stderr.decode(), (args, done.stderr)
+        assert done.returncode in (0, 1, 2), (args, done.returncode)
+    if what == "lock":
+        assert not place.exists()              # no lock of ours: moved aside, and the note made
+        assert only_record(ran / ".journal")["amendments"][0]["text"] == "x"

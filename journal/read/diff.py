@@ -30,6 +30,7 @@ from journal.read.codediff import NoCode, State, compare
 from journal.record import Record, StoredRun, is_number, table, text_list
 from journal.store.config import load_config
 from journal.store.context import Context
+from journal.store.files import open_regular
 from journal.store.paths import find_worktree_root, inside_journal
 from journal.store.source import RunSource
 from journal.text import human_duration, printable, printable_block, time_text
@@ -317,7 +318,8 @@ def _patch(side: str, state: Mapping[str, Any], journal_dir: Path, notes: list[s
                      f"({printable(str(recorded))}): comparing its commit only")
         return b""
     try:
-        return path.read_bytes()
+        with open_regular(path) as handle:
+            return handle.read()
     except OSError as exc:
         notes.append(f"  the patch of run {side} ({printable(str(recorded))}) is missing "
                      f"({printable(exc.strerror or str(exc))}): its uncommitted changes are "

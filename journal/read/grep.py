@@ -17,6 +17,7 @@ from typing import IO
 
 from journal.errors import UsageError
 from journal.record import effective_status, searchable_text
+from journal.store.files import open_regular
 from journal.store.filters import Filters
 from journal.store.source import RunSource
 from journal.text import json_text, printable
@@ -148,7 +149,8 @@ def _log_files(journal_dir: Path) -> dict[str, Path]:
 def _grep_log(run_id: str, path: Path, pattern: re.Pattern[str], printer: _Printer,
               quick: re.Pattern[bytes] | None) -> bool:
     try:
-        data = path.read_bytes()
+        with open_regular(path) as handle:
+            data = handle.read()
     except OSError:
         return False
     if quick is not None and not quick.search(data):

@@ -18,6 +18,8 @@ from typing import IO
 
 from journal.errors import UsageError
 from journal.record import Record, StoredRun
+from journal.store.files import read_regular
+from journal.store.records import MAX_RECORD_BYTES
 from journal.store.source import RunSource
 from journal.text import json_text, printable, printable_block
 
@@ -95,7 +97,7 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
 def _toml(runs: Sequence[StoredRun], out: IO[str]) -> None:
     for index, run in enumerate(runs):
         try:
-            text = run.path.read_bytes().decode("utf-8", "surrogateescape")
+            text = read_regular(run.path, MAX_RECORD_BYTES).decode("utf-8", "surrogateescape")
         except OSError as exc:
             raise UsageError(f"cannot read {printable(str(run.path))}: {exc.strerror}") from None
         if len(runs) > 1:

@@ -21,6 +21,7 @@ from typing import IO
 from journal.errors import JournalError
 from journal.record import Status, StoredRun, effective_status, table
 from journal.render.logtext import LogCleaner
+from journal.store.files import open_regular
 from journal.store.records import read_record
 from journal.store.runfiles import log_file, start_of_last_lines
 from journal.store.source import RunSource
@@ -139,7 +140,7 @@ def _open(run: StoredRun, path: Path, follow: bool, poll: float, warn: Callable[
     said = False
     while True:
         try:
-            return open(path, "rb")
+            return open_regular(path)
         except FileNotFoundError:
             if not follow:
                 break

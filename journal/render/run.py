@@ -32,6 +32,7 @@ from journal.render.markdown import (
     split_title,
     table_cell,
 )
+from journal.store.files import open_regular
 from journal.store.paths import shown_path
 from journal.store.runfiles import log_file, patch_file, read_log_tail
 from journal.text import format_value, human_duration, printable_block
@@ -363,7 +364,8 @@ class _Run:
         if path is None:
             return f"**Patch:** {shown} is outside the journal folder, so it is not shown\n"
         try:
-            data = path.read_bytes()
+            with open_regular(path) as handle:
+                data = handle.read()
         except OSError as exc:
             return f"**Patch:** {shown} cannot be read ({inline_text(exc.strerror or exc)})\n"
         text = data.decode("utf-8", "surrogateescape")

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from journal.errors import ConfigError
+from journal.store.files import read_regular
+
+MAX_CONFIG_BYTES = 1 << 20
 
 # Untracked files that usually hold credentials: named in the record, never put in the patch.
 DEFAULT_LEFT_OUT = (
@@ -92,7 +95,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, type]]] = {
 def load_config(journal_dir: Path) -> Config:
     path = journal_dir / "config.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except (FileNotFoundError, NotADirectoryError):
         return Config()
     except OSError as exc:
@@ -101,6 +104,8 @@ def load_config(journal_dir: Path) -> Config:
         raise ConfigError(f"{path} is not UTF-8 text: {exc.reason}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid TOML: nested too deeply") from None
     return Config(source=path, **_settings_from(data, path))
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _temp_path(final: Path) -> Path:
@@ -57,3 +59,54 @@ def create_exclusive(path: Path, data: bytes) -> bool:
 def reason(exc: OSError) -> str:
     """What went wrong, as the system says it (`No space left on device`)."""
     return exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+
+
+# -- reading files that may be anything -----------------------------------------------------------
+# Everything under .journal/ may come from elsewhere (git pull, rsync, a hand): a name that says
+# `.toml` or `.log` may be a FIFO (opening it would wait for a writer for ever), a link to
+# /dev/zero (reading it would never end), or far too large. Readers open such files here.
+
+class NotARegularFile(OSError):
+    """The path is a FIFO, a device, a socket or a folder (links followed)."""
+
+
+class TooLarge(OSError):
+    """The file is larger than the reader accepts."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading if it is a regular file; NotARegularFile if not (a FIFO is
+    opened without waiting for a writer, and closed again)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        kind = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(kind):
+            raise NotARegularFile(errno.EINVAL, f"not a regular file ({_kind(kind)})", str(path))
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file `path`, at most `max_bytes` (TooLarge past that, also for a
+    file that grows while it is read)."""
+    with open_regular(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
+            raise TooLarge(errno.EFBIG, f"too large ({size} bytes; the limit is {max_bytes})",
+                           str(path))
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise TooLarge(errno.EFBIG, f"too large (over {max_bytes} bytes)", str(path))
+    return data
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a file"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from journal.errors import StoreError
 from journal.record import THIS_HOST, pid_alive
+from journal.store.files import read_regular
 
 LOCK_TIMEOUT = 10.0
 # A holder writes its pid a moment after it creates the lock; an empty (or unreadable) lock older
@@ -55,8 +57,10 @@ def _stale(lock: Path) -> tuple[int, int] | None:
     """The lock's (inode, mtime) when it is stale: its holder on this host is dead, or it is an
     old empty lock. None when it is held, gone, or not ours to judge."""
     try:
-        info = os.stat(lock)
-        text = lock.read_text().strip()
+        info = os.lstat(lock)
+        if not stat.S_ISREG(info.st_mode):
+            return (info.st_ino, info.st_mtime_ns)     # a FIFO or a link is no lock of ours
+        text = read_regular(lock, 4096).decode().strip()
     except (OSError, UnicodeDecodeError):
         return None
     pid_text, _, host = text.partition(" ")
@@ -79,7 +83,7 @@ def _break(lock: Path, judged: tuple[int, int]) -> None:
     except OSError:
         return              # someone else broke it first
     try:
-        info = os.stat(aside)
+        info = os.lstat(aside)
         if (info.st_ino, info.st_mtime_ns) != judged:
             with contextlib.suppress(OSError):
                 os.link(aside, lock)          # a live holder's: give it back

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from journal.errors import StoreError
 from journal.record import is_valid_id, upgrade
-from journal.store.files import create_exclusive, reason, write_atomic
+from journal.store.files import create_exclusive, read_regular, reason, write_atomic
 from journal.store.lock import record_lock
 from journal.store.paths import run_path
 from journal.store.toml import dumps, is_table_array, toml_value
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 # handed in by the writer's caller: storage knows no secrets).
 Mask = Callable[["Record"], "Record"]
 
+MAX_RECORD_BYTES = 8 << 20     # a record is a few KB; larger than this, it is not one
 GITIGNORE = "# journal: scratch files that must never be committed\n*.tmp\n*.lock\n*.reserve\n"
 # Disk kept free for a run's final write (a full disk mid-run still ends in a true record).
 RESERVE_BYTES = 256 * 1024
@@ -52,9 +53,9 @@ Warn = Callable[[str], None]
 
 def read_record(path: Path, warn: Warn | None) -> Record | None:
     """The record in `path`, upgraded to the schema this journal reads; None when it is gone or
-    does not parse (with a warning naming the file, unless `warn` is None)."""
-    import tomllib
-
+    cannot be a record (with a warning naming the file, unless `warn` is None): it does not
+    parse, or it is not a regular file, or it is too large. Nothing in it can hang or exhaust a
+    reader."""
     try:
         _text, record = _load(path)
     except FileNotFoundError:
@@ -63,21 +64,30 @@ def read_record(path: Path, warn: Warn | None) -> Record | None:
         if warn is not None:
             warn(f"warning: skipped {path}: {exc.strerror}")
         return None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except NotARecord as exc:
         if warn is not None:
             warn(f"warning: skipped {path}: not a valid record ({exc})")
         return None
     return upgrade(record, str(path), warn or _quiet)
 
 
+class NotARecord(ValueError):
+    """The file's text is not UTF-8, not TOML, or not a table at its top."""
+
+
 def _load(path: Path) -> tuple[str, Record]:
-    """A record file's text and what it says; raises OSError, UnicodeDecodeError or
-    TOMLDecodeError. The one place a record file is parsed."""
+    """A record file's text and what it says; raises OSError (NotARegularFile, TooLarge) or
+    NotARecord. The one place a record file is parsed."""
     import tomllib
 
-    with open(path, "rb") as handle:
-        text = handle.read().decode("utf-8")
-    record: Record = tomllib.loads(text)  # type: ignore[assignment]
+    data = read_regular(path, MAX_RECORD_BYTES)
+    try:
+        text = data.decode("utf-8")
+        record: Record = tomllib.loads(text)  # type: ignore[assignment]
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise NotARecord(str(exc)) from exc
+    except RecursionError:          # thousands of nested brackets
+        raise NotARecord("nested too deeply") from None
     return text, record
 
 
@@ -136,7 +146,7 @@ def _ensure_gitignore(journal_dir: Path) -> None:
     try:
         if not ignore.exists():
             create_exclusive(ignore, GITIGNORE.encode("utf-8"))
-        elif ignore.stat().st_size < 200 and ignore.read_text() in _OLDER_GITIGNORES:
+        elif read_regular(ignore, 4096).decode() in _OLDER_GITIGNORES:
             write_atomic(ignore, GITIGNORE.encode("utf-8"))
     except (OSError, UnicodeDecodeError):
         pass
@@ -184,7 +194,7 @@ def rewrite_record(path: Path, change: Callable[[Record | None], Record | None],
         with record_lock(path):
             try:
                 current: Record | None = _load(path)[1]
-            except (OSError, ValueError):      # missing, unreadable, not UTF-8, not TOML
+            except (OSError, NotARecord):      # missing, unreadable, not UTF-8, not TOML
                 current = None
             changed = change(current)
             if changed is None:
@@ -227,15 +237,13 @@ def amend_record(path: Path, change: Callable[[Record], Record | None], *, mask:
 
 def load_record_strictly(path: Path) -> tuple[str, Record]:
     """A record file's text and what it says, or StoreError saying what is wrong with it."""
-    import tomllib
-
     try:
         return _load(path)
     except FileNotFoundError:
         raise StoreError(f"the record {path} is gone") from None
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {reason(exc)}") from exc
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except NotARecord as exc:
         raise StoreError(f"{path} is not a valid record ({exc}); it was not changed",
                          hint="fix the file by hand, then amend again") from exc
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from journal.record import table
+from journal.store.files import open_regular
 from journal.store.paths import inside_journal
 
 BLOCK = 1 << 16             # bytes read backwards at a time when looking for the last lines
@@ -29,7 +30,7 @@ def read_log_tail(path: Path, lines: int) -> bytes:
     """The last `lines` lines of a log, read from the end (logs can be gigabytes), at most
     LOG_TAIL_MAX_BYTES of them. Lines end at \\n only: a progress bar's \\r redraws a line, it
     does not make a new one. Raises OSError."""
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         handle.seek(start_of_last_lines(handle, lines, LOG_TAIL_MAX_BYTES))
         return handle.read()
 

@@ -57,9 +57,11 @@ class Folded:
 def fold(file: Path) -> Folded:
     """Read a side file. A torn last line (its writer was killed mid-write) and any line that is
     not a JSON object are skipped; values a record cannot hold are dropped. Missing file: empty."""
+    from journal.store.files import open_regular
+
     folded = Folded()
     try:
-        handle = open(file, "rb")
+        handle = open_regular(file)
     except OSError:
         return folded
     with handle:

@@ -14,12 +14,13 @@ from pathlib import Path
 from journal.errors import StoreError, UsageError
 from journal.store.config import CONFIG_TEMPLATE
 from journal.store.context import Context
-from journal.store.files import create_exclusive, reason
+from journal.store.files import create_exclusive, read_regular, reason
 from journal.store.paths import TEMPLATE_NAME
 from journal.store.records import GITIGNORE
 from journal.text import printable
 
 DEFAULT_TEMPLATE_NAME = "the default template"
+MAX_TEMPLATE_BYTES = 4 << 20
 
 
 def default_template() -> str:
@@ -55,7 +56,7 @@ def export_template(option: Path | None, root: Path) -> tuple[str, str]:
 
 def _read_template(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return read_regular(path, MAX_TEMPLATE_BYTES).decode("utf-8-sig")
     except OSError as exc:
         raise UsageError(f"cannot read the template {printable(str(path))}: "
                          f"{exc.strerror or exc}") from None
