@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import journal, records
-from readkit import cli, now, one_error_line, write_run
+from readkit import cli, now, one_error_line, record_path, write_run
 
 from journal.errors import UsageError
 from journal.store.source import RunSource
@@ -28,7 +28,8 @@ def three(tmp_path: Path) -> tuple[Path, list[str]]:
     """Three runs a minute apart, ids sharing a long prefix (same second of the same day)."""
     jd = tmp_path / ".journal"
     t0 = now().replace(microsecond=0) - dt.timedelta(hours=1)
-    ids = [write_run(jd, t0, run_id=f"{t0:%Y%m%d}-090000.000-9ac7188-{tail}", note=f"run {n}")
+    stamp = t0.astimezone(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")   # ids say the UTC start
+    ids = [write_run(jd, t0, run_id=f"{stamp}.000-9ac7188-{tail}", note=f"run {n}")
            for n, tail in zip("123", ("aaaa1", "aaab2", "aabc3"))]
     return tmp_path, ids
 
@@ -131,3 +132,35 @@ def test_refs_through_the_real_cli(repo: Path) -> None:
     missing = journal("show", "0000", cwd=repo)
     assert missing.returncode == 2
     assert missing.stderr.decode().splitlines()[0] == "journal: error: unknown run '0000'"
+
+
+def test_one_run_in_two_month_folders_is_read_from_its_own(tmp_path: Path) -> None:
+    """A copy of a record in another folder (a move, a merge): every command reads and writes
+    the file in the run's month folder, and names the other in a warning."""
+    jd = tmp_path / ".journal"
+    run_id = write_run(jd, now(), note="the real one")
+    home = next((jd / "runs").rglob(f"{run_id}.toml"))
+    stray = jd / "runs" / "2001-01" / f"{run_id}.toml"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(home.read_text().replace("the real one", "a stale copy"))
+    for env in ({}, {"JOURNAL_NO_INDEX": "1"}):
+        for args in (("list",), ("show", run_id), ("grep", "-F", "copy")):
+            result = cli(*args, cwd=tmp_path, env=env)
+            assert "a stale copy" not in result.out, (args, env)
+            assert f"warning: skipped {stray}: a second record file of run {run_id}" in result.err
+        assert "the real one" in cli("show", "@", cwd=tmp_path, env=env).out
+    assert cli("note", run_id, "amended", cwd=tmp_path).code == 0
+    assert "amended" in home.read_text() and "amended" not in stray.read_text()
+
+
+def test_a_run_from_a_clock_ahead_does_not_stay_at(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    ahead = write_run(jd, now() + dt.timedelta(days=200), note="from a clock ahead")
+    latest = write_run(jd, now() - dt.timedelta(minutes=1), note="the latest run")
+    for env in ({}, {"JOURNAL_NO_INDEX": "1"}):
+        result = cli("show", "@", cwd=tmp_path, env=env)
+        assert "the latest run" in result.out and "from a clock ahead" not in result.out
+        assert f"warning: run {ahead} starts in the future" in result.err
+    assert cli("note", "@", "for the latest", cwd=tmp_path).code == 0
+    assert "for the latest" in record_path(jd, latest).read_text()
+    assert cli("list", cwd=tmp_path).lines[0].startswith(ahead)      # still listed, by its id

@@ -35,8 +35,14 @@ from journal.store.config import Config, load_config
 from journal.store.context import Context
 from journal.store.files import create_exclusive
 from journal.store.paths import log_path, patch_path, relative_to_journal, run_path
-from journal.store.records import (RESERVE_BYTES, USER_FIELDS, create_record, release_space,
-                                   reserve_space, rewrite_record)
+from journal.store.records import (
+    RESERVE_BYTES,
+    USER_FIELDS,
+    create_record,
+    release_space,
+    reserve_space,
+    rewrite_record,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path

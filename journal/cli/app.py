@@ -122,7 +122,7 @@ def _filters(context: Context, since: str | None, until: str | None, tags: list[
 def _source(context: Context) -> RunSource:
     from journal.store.source import RunSource
 
-    return RunSource(context.journal_dir, say, environ=context.environ)
+    return RunSource(context.journal_dir, say, environ=context.environ, now=context.now)
 
 
 @app.command("list")

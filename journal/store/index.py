@@ -42,13 +42,14 @@ from journal.record import (
     StoredRun,
     aware,
     effective_status,
+    id_month,
     is_valid_id,
     searchable_text,
     table,
     upgrade,
 )
 from journal.store.filters import Condition, Filters, id_may_match
-from journal.store.records import read_record
+from journal.store.records import read_record, second_copy_warning
 
 # The index's own layout (2: ctime in stat keys, `$` keys escaped in JSON; 3: the record's schema
 # in a column) and the record schema it was read for: either changing rebuilds it.
@@ -224,8 +225,13 @@ def _odd_schema(record: Record) -> int | None:
 def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
     """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not parse."""
     run_id, path, folder, stat = args
+    file = Path(path)
+    runs_dir = file.parents[len(Path(folder).parts)] if folder else file.parent
+    home = runs_dir / id_month(run_id) / file.name
+    if home != file and home.exists():
+        return ("bad", path, folder, stat, second_copy_warning(file, run_id, home))
     problems: list[str] = []
-    record = read_record(Path(path), problems.append)
+    record = read_record(file, problems.append)
     if record is None:
         if not problems:
             return ("gone", path)     # deleted since its folder was listed: nothing to say
@@ -416,14 +422,15 @@ class Index:
         """Every id, records that do not parse included: `@` must not silently skip a broken
         newest run and act on the one before it."""
         ids = [row[0] for row in self.db.execute("SELECT id FROM runs ORDER BY id")]
-        return sorted(ids + self._bad_ids()) if self._bad_ids() else ids
+        bad = self._bad_ids()
+        return sorted(set(ids).union(bad)) if bad else ids
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
         # A range, not LIKE: ids may hold `_`, which LIKE reads as a wildcard.
         ids = [row[0] for row in self.db.execute(
             "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id", (prefix, prefix + "\U0010ffff"))]
         bad = [run_id for run_id in self._bad_ids() if run_id.startswith(prefix)]
-        return sorted(ids + bad) if bad else ids
+        return sorted(set(ids).union(bad)) if bad else ids
 
     def _bad_ids(self) -> list[str]:
         return [Path(row[0]).name[:-5] for row in self.db.execute("SELECT path FROM bad")]

@@ -114,6 +114,17 @@ def record_files(journal_dir: Path) -> Iterator[tuple[str, Path]]:
                 yield name[:-5], Path(entry.path)
 
 
+def canonical_file(journal_dir: Path, run_id: str, paths: list[Path]) -> Path:
+    """Of several files of one run (a copy left by a move or a merge), the one every reader and
+    writer uses: the one in its month folder, else the first by path."""
+    home = run_path(journal_dir, run_id)
+    return home if home in paths else sorted(paths)[0]
+
+
+def second_copy_warning(path: Path, run_id: str, chosen: Path) -> str:
+    return f"warning: skipped {path}: a second record file of run {run_id} ({chosen} is read)"
+
+
 # -- creating -------------------------------------------------------------------------------------
 
 def create_record(journal_dir: Path, record: Record, make_id: Callable[[], str], *,

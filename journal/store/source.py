@@ -8,21 +8,23 @@ its file (store/records.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from journal.errors import UsageError
-from journal.record import StoredRun, is_valid_id
+from journal.record import StoredRun, id_time, is_valid_id
 from journal.store.filters import Filters, id_may_match
-from journal.store.records import read_record, record_files
+from journal.store.records import canonical_file, read_record, record_files, second_copy_warning
 from journal.text import printable
 
 if TYPE_CHECKING:
     from journal.store.index import Index
 
 _NTH_BEFORE = re.compile(r"(?:@|latest)~(\d+)")
+FUTURE_SLACK = dt.timedelta(minutes=5)      # clocks that disagree by less are not "ahead"
 NO_INDEX_VARIABLE = "JOURNAL_NO_INDEX"      # "1": read the record files, not the index
 
 
@@ -30,9 +32,11 @@ class RunSource:
     """The runs of one journal folder."""
 
     def __init__(self, journal_dir: Path, warn: Callable[[str], None], *,
-                 environ: Mapping[str, str], use_index: bool = True) -> None:
+                 environ: Mapping[str, str], use_index: bool = True,
+                 now: Callable[[], dt.datetime] | None = None) -> None:
         self.journal_dir = journal_dir
         self.warn = warn
+        self.now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         self.index: Index | None = None
         if journal_dir.exists() and not journal_dir.is_dir():
             raise UsageError(f"the journal folder {printable(str(journal_dir))} is not a folder",
@@ -47,7 +51,16 @@ class RunSource:
 
     def _all_files(self) -> dict[str, Path]:
         if self._files is None:
-            self._files = dict(sorted(record_files(self.journal_dir)))
+            found: dict[str, list[Path]] = {}
+            for run_id, path in sorted(record_files(self.journal_dir)):
+                found.setdefault(run_id, []).append(path)
+            self._files = {}
+            for run_id, paths in found.items():
+                chosen = canonical_file(self.journal_dir, run_id, paths)
+                self._files[run_id] = chosen
+                for other in paths:
+                    if other != chosen:
+                        self.warn(second_copy_warning(other, run_id, chosen))
         return self._files
 
     def ids(self) -> list[str]:
@@ -107,13 +120,25 @@ class RunSource:
             nth = int(match[1])
         else:
             return self._resolve_prefix(ref)
-        ids = self.ids()
+        ids = self._not_in_the_future(self.ids())
         if nth >= len(ids):
             raise UsageError(
                 f"there is no run {printable(ref)}: the journal has {len(ids)} run(s)",
                 hint="record one with: journal new --note \"...\" -- COMMAND" if not ids else None,
             )
         return ids[-1 - nth]
+
+    def _not_in_the_future(self, ids: list[str]) -> list[str]:
+        """The ids without those that start in the future (their machine's clock was ahead):
+        `@` is the newest run that has started, not one from a wrong clock, which would stay
+        `@` after every later run."""
+        limit = self.now() + FUTURE_SLACK
+        kept = list(ids)
+        while kept and (started := id_time(kept[-1])) is not None and started > limit:
+            skipped = kept.pop()
+            self.warn(f"warning: run {skipped} starts in the future ({started:%Y-%m-%d %H:%M} "
+                      "UTC; its machine's clock was ahead): @ is the newest run before now")
+        return kept
 
     def _resolve_prefix(self, ref: str) -> str:
         if not ref or not is_valid_id(ref):
