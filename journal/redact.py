@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from journal.record import Record
 
 MASK = "***"
+MIN_SECRET = 6            # a masked value shorter than this (`1`, `abc`) is not looked for elsewhere
 # Record fields journal itself fills with values it made (ids, times, statuses, paths and git's
 # own words): left as they are. Every other field is masked.
 _JOURNAL_FIELDS = frozenset({"schema", "id", "status", "started", "ended", "duration", "exit_code",
@@ -34,8 +35,10 @@ _JOURNAL_FIELDS = frozenset({"schema", "id", "status", "started", "ended", "dura
 # Words that make a name a credential wherever they appear in it (as a whole word part).
 SECRET_WORDS = frozenset({
     "secret", "secrets", "password", "passwd", "pwd", "passphrase", "credential", "credentials",
-    "auth", "authorization", "apikey", "cookie", "privatekey", "pat",
+    "auth", "authorization", "apikey", "cookie", "privatekey", "pat", "signature",
 })
+# Names that are credentials only as a whole: `--pass X`, `&sig=` (Azure SAS).
+SECRET_NAMES = frozenset({"pass", "sig"})
 # Words that make a name a credential only as its last part: `api_key`, `hf_token`, but not
 # `key_dim` or `token_dropout`. (Plural `tokens` names a count: `warmup_tokens`, `final_tokens`.)
 SECRET_LAST_WORDS = frozenset({"key", "token"})
@@ -47,11 +50,13 @@ NOT_CREDENTIAL_WORDS = frozenset({
     "pad", "bos", "eos", "unk", "mask", "sep", "cls", "special", "start", "end", "stop",
     "sort", "metric", "monitor", "rng", "prng", "seed", "primary", "foreign", "group",
 })
-# Run-together names: `apikey`, `hfapitoken`, `awssecretaccesskey`.
+# Run-together names: `apikey`, `hfapitoken`, `awssecretaccesskey`, `PGPASSWORD`.
 SECRET_SUFFIXES = (
     "apikey", "accesskey", "secretkey", "privatekey", "apitoken", "accesstoken", "authtoken",
-    "refreshtoken", "bottoken", "sessiontoken",
+    "refreshtoken", "bottoken", "sessiontoken", "password", "passwd",
 )
+# An environment variable (upper case) ending in PASS holds one: SSHPASS, PGPASS, DB_PASS.
+_ENV_PASS = re.compile(r"[A-Z0-9_]*PASS")
 
 # A token shape starts a word: `task-classification-...` holds no `sk-` key.
 _START = r"(?<![A-Za-z0-9])"
@@ -114,11 +119,53 @@ _NAMED = (
 )
 _ARG_NAME = re.compile(r"-{0,2}[+~]{0,2}[A-Za-z_][\w.\-]*")
 
+
+class _Option:
+    """A program's short option that takes a password: `-pX` attached, `-p X` separate;
+    `user`: the value is `user:password` and only the password goes."""
+
+    def __init__(self, flag: str, *, attached: bool, separate: bool, user: bool = False) -> None:
+        self.flag, self.attached, self.separate, self.user = flag, attached, separate, user
+
+
+_MYSQL = _Option("-p", attached=True, separate=False)    # `mysql -p db`: -p prompts, db is a name
+_PROGRAM_OPTIONS = {
+    **dict.fromkeys(("mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlcheck",
+                     "mysqlshow", "mariadb", "mariadb-dump"), _MYSQL),
+    "sshpass": _Option("-p", attached=True, separate=True),
+    "docker": _Option("-p", attached=True, separate=True),
+    "podman": _Option("-p", attached=True, separate=True),
+    "curl": _Option("-u", attached=True, separate=True, user=True),
+}
+_USER_OPTIONS = frozenset({"-u", "--user", "-U", "--proxy-user"})
+_USER_PASSWORD = re.compile(r"(?P<user>[^:\s]*):(?P<password>\S+)")
+_KEEP_USER = r"\g<user>:" + MASK
+_LOGIN_PROGRAMS = frozenset({"wandb", "huggingface-cli", "hf", "docker", "podman", "npm", "gh",
+                             "comet", "neptune", "modal", "replicate"})
+_KEY_LIKE = re.compile(r"[A-Za-z0-9_\-.]{16,}")
+# The same inside one string (`sh -c "..."`): (words that must appear, what to mask).
+_IN_A_COMMAND_LINE = (
+    (("mysql", "mariadb"), re.compile(r"(?P<keep>(?<![\w-])-p)(?![\s\"'])[^\s\"';&|]+")),
+    (("sshpass", "docker", "podman"), re.compile(r"(?P<keep>(?<![\w-])-p[ \t]+)[^\s\"';&|-][^\s\"';&|]*")),
+    (("curl",), re.compile(r"(?P<keep>(?<![\w-])(?:-u|--user|-U|--proxy-user)(?:[ \t]+|=)?[^\s:\"']*:)[^\s\"';&|]+")),
+    (("login",), re.compile(r"(?P<keep>\blogin[ \t]+)[A-Za-z0-9_\-.]{16,}")),
+)
+
 _NAME_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
 def _name_parts(name: str) -> list[str]:
     return [part.lower() for part in _NAME_PARTS.findall(name)]
+
+
+def masked_pieces(original: str, masked: str) -> list[str]:
+    """The parts of `original` that became `***` in `masked` (as Redactor masks: in place), of
+    MIN_SECRET characters or more."""
+    if original == masked or MASK not in masked:
+        return []
+    parts = masked.split(MASK)
+    found = re.fullmatch("(.+?)".join(map(re.escape, parts)), original, re.S)
+    return [piece for piece in found.groups() if len(piece) >= MIN_SECRET] if found else []
 
 
 def _masked_value(value: str) -> str:
@@ -144,16 +191,19 @@ class Redactor:
         parts = _name_parts(name)
         while parts and parts[-1].isdigit():   # API_KEY_2, hf_token1
             parts.pop()
-        if not parts or COUNT_WORDS.intersection(parts):
+        # A size or count of a secret is no secret: `max_password_length`, `token_count`.
+        if not parts or parts[-1] in COUNT_WORDS:
             return False
         joined = "".join(parts)
         if self.secret_words.intersection(parts) or joined in self.secret_words:
+            return True                        # `top_secret` too
+        if joined in SECRET_NAMES or _ENV_PASS.fullmatch(name):
             return True
         dotted = "." + ".".join(parts) + "."
         if any("." + ".".join(phrase) + "." in dotted for phrase in self._secret_phrases):
             return True
-        if NOT_CREDENTIAL_WORDS.intersection(parts[:-1]):
-            return False
+        if COUNT_WORDS.intersection(parts) or NOT_CREDENTIAL_WORDS.intersection(parts[:-1]):
+            return False                       # `max_tokens`, `num_keys`, `eos_token`
         return parts[-1] in SECRET_LAST_WORDS or joined.endswith(SECRET_SUFFIXES)
 
     def shapes(self, text: str) -> str:
@@ -172,11 +222,15 @@ class Redactor:
         return _BEARER.sub(MASK, text) if "Bearer " in text else text
 
     def text(self, text: str) -> str:
-        """Mask secret-shaped values, and the values of credential-named settings, in free text."""
+        """Mask secret-shaped values, and the values of credential-named settings, in free text
+        (a shell line in one string too: `sh -c "mysql -pX ..."`)."""
         text = self.shapes(text)
         for needed, name_pattern, value_pattern in _NAMED:
             if needed in text:
                 text = self._named(name_pattern, value_pattern, text)
+        for words, pattern in _IN_A_COMMAND_LINE:
+            if any(word in text for word in words):
+                text = pattern.sub(lambda m: m.group("keep") + MASK, text)
         return text
 
     def _named(self, name_pattern: re.Pattern[str], value_pattern: re.Pattern[str], text: str
@@ -199,9 +253,13 @@ class Redactor:
         return "".join(out) + text[done:] if out else text
 
     def argv(self, argv: list[str]) -> list[str]:
-        """Mask values given to credential-named options, and secret-shaped text anywhere."""
+        """Mask values given to credential-named options, the short options some programs take a
+        password with (`mysql -pX`, `sshpass -p X`, `curl -u user:X`), a key after `login`
+        (`wandb login KEY`), and secret-shaped text anywhere."""
         out: list[str] = []
         mask_next = False
+        user_next = False            # curl -u: the value's part after the colon
+        program = login_program = ""
         for arg in argv:
             # After `--password`, the next word is its value unless it is a long option: a
             # password may start with `-` (`--password -Secret1`).
@@ -210,13 +268,47 @@ class Redactor:
                 mask_next = False
                 continue
             mask_next = False
-            name, sep, _value = arg.partition("=")
+            if user_next:
+                user_next = False
+                out.append(_USER_PASSWORD.sub(_KEEP_USER, arg, count=1))
+                continue
+            base = arg.rsplit("/", 1)[-1]
+            if base in _PROGRAM_OPTIONS:
+                program = base
+            option = _PROGRAM_OPTIONS.get(program)
+            if option is not None and arg.startswith(option.flag) and not arg.startswith("--"):
+                attached = arg[len(option.flag):]
+                if attached and option.attached:
+                    out.append(option.flag + (_USER_PASSWORD.sub(_KEEP_USER, attached, count=1)
+                                              if option.user else MASK))
+                    continue
+                if not attached and option.separate:
+                    user_next, mask_next = option.user, not option.user
+                    out.append(arg)
+                    continue
+            if base in _LOGIN_PROGRAMS:
+                login_program = base
+            if login_program and out and out[-1] == "login" and _KEY_LIKE.fullmatch(arg):
+                out.append(MASK)
+                continue
+            name, sep, value = arg.partition("=")
             if sep and _ARG_NAME.fullmatch(name) and self.is_secret_name(name.lstrip("-+~")):
                 out.append(f"{name}={MASK}")
                 continue
+            if sep and program in _PROGRAM_OPTIONS and name in _USER_OPTIONS:
+                out.append(name + "=" + _USER_PASSWORD.sub(_KEEP_USER, value, count=1))
+                continue
             if arg.startswith("-") and not sep and self.is_secret_name(arg.lstrip("-")):
                 mask_next = True
+            elif arg in _USER_OPTIONS and program == "curl":
+                user_next = True
             out.append(self.text(arg))
+        # A value masked in one argument is masked wherever else it appears (a script that
+        # prints the password it was given on its own command line).
+        found = {piece for arg, masked in zip(argv, out) for piece in masked_pieces(arg, masked)}
+        if found:
+            pattern = re.compile("|".join(map(re.escape, sorted(found, key=len, reverse=True))))
+            out = [pattern.sub(MASK, arg) for arg in out]
         return out
 
     def mapping(self, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from conftest import journal, only_record
 
 from journal.capture.logmask import (
     FLUSH_AFTER,
+    HOLD_BACK,
     MAX_PENDING,
     LogMasker,
     known_secrets,
-    masked_pieces,
 )
-from journal.redact import Redactor
+from journal.redact import Redactor, masked_pieces
 
 PY = sys.executable
 GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
@@ -48,8 +48,26 @@ def test_a_partial_line_is_written_once_it_waited_or_grew() -> None:
     assert mask.feed(b"Epoch 3: 10%|#", 10.0) == b""
     assert mask.due(10.0 + FLUSH_AFTER / 2) == b""
     assert mask.due(10.0 + FLUSH_AFTER) == b"Epoch 3: 10%|#"
-    assert mask.feed(b"x" * MAX_PENDING, 20.0) == b"x" * MAX_PENDING
-    assert mask.flush() == b""
+    # A line that grew too long is written, but for the word it ends with (half a secret?).
+    assert mask.feed(b"x" * MAX_PENDING, 20.0) == b"x" * (MAX_PENDING - HOLD_BACK)
+    assert mask.flush() == b"x" * HOLD_BACK
+
+
+def test_a_token_cut_by_a_pause_or_at_the_size_limit_is_still_masked() -> None:
+    """A secret the program wrote in two pieces with a pause between them, or that straddles the
+    point where a long line is written out, is masked whole: the word a partial line ends with
+    waits for the rest."""
+    paused = masker()
+    out = paused.feed(f"token: {GITHUB[:12]}".encode(), 0.0)
+    out += paused.due(0.7)                              # 0.7 s later, no more output yet
+    assert out == b"token: "
+    out += paused.feed(f"{GITHUB[12:]} ok\n".encode(), 0.8)
+    assert out == b"token: *** ok\n"
+    long_line = masker()
+    head = b"y" * (MAX_PENDING - 10) + b" "
+    out = long_line.feed(head + GITHUB[:20].encode(), 5.0)
+    out += long_line.feed(GITHUB[20:].encode() + b" end\n", 5.1) + long_line.flush()
+    assert GITHUB.encode() not in out and out == head + b"*** end\n"
 
 
 def test_output_without_secrets_passes_byte_for_byte() -> None:

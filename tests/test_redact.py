@@ -455,3 +455,64 @@ def test_shell_style_env_prefix_does_not_leak_through_the_error(repo: Path) -> N
     assert done.returncode == 127
     assert only_record(repo / ".journal")["command"][0] == "WANDB_API_KEY=***"
     assert WANDB.encode() not in _all_bytes(repo / ".journal")
+
+
+# -- shapes added after a round of attacks (issue 10) -----------------------------------------------
+
+@pytest.mark.parametrize(("argv", "masked"), [
+    (["mysql", "-uroot", "-pHunter2pw", "db"], ["mysql", "-uroot", "-p***", "db"]),
+    (["mysql", "-p", "db"], ["mysql", "-p", "db"]),                    # -p alone prompts; db is a name
+    (["sshpass", "-p", "Hunter2pw", "ssh", "h"], ["sshpass", "-p", "***", "ssh", "h"]),
+    (["docker", "login", "-u", "me", "-p", "Hunter2pw"], ["docker", "login", "-u", "me", "-p", "***"]),
+    (["curl", "-u", "me:Hunter2pw", "https://h"], ["curl", "-u", "me:***", "https://h"]),
+    (["curl", "-ume:Hunter2pw", "https://h"], ["curl", "-ume:***", "https://h"]),
+    (["curl", "--user=me:Hunter2pw", "https://h"], ["curl", "--user=me:***", "https://h"]),
+    (["train.py", "--pass", "Hunter2pw"], ["train.py", "--pass", "***"]),
+    (["train.py", "--top-secret", "Hunter2pw"], ["train.py", "--top-secret", "***"]),
+    (["wandb", "login", "0123456789abcdef0123456789abcdef01234567"], ["wandb", "login", "***"]),
+    (["python", "-u", "train.py", "--max-password-length", "64"],
+     ["python", "-u", "train.py", "--max-password-length", "64"]),      # a count, not a secret
+    (["aws", "s3", "cp", "https://b.s3.amazonaws.com/k?X-Amz-Credential=AK%2F1&X-Amz-Signature=abc123",
+      "."], ["aws", "s3", "cp", "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***",
+             "."]),
+    (["az", "https://a.blob.core.windows.net/c/f?sv=2021&sig=Zm9vYmFy%3D"],
+     ["az", "https://a.blob.core.windows.net/c/f?sv=2021&sig=***"]),
+    (["sh", "-c", "mysql -pHunter2pw db && curl -u me:Hunter2pw h && sshpass -p Hunter2pw ssh h"],
+     ["sh", "-c", "mysql -p*** db && curl -u me:*** h && sshpass -p *** ssh h"]),
+])
+def test_more_secret_shapes_in_a_command_line(argv: list[str], masked: list[str]) -> None:
+    assert Redactor().argv(argv) == masked
+
+
+@pytest.mark.parametrize("name", ["PGPASSWORD", "SSHPASS", "PGPASS", "DB_PASS", "MYSQL_PWD",
+                                  "top_secret", "X-Amz-Signature", "sig", "pass"])
+def test_more_secret_names(name: str) -> None:
+    assert Redactor().is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["compass", "passes", "max_password_length", "token_count",
+                                  "top_k", "bypass_cache", "signal", "design"])
+def test_names_that_stay_plain(name: str) -> None:
+    assert not Redactor().is_secret_name(name)
+
+
+def test_the_new_shapes_stay_out_of_every_file(repo: Path) -> None:
+    """Record, log and patch: `-pSECRET`, `curl -u user:SECRET`, a *PASS variable's value
+    printed by the program, and credential files of Terraform, Docker and Kubernetes."""
+    secret = "Hunter2-very-secret"
+    for name in (".envrc", "prod.tfvars", "terraform.tfstate", ".docker/config.json",
+                 ".kube/config", "kubeconfig-prod"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(f"password = {secret}\n")
+    script = f"import os; print(os.environ['SSHPASS']); print('-p{secret}')"
+    env = {**os.environ, "SSHPASS": secret}
+    done = journal("new", "-q", "--", PY, "-c", script, "mysql", f"-p{secret}", "curl", "-u",
+                   f"me:{secret}", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    assert secret.encode() in done.stdout                    # the terminal still gets it
+    for path in (repo / ".journal").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    record = only_record(repo / ".journal")
+    assert {".envrc", "prod.tfvars", "terraform.tfstate", ".docker/config.json", ".kube/config",
+            "kubeconfig-prod"} <= set(record["git"]["left_out"])

@@ -9,7 +9,9 @@ left to the record: on megabytes of output it costs ~15x the shape scan.
 
 Output is masked a whole line at a time, so a token split across two reads is still found; a
 line without its end is written once it is FLUSH_AFTER old or MAX_PENDING long, so the log still
-trails the output by well under a second.
+trails the output by well under a second, except for the word it ends with: a secret may be
+coming in pieces (a pause between two writes, a cut at MAX_PENDING), so the run of token
+characters at its end waits for the rest of the line (or up to HOLD_BACK of them).
 """
 
 from __future__ import annotations
@@ -17,20 +19,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from journal.redact import KEY_BEGIN_RE, KEY_END_RE, MASK, Redactor
+from journal.redact import KEY_BEGIN_RE, KEY_END_RE, MASK, MIN_SECRET, Redactor, masked_pieces
 
-MIN_SECRET = 6            # shorter values (`1`, `abc`) would mask ordinary output
 FLUSH_AFTER = 0.5         # seconds a partial line may wait for its end
 MAX_PENDING = 1 << 16     # bytes a partial line may grow to before it is written anyway
-
-
-def masked_pieces(original: str, masked: str) -> list[str]:
-    """The parts of `original` that became `***` in `masked` (as Redactor masks: in place)."""
-    if original == masked or MASK not in masked:
-        return []
-    parts = masked.split(MASK)
-    found = re.fullmatch("(.+?)".join(map(re.escape, parts)), original, re.S)
-    return [piece for piece in found.groups() if len(piece) >= MIN_SECRET] if found else []
+HOLD_BACK = 1 << 14       # bytes of a trailing word kept back when a partial line is written
+# What a secret is made of (tokens, keys, URL passwords, base64): a partial line's trailing run of
+# these may be the first half of one. (Found with rstrip, from the end: a regex anchored at the end
+# tries every start and is quadratic on a long run.)
+_WORD_BYTES = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+               b"_-.+/=:@%~")
 
 
 def known_secrets(argv: Sequence[str], masked_argv: Sequence[str], environ: Mapping[str, str],
@@ -71,10 +69,18 @@ class LogMasker:
         return self._mask(ready)
 
     def due(self, now: float) -> bytes:
-        """A partial line that waited long enough (or grew too long), masked; else nothing."""
+        """A partial line that waited long enough (or grew too long), masked, but for the word
+        it ends with (which may be half a secret); else nothing."""
         if self._pending and (now - self._pending_since >= FLUSH_AFTER
                               or len(self._pending) >= MAX_PENDING):
-            return self.flush()
+            word = len(self._pending) - len(self._pending.rstrip(_WORD_BYTES))
+            keep = min(word, HOLD_BACK)
+            if keep == len(self._pending):
+                return b""                    # all one word so far: wait for its end
+            ready, self._pending = self._pending[:len(self._pending) - keep], \
+                self._pending[len(self._pending) - keep:]
+            self._pending_since = now
+            return self._mask(ready)
         return b""
 
     def flush(self) -> bytes:

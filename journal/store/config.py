@@ -15,9 +15,12 @@ MAX_CONFIG_BYTES = 1 << 20
 
 # Untracked files that usually hold credentials: named in the record, never put in the patch.
 DEFAULT_LEFT_OUT = (
-    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*",
+    ".env*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*",
     "id_ecdsa*", "id_ed25519*", "credentials*", "*.kdbx", ".netrc", ".pgpass", ".npmrc", ".pypirc",
     "*.keystore", "secrets.*", ".git-credentials",
+    "*.tfvars", "*.tfvars.json", "*.tfstate", "*.tfstate.backup",       # Terraform
+    "*.docker/config.json",                                             # docker login
+    "kubeconfig*", "*.kubeconfig", "*.kube/config",                     # Kubernetes
 )
 
 # Environment variables worth keeping with a run (values are still redacted by shape).
