@@ -21,13 +21,12 @@ wrote, with what the reading commands use to find it.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from journal.errors import StoreError, UsageError
-from journal.record import Record, is_valid_id
+from journal.record import TAG_RULE, Record, is_valid_id, is_valid_tag
 from journal.redact import Redactor
 from journal.store.config import load_config
 from journal.store.paths import run_path
@@ -37,14 +36,6 @@ from journal.text import printable
 
 if TYPE_CHECKING:
     from journal.record import Amendment
-
-# A tag is one word of visible characters; `+`/`-` in front would read as an add/remove.
-_TAG = re.compile(r"[^\s+\-][^\s]*")
-_INVISIBLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
-)
-MAX_TAG_LENGTH = 200
-
 
 def add_note(source: RunSource, ref: str, text: str, *, now: Callable[[], dt.datetime]) -> str:
     """Append an amendment to a run's note; returns the run's id."""
@@ -76,13 +67,9 @@ def parse_tag_changes(changes: Sequence[str]) -> list[tuple[bool, str]]:
         if not name:
             raise UsageError(f"empty tag in {printable(change)!r}",
                              hint="journal tag REF +TAG -TAG")
-        if (not _TAG.fullmatch(name) or _INVISIBLE.search(name)
-                or len(name) > MAX_TAG_LENGTH):
-            raise UsageError(
-                f"bad tag {printable(change)!r}: a tag is one word of visible characters, "
-                f"not starting with + or - (at most {MAX_TAG_LENGTH})",
-                hint="journal tag REF +TAG -TAG",
-            )
+        if not is_valid_tag(name):
+            raise UsageError(f"bad tag {printable(change)!r}: {TAG_RULE}",
+                             hint="journal tag REF +TAG -TAG")
         parsed.append((add, name))
     return parsed
 

@@ -237,6 +237,44 @@ def upgrade(record: Record, where: str, warn: Callable[[str], None],
     return upgraded  # type: ignore[return-value]
 
 
+# -- fields of the wrong type ----------------------------------------------------------------------
+
+_KINDS: dict[str, tuple[tuple[type, ...], str]] = {
+    **dict.fromkeys(("git", "params", "metrics", "env", "log", "series"), ((dict,), "a table")),
+    **dict.fromkeys(("tags", "command", "amendments", "problems"), ((list,), "a list")),
+    **dict.fromkeys(("id", "note", "status", "host", "cwd", "error"), ((str,), "text")),
+    **dict.fromkeys(("started", "ended"), ((dt.datetime,), "a time")),
+    **dict.fromkeys(("exit_code", "pid"), ((int,), "a whole number")),
+    "duration": ((int, float), "a number of seconds"),
+}
+
+
+def wrong_fields(record: Mapping[str, object]) -> list[str]:
+    """The fields a hand edit (or another program) left of a kind no reader can use: `git = []`,
+    `metrics = 5`, `duration = -5`; each as `name (what it should be)`."""
+    wrong = []
+    for name, (kinds, what) in _KINDS.items():
+        value = record.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            wrong.append(f"{name} (not {what})")
+        elif name == "duration" and not (0 <= value < float("inf")):  # type: ignore[operator]
+            wrong.append(f"{name} (not {what})")
+        elif name == "tags" and not all(isinstance(tag, str) for tag in listed(value)):
+            wrong.append(f"{name} (not a list of text)")
+    return wrong
+
+
+def warn_of_wrong_fields(record: Record, where: str, warn: Callable[[str], None]) -> Record:
+    """`record`, after one warning naming the file and the fields of a kind no reader expects
+    (readers still show what they can of them: a tolerant reader never trusts a field's kind)."""
+    wrong = wrong_fields(record)
+    if wrong:
+        warn(f"warning: {where}: fields of the wrong kind: {', '.join(wrong)}")
+    return record
+
+
 # -- reading fields tolerantly --------------------------------------------------------------------
 # Readers never trust a field's type: a record may be hand-edited or written by another version.
 
@@ -305,6 +343,23 @@ def typed_value(text: str) -> int | float | bool | str:
 def looks_numeric(text: str) -> bool:
     """An int or float as `typed_value` reads one (`-1`, `3e-4`): a value, never an option."""
     return bool(_INT.fullmatch(text) or _FLOAT.fullmatch(text))
+
+
+# -- tags -----------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"[^\s+\-][^\s]*")
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+MAX_TAG_LENGTH = 200
+TAG_RULE = (f"a tag is one word of visible characters, not starting with + or - "
+            f"(at most {MAX_TAG_LENGTH})")
+
+
+def is_valid_tag(tag: str) -> bool:
+    """One word of visible characters, not starting with `+` or `-` (which `journal tag` reads
+    as adding or removing one)."""
+    return bool(_TAG.fullmatch(tag)) and not _INVISIBLE.search(tag) and len(tag) <= MAX_TAG_LENGTH
 
 
 # -- what grep searches ---------------------------------------------------------------------------

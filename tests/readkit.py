@@ -127,3 +127,14 @@ def other_host() -> str:
     name = "gpu-elsewhere-01"
     assert name != HOST and name != socket.gethostname()
     return name
+
+
+def tag_by_hand(journal_dir: Path, run_id: str, tag: str) -> None:
+    """A tag written into the record file directly (a hand edit, a record from elsewhere), for
+    tags that `journal new -t` and `journal tag` refuse."""
+    import tomllib
+
+    path = record_path(journal_dir, run_id)
+    record = tomllib.loads(path.read_text())
+    record["tags"] = [*record.get("tags", []), tag]
+    path.write_text(dumps(record))

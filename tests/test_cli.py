@@ -32,7 +32,21 @@ def test_every_command_has_help_with_an_example() -> None:
 def test_unknown_option_is_an_error_without_traceback(repo: Path) -> None:
     done = journal("new", "--bogus", cwd=repo)
     assert done.returncode == 2
-    assert b"Traceback" not in done.stderr and b"No such option" in done.stderr
+    assert done.stderr == b"journal: error: no such option: --bogus\nhint: see `journal new --help`\n"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("list", "-n", "abc"), "invalid value for '-n' / '--limit': 'abc' is not a valid int range"),
+    (("diff", "@"), "missing argument 'ref2'"),
+    (("bogus",), "no such command 'bogus'"),
+    (("show", "--format"), "option '--format' requires an argument"),
+])
+def test_usage_errors_are_one_line_and_a_hint(repo: Path, args: tuple[str, ...], says: str) -> None:
+    done = journal(*args, cwd=repo)
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 2
+    assert lines[0] == f"journal: error: {says}", lines
+    assert len(lines) == 2 and lines[1].startswith("hint: see `journal"), lines
 
 
 def test_bad_metric_is_one_line(repo: Path) -> None:

@@ -3,6 +3,7 @@ traceback, and nothing already recorded is touched."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -197,3 +198,62 @@ def test_a_fifo_in_place_of_any_journal_file_never_hangs(ran: Path, what: str) -
     if what == "lock":
         assert not place.exists()              # no lock of ours: moved aside, and the note made
         assert only_record(ran / ".journal")["amendments"][0]["text"] == "x"
+
+
+# -- what `journal new` is given, checked as the commands that read it back check it -----------
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("-t", "a b"), "bad tag 'a b': a tag is one word of visible characters"),
+    (("-t", "-draft"), "bad tag '-draft'"),
+    (("-m", "acc=abc"), "--metric 'acc=abc': 'abc' is not a number"),
+    (("-m", "acc=true"), "'true' is not a number"),
+])
+def test_journal_new_refuses_what_the_reading_commands_would(repo: Path, args: tuple[str, ...],
+                                                            says: str) -> None:
+    assert says in one_error(journal("new", *args, "--", "true", cwd=repo))
+    assert not (repo / ".journal" / "runs").exists()
+
+
+def test_metric_values_are_numbers_as_people_write_them(repo: Path) -> None:
+    done = journal("new", "-m", "acc=82.476%", "-m", "loss=inf", "-m", "gap=-inf", "-m", "x=nan",
+                   "-m", "n=7", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    metrics = only_record(repo / ".journal")["metrics"]
+    assert metrics["acc"] == 82.476 and metrics["n"] == 7
+    assert metrics["loss"] == float("inf") and metrics["gap"] == float("-inf")
+    assert metrics["x"] != metrics["x"]                       # nan
+
+
+def test_an_unknown_table_in_the_config_is_one_line(repo: Path) -> None:
+    (repo / ".journal").mkdir()
+    (repo / ".journal" / "config.toml").write_text("[metric]\npatterns = []\n")
+    line = one_error(journal("new", "-n", "x", cwd=repo))
+    assert "unknown setting 'metric'" in line
+    assert not (repo / ".journal" / "runs").exists()
+
+
+def test_a_crashed_run_is_crashed_everywhere_with_what_its_script_logged(repo: Path) -> None:
+    """A wrapper killed (SIGKILL) before its final write: grep and the report say `crashed` as
+    `list` does, and `show` brings in the params and metrics the script had logged."""
+    import signal
+    import time
+
+    marker = repo / "logged.marker"
+    script = ("import journal, time, sys\nrun = journal.start(params={'lr': 0.1})\n"
+              "run.log(step=1, acc=0.75)\nopen(sys.argv[1], 'w').close()\ntime.sleep(30)\n")
+    (repo / "train.py").write_text(script)
+    proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", PY, "train.py", str(marker)],
+                            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)          # the wrapper and the script, no final write
+    proc.wait()
+    assert only_record(repo / ".journal")["status"] == "running"
+    assert b"status:crashed" in journal("grep", "crashed", cwd=repo).stdout
+    assert b"  status    crashed" in journal("show", "-f", "report", cwd=repo).stdout
+    shown = json.loads(journal("show", "-f", "json", cwd=repo).stdout)
+    assert shown["metrics"] == {"acc": 0.75} and shown["params"]["lr"] == 0.1
+    assert any("side file" in problem for problem in shown["problems"])

@@ -198,6 +198,8 @@ def test_log_that_cannot_be_opened_does_not_stop_the_child(repo: Path) -> None:
     assert record["status"] == "failed"
     assert len(record["problems"]) == 1 and "cannot open the log" in record["problems"][0]
     assert b"cannot open the log" in done.stderr
+    # The final report does not name a log that was never written as if it were there.
+    assert b"  log       none (cannot open the log" in done.stderr
 
 
 def _fate_when_the_reader_goes_away(argv: list[str], cwd: Path) -> tuple[int, bytes]:

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import git, journal, make_repo, records
+from readkit import tag_by_hand
 
 
 def run_ids(repo: Path) -> list[str]:
@@ -253,7 +254,8 @@ def test_the_same_run_twice(repo: Path) -> None:
 def test_hostile_record_content_reaches_no_terminal_raw(repo: Path) -> None:
     evil = "\x1b]52;c;aGVsbG8=\x07\x1b[2J\u202e"
     (repo / f"file{chr(27)}[31m.py").write_text(f"print('{evil}')\n")
-    a = new(repo, "-n", f"note {evil}", "-p", f"opt=adam{evil}", "-t", "t" + evil)
+    a = new(repo, "-n", f"note {evil}", "-p", f"opt=adam{evil}")
+    tag_by_hand(repo / ".journal", a, "t" + evil)   # `journal new -t` refuses it; a hand does not
     b = new(repo, "-n", "plain", "-p", "opt=sgd")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"subject {evil}")

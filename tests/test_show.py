@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, journal, only_record, records
+from readkit import tag_by_hand
 from typer.testing import CliRunner
 
 from journal.cli.app import app
@@ -227,8 +228,10 @@ HOSTILE_NOTE = ("OSC 52 \x1b]52;c;aGk=\x07 link \x1b]8;;http://evil\x07x\x1b]8;;
 def hostile_run(lab: Path) -> Path:
     git(lab, "checkout", "-q", "-b", "feature\u202egnp.exe")
     (lab / "evil\x1b]52;c;aGk=\x07name.txt").write_text("x\n")
-    journal("new", "-n", HOSTILE_NOTE, "-t", "t\u200bag", "-p", "p\x1b[31m=v\x9bx", "-m", "m\u202e=1",
+    journal("new", "-n", HOSTILE_NOTE, "-p", "p\x1b[31m=v\x9bx", "-m", "m\u202e=1",
             "--", sys.executable, "train.py", "--arg", "\x1b]8;;http://evil\x07", cwd=lab)
+    run_id = next((lab / ".journal" / "runs").rglob("*.toml")).stem
+    tag_by_hand(lab / ".journal", run_id, "t\u200bag")   # `journal new -t` refuses it; a hand not
     return lab
 
 

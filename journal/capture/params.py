@@ -11,6 +11,7 @@ from typing import Any
 
 from journal.errors import UsageError
 from journal.record import looks_numeric, typed_value
+from journal.text import printable
 
 _NAME = re.compile(r"[A-Za-z_][\w.\-/]*")
 
@@ -69,3 +70,25 @@ def parse_assignment(text: str, option: str) -> tuple[str, int | float | bool | 
     if option == "--param":
         name = name.replace("-", "_")
     return name, typed_value(value.strip())
+
+
+def parse_metric(text: str) -> tuple[str, int | float]:
+    """`NAME=VALUE` from `--metric`: a number (`82.476`, `82.476%`, `1e-3`, `inf`, `nan`), or a
+    usage error; a metric that is text would not sort, compare or chart."""
+    name, value = parse_assignment(text, "--metric")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        written = text.partition("=")[2].strip()
+        number = _special_number(written)
+        if number is None:
+            raise UsageError(f"--metric {printable(text)!r}: {printable(written)!r} is not a "
+                             "number", hint="e.g. --metric acc=82.476 (a % sign may follow)")
+        return name, number
+    return name, value
+
+
+def _special_number(text: str) -> int | float | None:
+    from journal.capture.patterns import parse_number
+
+    if text.lower() in ("inf", "+inf", "-inf", "nan", "infinity", "-infinity"):
+        return float(text)
+    return parse_number(text)

@@ -282,10 +282,12 @@ def run_app(argv: list[str]) -> NoReturn:
     """Run `journal ARGV` through the typer app and exit with its code (cli/main.py is the
     executable's entry point)."""
     try:
-        app(args=argv, prog_name="journal", standalone_mode=True)
+        code = app(args=argv, prog_name="journal", standalone_mode=False)
     except JournalError as exc:
         sys.exit(report_error(exc))
-    except KeyboardInterrupt:
+    except typer.TyperException as exc:      # the option parser's errors (typer vendors click)
+        sys.exit(_usage_error(exc))
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
     except BrokenPipeError:
         silence_stdout()          # the reader (`| head`) has what it wanted
@@ -293,4 +295,18 @@ def run_app(argv: list[str]) -> NoReturn:
     except OSError as exc:        # stdout on a full disk, a closed terminal
         silence_stdout()
         sys.exit(report_error(JournalError(f"cannot write the output: {exc.strerror or exc}")))
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """An unknown option, a missing argument, a value of the wrong kind: one `journal: error:`
+    line and a hint, as for every other error. A bare `journal` shows the help."""
+    format_message = getattr(exc, "format_message", None)
+    message = str(format_message() if callable(format_message) else exc).strip()
+    context = getattr(exc, "ctx", None)
+    command = getattr(context, "command_path", None) or "journal"
+    if "\n" in message:                      # no command given: the help is the answer
+        sys.stderr.write(message + "\n")
+        return 2
+    message = message[:1].lower() + message[1:].rstrip(".") if message[1:2].islower() else message
+    return report_error(JournalError(message, hint=f"see `{command} --help`"))

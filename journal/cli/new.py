@@ -76,16 +76,22 @@ def parse_new(argv: Sequence[str]) -> NewArgs | None:
 
 def run_new(args: NewArgs) -> int:
     """Record (and run) what `journal new` was given; the exit code to leave with."""
-    from journal.capture.params import parse_assignment
+    from journal.capture.params import parse_assignment, parse_metric
     from journal.capture.recording import NewRun, record_new
+    from journal.errors import UsageError
+    from journal.record import TAG_RULE, is_valid_tag
     from journal.store.context import Context
+    from journal.text import printable
 
+    for tag in args.tags:
+        if not is_valid_tag(tag):
+            raise UsageError(f"bad tag {printable(tag)!r}: {TAG_RULE}", hint='e.g. -t adam')
     request = NewRun(
         command=args.command,
         note=args.note,
         tags=args.tags,
         params=dict(parse_assignment(text, "--param") for text in args.params),
-        metrics=dict(parse_assignment(text, "--metric") for text in args.metrics),
+        metrics=dict(parse_metric(text) for text in args.metrics),
     )
     context = Context.find(Path.cwd(), os.environ)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from journal.errors import UsageError
-from journal.record import effective_status, searchable_text
+from journal.record import Status, effective_status, searchable_text
 from journal.store.files import open_regular
 from journal.store.filters import Filters
 from journal.store.source import RunSource
@@ -117,23 +117,37 @@ def grep_runs(source: RunSource, filters: Filters, options: GrepOptions, *, out:
 
 def _candidates(source: RunSource, filters: Filters, options: GrepOptions
                 ) -> Iterator[tuple[str, str]]:
-    """(id, `field<TAB>line` text) of the runs the filters keep, newest first."""
+    """(id, `field<TAB>line` text) of the runs the filters keep, newest first; a `running` run
+    whose wrapper is gone says `crashed`, as `list` says."""
     index = source.index
     if index is None:
         for run in source.select(filters):
-            yield run.id, searchable_text(run.record)
+            yield run.id, _with_status(searchable_text(run.record), run.status)
         return
     from journal.store.index import record_from_json
 
     # Searching the logs means every selected run is a candidate, not just the text matches.
     containing = [] if options.logs else required_text(options)
     for run_id, text, record_json in index.search_rows(filters, containing, options.ignore_case):
-        if filters.empty:
+        still_running = _RUNNING.search(text) is not None
+        if filters.empty and not still_running:
             yield run_id, text
             continue
         record = record_from_json(record_json)
-        if filters.matches(record, effective_status(record)):
-            yield run_id, text
+        status = effective_status(record)
+        if filters.matches(record, status):
+            yield run_id, _with_status(text, status) if still_running else text
+
+
+_RUNNING = re.compile(rf"^status\t{Status.RUNNING}$", re.M)
+
+
+def _with_status(text: str, status: str) -> str:
+    """The searchable text with the status a reader should see (the record may say `running`
+    of a run whose wrapper died)."""
+    if status == Status.RUNNING:
+        return text
+    return _RUNNING.sub(f"status\t{status}", text, count=1)
 
 
 def _log_files(journal_dir: Path) -> dict[str, Path]:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import IO
 
 from journal.errors import UsageError
-from journal.record import Record, StoredRun
+from journal.record import Record, Status, StoredRun, table, text_list
+from journal.store import sidefile
 from journal.store.files import read_regular
 from journal.store.records import MAX_RECORD_BYTES
 from journal.store.source import RunSource
@@ -43,7 +44,8 @@ def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log
         if run is None:
             unreadable.append(run_id)
         else:
-            runs.append(run)
+            runs.append(with_what_the_script_left(run, source.journal_dir) if fmt != "toml"
+                        else run)
     if fmt == "md":
         _markdown(runs, source.journal_dir, diff=diff, log_lines=log_lines if log else None,
                   out=out)
@@ -56,7 +58,7 @@ def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log
         from journal.render.report import final_report
 
         for index, run in enumerate(runs):
-            report = final_report(run.record, source.journal_dir)
+            report = final_report(run.record, source.journal_dir, status=run.status)
             out.write(("\n" if index else "") + printable_block(report))
     out.flush()
     if unreadable:
@@ -109,3 +111,22 @@ def _toml(runs: Sequence[StoredRun], out: IO[str]) -> None:
 def record_json(record: Record) -> str:
     """A record as indented JSON, inert on a screen (see text.json_text)."""
     return json_text(record, indent=2)
+
+
+def with_what_the_script_left(run: StoredRun, journal_dir: Path) -> StoredRun:
+    """A crashed run (its wrapper died before its final write) as far as its script's side file
+    tells: the params and metrics it logged through the API, which the wrapper would have folded
+    into the record. The record file is not changed; what is shown says where it came from."""
+    if run.status != Status.CRASHED or "series" in run.record:
+        return run
+    side_file = sidefile.path(journal_dir, run.id)
+    side = sidefile.fold(side_file)
+    if not (side.params or side.metrics):
+        return run
+    record: Record = dict(run.record)  # type: ignore[assignment]
+    record["params"] = {**side.params, **table(run.record, "params")}
+    record["metrics"] = {**side.metrics, **table(run.record, "metrics")}
+    record["problems"] = [*text_list(run.record.get("problems")),
+                          f"its wrapper ended before the final write: params and metrics shown "
+                          f"from the script's side file {side_file.name}"]
+    return StoredRun(run.id, run.path, record)

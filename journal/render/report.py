@@ -29,7 +29,9 @@ _INDENT = " " * (2 + _LABEL)
 _MAX_NAME = 40        # metric names longer than this are not padded to
 
 
-def final_report(record: Record, journal_dir: Path) -> str:
+def final_report(record: Record, journal_dir: Path, *, status: str | None = None) -> str:
+    """The block for one run; `status`: the one a reader should see (`crashed` for a run whose
+    wrapper is gone), when not the record's own."""
     lines = [f"journal run {printable(str(record.get('id', '?')))}"]
 
     def add(label: str, value: str) -> None:
@@ -54,7 +56,7 @@ def final_report(record: Record, journal_dir: Path) -> str:
     duration = record.get("duration")
     if isinstance(duration, (int, float)):
         add("duration", human_duration(float(duration)))
-    add("status", _status(record))
+    add("status", _status(record, status))
     metrics = record.get("metrics")
     if isinstance(metrics, Mapping) and metrics:
         names = [printable(str(name)) for name in metrics]
@@ -67,7 +69,7 @@ def final_report(record: Record, journal_dir: Path) -> str:
                 lines.append(_INDENT + text)
     log = record.get("log")
     if isinstance(log, Mapping) and log.get("path"):
-        add("log", printable(str(journal_dir / str(log["path"]))))
+        add("log", printable(_log_line(record, journal_dir / str(log["path"]))))
     return "\n".join(lines) + "\n"
 
 
@@ -86,8 +88,8 @@ def describe_commit(git: Mapping[str, object]) -> str:
 
 
 
-def _status(record: Record) -> str:
-    text = str(record.get("status", "?"))
+def _status(record: Record, status: str | None) -> str:
+    text = status or str(record.get("status", "?"))
     if record.get("exit_code") is not None:
         text += f" (exit {record['exit_code']})"
     if record.get("error"):
@@ -102,3 +104,12 @@ def _value(value: object) -> str:
     if isinstance(value, float):
         return float.__repr__(value)
     return str(value)
+
+
+def _log_line(record: Record, path: Path) -> str:
+    """The log's path, or why there is none: a log that could not be opened is not named as if
+    it held the output."""
+    for problem in record.get("problems", []):
+        if isinstance(problem, str) and problem.startswith("cannot open the log"):
+            return f"none ({problem})"
+    return str(path)

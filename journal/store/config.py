@@ -114,6 +114,10 @@ def load_config(journal_dir: Path) -> Config:
 
 def _settings_from(data: dict[str, Any], path: Path) -> dict[str, Any]:
     settings: dict[str, Any] = {}
+    for name in data:
+        if name not in _SCHEMA:
+            known = ", ".join(f"[{table}]" for table in _SCHEMA)
+            raise ConfigError(f"{path}: unknown setting {name!r}", hint=f"the tables are {known}")
     for table_name, keys in _SCHEMA.items():
         table = data.get(table_name, {})
         if not isinstance(table, dict):

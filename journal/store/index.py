@@ -46,14 +46,13 @@ from journal.record import (
     is_valid_id,
     searchable_text,
     table,
-    upgrade,
 )
 from journal.store.filters import Condition, Filters, id_may_match
 from journal.store.records import read_record, second_copy_warning
 
-# The index's own layout (2: ctime in stat keys, `$` keys escaped in JSON; 3: the record's schema
-# in a column) and the record schema it was read for: either changing rebuilds it.
-INDEX_VERSION = 3 * 1000 + SCHEMA_VERSION
+# The index's own layout (2: ctime in stat keys, `$` keys escaped in JSON; 4: a record's warnings
+# kept) and the record schema it was read for: either changing rebuilds it.
+INDEX_VERSION = 4 * 1000 + SCHEMA_VERSION
 RACY_SECONDS = 2.0          # a folder younger than this is rescanned next time too
 PARALLEL_FROM = 2000        # records to parse before using more than one process
 BUSY_TIMEOUT_MS = 5000
@@ -67,7 +66,7 @@ CREATE TABLE IF NOT EXISTS runs (
     stat TEXT NOT NULL,        -- mtime_ns:ctime_ns:size:inode of the file this row was read from
     started REAL,              -- unix time, for --since/--until
     status TEXT,
-    schema INTEGER,            -- the record's own, when it is not the one this journal writes
+    warnings TEXT,             -- what reading the file warned (another schema, odd fields), or NULL
     tags TEXT,                 -- JSON array
     params TEXT,               -- JSON object
     metrics TEXT,              -- JSON object
@@ -215,13 +214,6 @@ def record_from_json(text: str) -> Record:
 
 # -- reading one file into a row (also run in worker processes) --------------------------------
 
-def _odd_schema(record: Record) -> int | None:
-    """The record's `schema` when it is not the one this journal writes (None: it is): readers
-    that do not decode the record (grep) still warn about it, as the others do."""
-    schema = record.get("schema", SCHEMA_VERSION)
-    return None if schema == SCHEMA_VERSION and type(schema) is int else -1
-
-
 def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
     """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not parse."""
     run_id, path, folder, stat = args
@@ -242,7 +234,8 @@ def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
         tags = record.get("tags")
         return (
             "ok", run_id, folder, stat, started_ts, str(record.get("status", "")),
-            _odd_schema(record),
+            # Said again whenever the indexed copy is handed out, as reading the file would.
+            "\n".join(problems) or None,
             _dumps(tags if isinstance(tags, list) else []),
             _dumps(table(record, "params")), _dumps(table(record, "metrics")),
             _dumps(record), searchable_text(record),
@@ -436,11 +429,12 @@ class Index:
         return [Path(row[0]).name[:-5] for row in self.db.execute("SELECT path FROM bad")]
 
     def get(self, run_id: str) -> StoredRun | None:
-        row = self.db.execute("SELECT id, folder, stat, record FROM runs WHERE id = ?",
+        row = self.db.execute("SELECT id, folder, stat, warnings, record FROM runs WHERE id = ?",
                               (run_id,)).fetchone()
         return None if row is None else self._run(*row)
 
-    def _run(self, run_id: str, folder: str, stat: str, record_json: str) -> StoredRun | None:
+    def _run(self, run_id: str, folder: str, stat: str, warnings: str | None, record_json: str
+             ) -> StoredRun | None:
         """The run, re-read from its file when the file changed since it was indexed."""
         # One Path from a string: two `/` joins cost more than the stat, for 50,000 rows.
         path = Path(f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml")
@@ -449,8 +443,8 @@ class Index:
         except OSError:
             return None
         if current == stat:
-            indexed = upgrade(record_from_json(record_json), str(path), self.warn)
-            return StoredRun(run_id, path, indexed)
+            self._say(warnings)
+            return StoredRun(run_id, path, record_from_json(record_json))
         record = read_record(path, self.warn)
         return None if record is None else StoredRun(run_id, path, record)
 
@@ -458,7 +452,7 @@ class Index:
         where, args = _sql_for(filters)
         order = "DESC" if newest_first else "ASC"
         cursor = self.db.execute(
-            f"SELECT id, folder, stat, record FROM runs {where} ORDER BY id {order}", args)
+            f"SELECT id, folder, stat, warnings, record FROM runs {where} ORDER BY id {order}", args)
         chosen: list[StoredRun] = []
         for row in cursor:
             if not id_may_match(row[0], filters):
@@ -476,7 +470,8 @@ class Index:
         """(id, search text, record JSON) of runs passing a cheap superset of `filters`, newest
         first; with `containing`, only rows whose text holds one of those strings (found inside
         SQLite; with `fold_case`, the first is compared in ASCII lower case). A record of another
-        schema is warned about here, as `get` and `select` do."""
+        schema, or with fields of the wrong kind, is warned about here, as `get` and `select`
+        do."""
         where, args = _sql_for(filters)
         if containing:
             first, *others = containing
@@ -484,12 +479,15 @@ class Index:
             clause = "(" + " OR ".join([compare] + ["instr(search, ?) > 0"] * len(others)) + ")"
             args += [first.lower() if fold_case else first, *others]
             where = f"{where} AND {clause}" if where else f"WHERE {clause}"
-        query = f"SELECT id, folder, schema, search, record FROM runs {where} ORDER BY id DESC"
-        for run_id, folder, schema, text, record_json in self.db.execute(query, args):
-            if schema is not None:
-                path = f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml"
-                upgrade(record_from_json(record_json), path, self.warn)
+        query = f"SELECT id, warnings, search, record FROM runs {where} ORDER BY id DESC"
+        for run_id, warnings, text, record_json in self.db.execute(query, args):
+            self._say(warnings)
             yield run_id, text, record_json
+
+    def _say(self, warnings: str | None) -> None:
+        for line in (warnings or "").split("\n"):
+            if line:
+                self.warn(line)
 
 def _sql_for(filters: Filters) -> tuple[str, list[Any]]:
     """A WHERE clause selecting a superset of what `filters` keeps; the exact test runs in Python

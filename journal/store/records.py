@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from journal.errors import StoreError
-from journal.record import is_valid_id, upgrade
+from journal.record import is_valid_id, upgrade, warn_of_wrong_fields
 from journal.store.files import create_exclusive, read_regular, reason, write_atomic
 from journal.store.lock import record_lock
 from journal.store.paths import run_path
@@ -68,7 +68,8 @@ def read_record(path: Path, warn: Warn | None) -> Record | None:
         if warn is not None:
             warn(f"warning: skipped {path}: not a valid record ({exc})")
         return None
-    return upgrade(record, str(path), warn or _quiet)
+    where = str(path)
+    return warn_of_wrong_fields(upgrade(record, where, warn or _quiet), where, warn or _quiet)
 
 
 class NotARecord(ValueError):
