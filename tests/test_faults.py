@@ -87,3 +87,40 @@ def test_a_disk_too_full_for_the_record_is_one_line_and_nothing_runs(repo: Path,
     assert not marker.exists()
     for path in journal_dir.rglob("*.toml"):
         tomllib.loads(path.read_text())                    # nothing torn
+
+
+def test_a_sigkilled_wrapper_does_not_take_the_experiment_with_it(repo: Path) -> None:
+    """`kill -9` of journal (not of its command): the command runs on to its end, its output
+    still reaches the terminal (here a pipe) and the log, and the record says what happened;
+    `list` shows the run `crashed` once the output has closed."""
+    import signal
+    import time
+
+    marker = repo / "finished.marker"
+    script = ("import sys, time\nfor i in range(30):\n    print('line', i, flush=True)\n"
+              f"    time.sleep(0.05)\nopen({str(marker)!r}, 'w').close()\n")
+    proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", PY, "-c", script], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first == b"line 0\n"
+    proc.send_signal(signal.SIGKILL)          # the wrapper only: the command has its own group
+    rest = proc.stdout.read()                 # the keeper holds the pipe to the end
+    proc.wait()
+    assert marker.exists()                    # the experiment was not killed
+    assert (first + rest).decode().splitlines() == [f"line {i}" for i in range(30)]
+    deadline = time.monotonic() + 10
+    while "closed at" not in str(records(repo / ".journal")[0].get("problems")):
+        assert time.monotonic() < deadline, records(repo / ".journal")
+        time.sleep(0.05)
+    [record] = records(repo / ".journal")
+    log = repo / ".journal" / record["log"]["path"]
+    assert log.read_text().splitlines() == [f"line {i}" for i in range(30)]
+    assert record["log"]["bytes"] == log.stat().st_size
+    assert record["status"] == "running"
+    assert "was killed while its command ran" in record["problems"][0]
+    while os.path.exists(f"/proc/{record['pid']}"):       # the keeper's last moment
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    listed = subprocess.run([PY, "-m", "journal", "list"], cwd=repo, capture_output=True)
+    assert b" crashed " in listed.stdout

@@ -16,6 +16,7 @@ their `mask`: the one redaction step of a record, whatever fields it holds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import os
@@ -129,7 +130,8 @@ def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]
     with SignalRelay() as relay:
         result = run_command(list(request.command), env=child_env,
                              log_file=log_path(context.journal_dir, run.run_id), relay=relay,
-                             watch=scanner.feed if scanner else None, log_masker=masker)
+                             watch=scanner.feed if scanner else None, log_masker=masker,
+                             orphan=_Orphan(run, request))
         record = run.record
         if result.error:
             record["error"] = result.error
@@ -148,6 +150,41 @@ def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]
         if report is not None and started:
             report(run.record)
     return Outcome(run.run_id, result.exit_code, run.record, started=started)
+
+
+class _Orphan:
+    """What the record is told, by journal's keeper (capture/keeper.py), when the wrapper is
+    killed (SIGKILL) while its command runs: who copies the output on, then that the output has
+    closed, with what the script gave through the API. The status stays `running` (the command's
+    exit status was the dead wrapper's to know), so readers show the run `crashed` once the
+    keeper is gone too; the problems say what happened."""
+
+    def __init__(self, run: OpenRun, request: NewRun) -> None:
+        self.run = run
+        self.request = request
+        self.wrapper = os.getpid()
+
+    def taken_over(self, keeper_pid: int) -> None:
+        record = self.run.record
+        record["pid"] = keeper_pid        # the run is still going while the keeper is
+        self._say(f"journal's wrapper (pid {self.wrapper}) was killed while its command ran: "
+                  f"journal's keeper (pid {keeper_pid}) copied the output on, to where it went "
+                  "and to the log")
+
+    def orphaned(self) -> None:
+        run = self.run
+        with contextlib.suppress(OSError):
+            run.record.setdefault("log", {})["bytes"] = \
+                log_path(run.journal_dir, run.run_id).stat().st_size
+        _fold_child(run, self.request, Status.RUNNING, {})
+        self._say(f"the command's output closed at {run.context.now():%Y-%m-%d %H:%M:%S}; its "
+                  "exit status is not known (it was the killed wrapper's to see)")
+
+    def _say(self, problem: str) -> None:
+        record = self.run.record
+        record["problems"] = [*record.get("problems", []), problem]
+        with contextlib.suppress(StoreError):
+            write_record(self.run)
 
 
 def _fold_child(run: OpenRun, request: NewRun, status: str, from_output: Mapping[str, Any]

@@ -19,19 +19,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from journal.capture.sinks import LogMasker, MaskedLog, Sink, open_log
+
+if TYPE_CHECKING:
+    from journal.capture.keeper import Keeper
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _CHUNK = 65536
 _TICK = 0.1         # seconds between looks at the child, the window size and the signals
 
 
-class LogMasker(Protocol):
-    """Rewrites what goes to the log (capture/logmask.py masks secrets); `now` is monotonic."""
+class Orphan(Protocol):
+    """What a record is told when its wrapper is killed while the command runs (in the keeper)."""
 
-    def feed(self, data: bytes, now: float) -> bytes: ...
-    def due(self, now: float) -> bytes: ...
-    def flush(self) -> bytes: ...
+    def taken_over(self, keeper_pid: int) -> None: ...
+    def orphaned(self) -> None: ...
 
 
 @dataclass
@@ -43,32 +47,6 @@ class RunResult:
     problems: list[str] = field(default_factory=list)   # log or terminal failures, for the record
     log_bytes: int = 0
     ended_at: float | None = None       # time.monotonic() when the child was seen to end
-
-
-class _Sink:
-    """A destination that is written until it fails once, then given up (and the failure kept).
-    `reader_gone`: it failed because the reader of a pipe went away (`| head`)."""
-
-    def __init__(self, fd: int | None, what: str, problems: list[str]) -> None:
-        self.fd = fd
-        self.what = what
-        self.problems = problems
-        self.written = 0
-        self.reader_gone = False
-
-    def write(self, data: bytes) -> None:
-        if self.fd is None:
-            return
-        view = memoryview(data)
-        try:
-            while view:
-                count = os.write(self.fd, view)
-                view = view[count:]
-                self.written += count
-        except OSError as exc:
-            self.problems.append(f"{self.what} failed after {self.written} bytes: {exc.strerror}")
-            self.fd = None
-            self.reader_gone = exc.errno == errno.EPIPE
 
 
 def _is_foreground_terminal(fd: int) -> bool:
@@ -217,12 +195,14 @@ def run_command(
     stderr_fd: int | None = None,
     watch: Callable[[int, bytes], None] | None = None,
     log_masker: LogMasker | None = None,
+    orphan: Orphan | None = None,
 ) -> RunResult:
     """Run `argv`, copying its output through and to `log_file`, with `relay` (entered by the
     caller) passing signals on. `watch(stream, data)`, if given, sees every chunk after it was
     passed on (stream 0 is stdout, 1 is stderr), so it never delays the bytes; if it fails, it is
     dropped and the run goes on. `log_masker` masks secrets in what goes to the log (the
-    terminal gets the output as it is)."""
+    terminal gets the output as it is). `orphan`: what to tell the record if this process is
+    killed while its command runs (capture/keeper.py copies the output on)."""
     stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     stderr_fd = sys.stderr.fileno() if stderr_fd is None else stderr_fd
     problems: list[str] = []
@@ -232,8 +212,8 @@ def run_command(
         signum = relay.received[0]
         problems.append(f"not started: {signal.Signals(signum).name} came first")
         return RunResult(128 + signum, received_signal=signum, problems=problems)
-    log = _open_log(log_file, problems)
-    streams: list[tuple[int, _Sink]] = []   # (read end, where it goes)
+    log = open_log(log_file, problems)
+    streams: list[tuple[int, Sink]] = []   # (read end, where it goes)
     child_ends: list[int] = []
     terminals: list[tuple[int, int]] = []   # (the user's terminal, our pseudo-terminal)
     try:
@@ -243,7 +223,7 @@ def run_command(
                 terminals.append((fd, read_end))
             else:
                 read_end, write_end = os.pipe()
-            streams.append((read_end, _Sink(fd, f"writing to {name}", problems)))
+            streams.append((read_end, Sink(fd, f"writing to {name}", problems)))
             child_ends.append(write_end)
         hand_over_terminal = _is_foreground_terminal(0)
         try:
@@ -261,8 +241,18 @@ def run_command(
             for end in child_ends:
                 os.close(end)
         relay.started(process)
-        returncode, ended_at = _pump(streams, _MaskedLog(log, log_masker), process, relay, watch,
-                                     problems, _SizeFollower(terminals))
+        masked_log = MaskedLog(log, log_masker)
+        keeper = None
+        if orphan is not None:
+            from journal.capture.keeper import Keeper
+
+            keeper = Keeper.start(streams, masked_log, orphan.taken_over, orphan.orphaned)
+        try:
+            returncode, ended_at = _pump(streams, masked_log, process, relay, watch, problems,
+                                         _SizeFollower(terminals), keeper)
+        finally:
+            if keeper is not None:
+                keeper.dismiss()
         if hand_over_terminal:
             with contextlib.suppress(OSError):
                 _take_terminal(0)
@@ -289,53 +279,9 @@ def _child_in_foreground() -> None:
     _take_terminal(0)
 
 
-def _open_log(log_file: Path, problems: list[str]) -> _Sink:
-    try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
-    except OSError as exc:
-        problems.append(f"cannot open the log {log_file}: {exc.strerror}")
-        return _Sink(None, "writing the log", problems)
-    return _Sink(fd, "writing the log", problems)
-
-
-class _MaskedLog:
-    """The log sink behind a LogMasker, if there is one. A masking bug must neither stop the
-    copying nor leak: the log then ends there, and the record says why."""
-
-    def __init__(self, sink: _Sink, masker: LogMasker | None) -> None:
-        self.sink = sink
-        self.masker = masker
-        self.broken = False
-
-    def write(self, data: bytes) -> None:
-        self._masked(lambda masker: masker.feed(data, time.monotonic()), data)
-
-    def tick(self) -> None:
-        self._masked(lambda masker: masker.due(time.monotonic()), b"")
-
-    def close(self) -> None:
-        self._masked(lambda masker: masker.flush(), b"")
-
-    def _masked(self, step: Callable[[LogMasker], bytes], raw: bytes) -> None:
-        if self.broken:
-            return
-        if self.masker is None:
-            self.sink.write(raw)
-            return
-        try:
-            data = step(self.masker)
-        except Exception as exc:
-            self.sink.problems.append(f"masking secrets in the log failed ({exc!r}): "
-                                      f"the log stops after {self.sink.written} bytes")
-            self.broken = True
-            return
-        self.sink.write(data)
-
-
-def _pump(streams: list[tuple[int, _Sink]], log: _MaskedLog, process: subprocess.Popen[bytes],
+def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, process: subprocess.Popen[bytes],
           relay: SignalRelay, watch: Callable[[int, bytes], None] | None, problems: list[str],
-          sizes: _SizeFollower) -> tuple[int, float]:
+          sizes: _SizeFollower, keeper: Keeper | None) -> tuple[int, float]:
     """Copy the child's output to where it belongs and to the log, as it comes (the log is written
     unbuffered: a SIGKILL of `journal` loses nothing already read), until every writer has closed
     it: the child's own children may write after it ended, as with `cmd | cat`. A signal after
@@ -361,13 +307,17 @@ def _pump(streams: list[tuple[int, _Sink]], log: _MaskedLog, process: subprocess
                 selector.unregister(key.fd)
                 continue
             index, sink = key.data
-            sink.write(data)
+            # The log first: a wrapper killed between the two writes has the output on record
+            # (its keeper copies on from the next read), and the terminal loses at most a chunk.
             log.write(data)
+            sink.write(data)
             if sink.reader_gone:
                 # The reader of journal's output went away (`| head`): the child's next write
                 # must find its pipe closed too, as it would without journal (SIGPIPE, EPIPE).
                 selector.unregister(key.fd)
                 _close_read_end(streams, key.fd)
+                if keeper is not None:
+                    keeper.let_go(index)
             if watch is not None:
                 try:
                     watch(index, data)
@@ -390,7 +340,7 @@ def _pump(streams: list[tuple[int, _Sink]], log: _MaskedLog, process: subprocess
     return returncode, ended_at
 
 
-def _close_read_end(streams: list[tuple[int, _Sink]], fd: int) -> None:
+def _close_read_end(streams: list[tuple[int, Sink]], fd: int) -> None:
     """Close a read end now, and take it out of `streams` so it is not closed twice (its number
     may belong to another file by then)."""
     os.close(fd)

@@ -1,0 +1,90 @@
+"""Where a run's output goes: the user's terminal or pipe, and the log (through the secret
+masker). Each is written until it fails once, then given up, and the failure is kept for the
+record: journal never changes the child's fate because one of its own destinations failed."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+
+class LogMasker(Protocol):
+    """Rewrites what goes to the log (capture/logmask.py masks secrets); `now` is monotonic."""
+
+    def feed(self, data: bytes, now: float) -> bytes: ...
+    def due(self, now: float) -> bytes: ...
+    def flush(self) -> bytes: ...
+
+
+class Sink:
+    """A destination that is written until it fails once, then given up (and the failure kept).
+    `reader_gone`: it failed because the reader of a pipe went away (`| head`)."""
+
+    def __init__(self, fd: int | None, what: str, problems: list[str]) -> None:
+        self.fd = fd
+        self.what = what
+        self.problems = problems
+        self.written = 0
+        self.reader_gone = False
+
+    def write(self, data: bytes) -> None:
+        if self.fd is None:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                count = os.write(self.fd, view)
+                view = view[count:]
+                self.written += count
+        except OSError as exc:
+            self.problems.append(f"{self.what} failed after {self.written} bytes: {exc.strerror}")
+            self.fd = None
+            self.reader_gone = exc.errno == errno.EPIPE
+
+
+def open_log(log_file: Path, problems: list[str]) -> Sink:
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        problems.append(f"cannot open the log {log_file}: {exc.strerror}")
+        return Sink(None, "writing the log", problems)
+    return Sink(fd, "writing the log", problems)
+
+
+class MaskedLog:
+    """The log sink behind a LogMasker, if there is one. A masking bug must neither stop the
+    copying nor leak: the log then ends there, and the record says why."""
+
+    def __init__(self, sink: Sink, masker: LogMasker | None) -> None:
+        self.sink = sink
+        self.masker = masker
+        self.broken = False
+
+    def write(self, data: bytes) -> None:
+        self._masked(lambda masker: masker.feed(data, time.monotonic()), data)
+
+    def tick(self) -> None:
+        self._masked(lambda masker: masker.due(time.monotonic()), b"")
+
+    def close(self) -> None:
+        self._masked(lambda masker: masker.flush(), b"")
+
+    def _masked(self, step: Callable[[LogMasker], bytes], raw: bytes) -> None:
+        if self.broken:
+            return
+        if self.masker is None:
+            self.sink.write(raw)
+            return
+        try:
+            data = step(self.masker)
+        except Exception as exc:
+            self.sink.problems.append(f"masking secrets in the log failed ({exc!r}): "
+                                      f"the log stops after {self.sink.written} bytes")
+            self.broken = True
+            return
+        self.sink.write(data)
