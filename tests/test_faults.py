@@ -9,6 +9,7 @@ with user namespaces); where that is not possible here they skip and say why.
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import shutil
 import subprocess
@@ -124,3 +125,132 @@ def test_a_sigkilled_wrapper_does_not_take_the_experiment_with_it(repo: Path) ->
         time.sleep(0.05)
     listed = subprocess.run([PY, "-m", "journal", "list"], cwd=repo, capture_output=True)
     assert b" crashed " in listed.stdout
+
+
+# -- SIGKILL at random points, and signal storms -------------------------------------------------
+
+def _seeded() -> random.Random:
+    import random
+    import time
+
+    seed = int(os.environ.get("JOURNAL_FAULT_SEED", time.time_ns() % 1_000_000))
+    print(f"fault seed: JOURNAL_FAULT_SEED={seed}")          # shown when a trial fails
+    return random.Random(seed)
+
+
+def _all_records_parse(journal_dir: Path) -> list[dict]:  # type: ignore[type-arg]
+    found = []
+    for path in sorted((journal_dir / "runs").rglob("*.toml")):
+        found.append(tomllib.loads(path.read_text()))     # never torn: parses, whole
+    return found
+
+
+def test_sigkill_of_journal_new_at_random_points(repo: Path) -> None:
+    """journal new killed at any point (capturing the code, writing the record, running,
+    finishing): every record parses, says `running` (shown `crashed`) or its true end, and a
+    note can still be added to each (a lock left behind is broken)."""
+    import time
+
+    rng = _seeded()
+    (repo / "train.py").write_text("print('changed')\n")             # a patch to write too
+    trials, outcomes = 24, {"no record": 0, "running": 0, "final": 0}
+    for _ in range(trials):
+        before = {path.name for path in (repo / ".journal" / "runs").rglob("*.toml")} \
+            if (repo / ".journal" / "runs").exists() else set()
+        proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", PY, "-c",
+                                 "print('x' * 1000)"], cwd=repo,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 0.4))
+        proc.kill()
+        proc.wait()
+        after = {path.name: path for path in (repo / ".journal" / "runs").rglob("*.toml")} \
+            if (repo / ".journal" / "runs").exists() else {}
+        new = [path for name, path in after.items() if name not in before]
+        if not new:
+            outcomes["no record"] += 1
+            continue
+        record = tomllib.loads(new[0].read_text())
+        outcomes["final" if record["status"] != "running" else "running"] += 1
+    time.sleep(0.3)                                   # keepers of killed wrappers finish
+    found = _all_records_parse(repo / ".journal")
+    assert sum(outcomes.values()) == trials and len(found) == outcomes["running"] + outcomes["final"]
+    listed = subprocess.run([PY, "-m", "journal", "list", "-n", "0"], cwd=repo, capture_output=True)
+    assert listed.returncode == 0 and b"Traceback" not in listed.stderr
+    statuses = {line.split()[3] for line in listed.stdout.decode().splitlines()}
+    assert statuses <= {"finished", "crashed", "running"}, statuses
+    for record in found:
+        done = subprocess.run([PY, "-m", "journal", "note", record["id"], "after"], cwd=repo,
+                              capture_output=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+    print("outcomes:", outcomes)
+
+
+def test_sigkill_of_journal_note_at_random_points(repo: Path) -> None:
+    """`journal note` killed mid-edit: the record is whole, the amendments made are all there,
+    and the next note goes through (the dead writer's lock is broken)."""
+    import time
+
+    rng = _seeded()
+    done = subprocess.run([PY, "-m", "journal", "new", "-n", "target", "--", "true"], cwd=repo,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    path = next((repo / ".journal" / "runs").rglob("*.toml"))
+    written = 0
+    for trial in range(16):
+        proc = subprocess.Popen([PY, "-m", "journal", "note", "@", f"note {trial}"], cwd=repo,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 0.25))
+        proc.kill()
+        proc.wait()
+        record = tomllib.loads(path.read_text())          # whole after every kill
+        amendments = [a["text"] for a in record.get("amendments", [])]
+        assert amendments == sorted(set(amendments), key=lambda t: int(t.split()[1]))
+        written = len(amendments)
+    final = subprocess.run([PY, "-m", "journal", "note", "@", "the last"], cwd=repo,
+                           capture_output=True, timeout=30)
+    assert final.returncode == 0, final.stderr
+    record = tomllib.loads(path.read_text())
+    assert len(record["amendments"]) == written + 1 and record["amendments"][-1]["text"] == "the last"
+
+
+def test_signal_storms_end_in_a_true_record(repo: Path) -> None:
+    """SIGINT, SIGTERM and SIGHUP at random moments, to the wrapper or to its whole process
+    group: each run's record reaches a final state and journal exits with the code it records
+    (a signal in the moment before journal has set itself up ends it before any record)."""
+    import signal
+    import time
+
+    rng = _seeded()
+    sleeper = "import time, sys\nprint('up', flush=True)\ntime.sleep(float(sys.argv[1]))"
+    runs = repo / ".journal" / "runs"
+    outcomes = {"recorded": 0, "before any record": 0}
+    for _ in range(16):
+        before = {path.name for path in runs.rglob("*.toml")} if runs.exists() else set()
+        proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", PY, "-c", sleeper,
+                                 str(rng.uniform(0.0, 0.3))], cwd=repo, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + rng.uniform(0.05, 0.6)
+        while proc.poll() is None and time.monotonic() < deadline + 5:
+            if time.monotonic() > deadline:
+                signum = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+                try:
+                    if rng.random() < 0.5:
+                        os.killpg(proc.pid, signum)
+                    else:
+                        proc.send_signal(signum)
+                except ProcessLookupError:
+                    pass
+                deadline += rng.uniform(0.0, 0.05)
+            time.sleep(0.005)
+        code = proc.wait(timeout=30)
+        new = [path for path in runs.rglob("*.toml") if path.name not in before] \
+            if runs.exists() else []
+        if not new:
+            assert code in (130, -signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP), code
+            outcomes["before any record"] += 1
+            continue
+        record = tomllib.loads(new[0].read_text())
+        assert record["status"] != "running", record
+        assert record["exit_code"] == code >= 0, (record, code)
+        outcomes["recorded"] += 1
+    print("outcomes:", outcomes)

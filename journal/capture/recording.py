@@ -107,27 +107,28 @@ def open_run(request: NewRun, context: Context, *, warn: Callable[[str], None], 
 def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None],
                report: Callable[[Record], None] | None = None) -> Outcome:
     """`journal new`: put the run on record, run its command if it has one, record the end, and
-    hand the final record to `report` (the block printed for the user's notes). From the child's
-    start to the report, SIGINT, SIGTERM and SIGHUP go to the child, then change nothing
-    (runner.SignalRelay): the record states the child's fate, and journal exits with its code."""
-    command = bool(request.command)
-    run = open_run(request, context, warn=warn, running=command, with_log=command)
-    if not command:
+    hand the final record to `report` (the block printed for the user's notes). From before the
+    record is written to the report, SIGINT, SIGTERM and SIGHUP go to the child while it runs,
+    and change nothing after it (runner.SignalRelay): the record states the child's fate, and
+    journal exits with its code. One that comes before the child starts keeps it from starting."""
+    if not request.command:
+        run = open_run(request, context, warn=warn, running=False, with_log=False)
         return Outcome(run.run_id, 0, run.record)
 
     from journal.capture.logmask import LogMasker, known_secrets
     from journal.capture.runner import SignalRelay, run_command
 
-    scanner = None
-    if run.config.metric_patterns:
-        from journal.capture.patterns import MetricScanner
-
-        scanner = MetricScanner(run.config.metric_patterns)
-    child_env = {**context.environ, "JOURNAL_RUN_ID": run.run_id,
-                 "JOURNAL_DIR": str(context.journal_dir)}
-    masker = LogMasker(run.redactor, known_secrets(
-        request.command, run.record.get("command", []), context.environ, run.redactor))
     with SignalRelay() as relay:
+        run = open_run(request, context, warn=warn, running=True, with_log=True)
+        scanner = None
+        if run.config.metric_patterns:
+            from journal.capture.patterns import MetricScanner
+
+            scanner = MetricScanner(run.config.metric_patterns)
+        child_env = {**context.environ, "JOURNAL_RUN_ID": run.run_id,
+                     "JOURNAL_DIR": str(context.journal_dir)}
+        masker = LogMasker(run.redactor, known_secrets(
+            request.command, run.record.get("command", []), context.environ, run.redactor))
         result = run_command(list(request.command), env=child_env,
                              log_file=log_path(context.journal_dir, run.run_id), relay=relay,
                              watch=scanner.feed if scanner else None, log_masker=masker,
