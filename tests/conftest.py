@@ -145,7 +145,8 @@ def _as_a_process(cwd: Path, env: Mapping[str, str] | None, input: bytes | None,
     # What a command sets for itself (journal new ignores these once its record is final, as it
     # is about to exit) is the command's: this process gets its own back.
     saved_handlers = {sig: signal.getsignal(sig)
-                      for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)}
+                      for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                                  signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE)}
     try:
         sys.stdout.flush()
         sys.stderr.flush()

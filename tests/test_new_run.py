@@ -486,3 +486,20 @@ def test_files_follow_the_umask_as_git_does(repo: Path) -> None:
     for path in made:
         assert path.stat().st_mode & 0o777 == 0o664, (path, oct(path.stat().st_mode))
     assert (repo / ".journal" / "runs").stat().st_mode & 0o777 == 0o775
+
+
+def test_usr1_is_passed_on_and_changes_nothing_in_the_record(repo: Path) -> None:
+    """SLURM's `--signal=USR1@60` (a checkpoint before the time limit) reaches the command, which
+    handles it and finishes: the run is `finished`, journal did not die of the signal."""
+    marker = repo / "started.marker"
+    script = ("import signal, sys, time\n"
+              "signal.signal(signal.SIGUSR1, lambda *a: print('checkpoint', flush=True))\n"
+              "open(sys.argv[1], 'w').close()\ntime.sleep(0.6)\nprint('done', flush=True)\n")
+    proc = journal_process("new", "-q", "--", PY, "-c", script, str(marker), cwd=repo,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(marker.exists)
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out == b"checkpoint\ndone\n"
+    assert only_record(repo / ".journal")["status"] == "finished"

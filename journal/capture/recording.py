@@ -292,7 +292,8 @@ def _create(journal_dir: Path, redactor: Redactor, record: Record, code: CodeSta
 
 
 def _status_of(exit_code: int, child_signal: int | None, received_signal: int | None) -> str:
-    """interrupted: SIGINT (to journal or the child's death by it); killed: any other fatal signal."""
+    """interrupted: SIGINT (to journal or the child's death by it); killed: any other fatal signal
+    (SIGTERM, SIGHUP, SIGQUIT to journal; or the child's death by any signal)."""
     for signum in (received_signal, child_signal):
         if signum is not None:
             return Status.INTERRUPTED if signum == signal.SIGINT else Status.KILLED

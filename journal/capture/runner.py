@@ -26,7 +26,12 @@ from journal.capture.sinks import LogMasker, MaskedLog, Sink, open_log
 if TYPE_CHECKING:
     from journal.capture.keeper import Keeper
 
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Signals that end a run (the record says it was interrupted or killed), and signals programs use
+# to be told something (SLURM's `--signal=USR1@60` before a time limit, a checkpoint request):
+# both go to the command while it runs; only the first change how the run is recorded.
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+PASSED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
+FORWARDED_SIGNALS = ENDING_SIGNALS + PASSED_SIGNALS
 _CHUNK = 65536
 _TICK = 0.1         # seconds between looks at the child, the window size and the signals
 
@@ -118,7 +123,8 @@ def _open_pty_like(terminal_fd: int) -> tuple[int, int]:
 
 
 class SignalRelay:
-    """journal's answer to SIGINT, SIGTERM and SIGHUP, from before the child starts until the
+    """journal's answer to SIGINT, SIGTERM, SIGHUP and SIGQUIT (and SIGUSR1, SIGUSR2, which are
+    passed on and change nothing in the record), from before the child starts until the
     record is final (a context manager around both), and noted only after it, to the exit.
 
     While the child runs, each signal goes to its process group, and journal stays up to record
@@ -156,9 +162,11 @@ class SignalRelay:
         # The child may have ended a moment before journal noticed: ask (a poll that finds the
         # wait busy in the main flow answers None, and the signal is then the child's).
         if self.child_ended or (self.process is not None and self.process.poll() is not None):
-            self.late.append(signum)
+            if signum in ENDING_SIGNALS:
+                self.late.append(signum)
             return
-        self.received.append(signum)
+        if signum in ENDING_SIGNALS:
+            self.received.append(signum)
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signum)   # the child leads its own process group

@@ -109,7 +109,9 @@ def run_new(args: NewArgs) -> int:
         # The record is final and journal exits with the command's code: from here to the exit
         # (Python puts its default handlers back while it shuts down) a signal must not kill
         # journal instead, as if the command had died of it.
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        from journal.capture.runner import FORWARDED_SIGNALS
+
+        for signum in FORWARDED_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
     else:
         say(f"recorded {outcome.run_id}")
