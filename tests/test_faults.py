@@ -92,39 +92,63 @@ def test_a_disk_too_full_for_the_record_is_one_line_and_nothing_runs(repo: Path,
 
 def test_a_sigkilled_wrapper_does_not_take_the_experiment_with_it(repo: Path) -> None:
     """`kill -9` of journal (not of its command): the command runs on to its end, its output
-    still reaches the terminal (here a pipe) and the log, and the record says what happened;
-    `list` shows the run `crashed` once the output has closed."""
+    still reaches the terminal (here a pipe) and the log, and the record ends as it would have,
+    its exit status included (the keeper, the command's parent, records it), saying why."""
     import signal
     import time
 
     marker = repo / "finished.marker"
     script = ("import sys, time\nfor i in range(30):\n    print('line', i, flush=True)\n"
-              f"    time.sleep(0.05)\nopen({str(marker)!r}, 'w').close()\n")
+              f"    time.sleep(0.05)\nopen({str(marker)!r}, 'w').close()\nsys.exit(3)\n")
     proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", PY, "-c", script], cwd=repo,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     first = proc.stdout.readline()
     assert first == b"line 0\n"
-    proc.send_signal(signal.SIGKILL)          # the wrapper only: the command has its own group
+    proc.send_signal(signal.SIGKILL)          # the wrapper only
     rest = proc.stdout.read()                 # the keeper holds the pipe to the end
     proc.wait()
     assert marker.exists()                    # the experiment was not killed
     assert (first + rest).decode().splitlines() == [f"line {i}" for i in range(30)]
     deadline = time.monotonic() + 10
-    while "closed at" not in str(records(repo / ".journal")[0].get("problems")):
+    while records(repo / ".journal")[0]["status"] == "running":
         assert time.monotonic() < deadline, records(repo / ".journal")
         time.sleep(0.05)
     [record] = records(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("failed", 3)
+    assert 1.0 < record["duration"] < 10
     log = repo / ".journal" / record["log"]["path"]
     assert log.read_text().splitlines() == [f"line {i}" for i in range(30)]
     assert record["log"]["bytes"] == log.stat().st_size
-    assert record["status"] == "running"
     assert "was killed while its command ran" in record["problems"][0]
-    while os.path.exists(f"/proc/{record['pid']}"):       # the keeper's last moment
+
+
+def test_a_sigkill_to_the_whole_job_ends_the_command_too(repo: Path) -> None:
+    """`kill -9 -PGID` (timeout -k, a scheduler's last word) reaches journal, its keeper and,
+    through the kernel (the keeper was its parent), the command, in its own process group: no
+    experiment left running as an orphan, as without journal."""
+    import signal
+    import time
+
+    marker = repo / "started.marker"
+    script = f"import time\nopen({str(marker)!r}, 'w').close()\ntime.sleep(60)\n"
+    proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", PY, "-c", script], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not marker.exists():
         assert time.monotonic() < deadline
+        time.sleep(0.02)
+    [running] = records(repo / ".journal")
+    children = subprocess.run(["pgrep", "-f", str(marker)], capture_output=True, text=True)
+    command_pids = [int(pid) for pid in children.stdout.split()]
+    assert command_pids
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    while any(os.path.exists(f"/proc/{pid}") for pid in command_pids):
+        assert time.monotonic() < deadline + 10, "the command outlived a SIGKILL of its job"
         time.sleep(0.05)
-    listed = subprocess.run([PY, "-m", "journal", "list"], cwd=repo, capture_output=True)
-    assert b" crashed " in listed.stdout
+    assert records(repo / ".journal")[0]["status"] == "running"    # shown crashed: all was killed
 
 
 # -- SIGKILL at random points, and signal storms -------------------------------------------------

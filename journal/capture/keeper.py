@@ -1,70 +1,123 @@
-"""The keeper: the command's output outlives a wrapper killed with SIGKILL.
+"""The keeper: the command's parent, which outlives a wrapper killed with SIGKILL.
 
-`journal new` copies its command's output from a pipe (or a pseudo-terminal) to the user and the
-log. A wrapper killed with SIGKILL (`kill -9`, an out-of-memory kill) would leave that pipe
-without a reader, and the command would die at its next print (SIGPIPE): killing journal would
-kill the experiment. So the wrapper forks a keeper as soon as the command runs: a copy of itself
-that holds the same output pipes and waits on a lifeline, a pipe only the wrapper writes to.
+`journal new` (the wrapper) copies its command's output from a pipe (or a pseudo-terminal) to the
+user and the log. Were the wrapper the command's parent, a `kill -9` of it (by mistake, or an
+out-of-memory kill) would leave that pipe without a reader, and the command would die at its next
+print; and a `kill -9` of the whole job (`timeout -k`, a scheduler) would leave the command, in a
+process group of its own, running on as an orphan. So the wrapper forks a keeper, and the keeper
+starts the command and waits for it:
 
-- The wrapper lives: it reads the output as before and, when it is done, dismisses the keeper
-  (`x` on the lifeline), which exits at once. When the wrapper passes a closed reader on to the
-  command (`| head`), it tells the keeper to let go of that stream too (its number).
-- The wrapper dies: the lifeline reads empty, and the keeper takes over: it copies the rest of
-  the output to where the wrapper did, until every writer has closed it, then tells the record
-  (`taken_over` and `orphaned`). The command's exit status is not the keeper's to know (the
-  command is the dead wrapper's child): the record says what happened, and `list` shows the run
-  `crashed` once the keeper is gone too.
+- The keeper tells the wrapper the command's pid, then its exit status and when it ended (a
+  status pipe); the wrapper copies the output, passes signals on and records the run as before,
+  then dismisses the keeper (`x` on a lifeline pipe only the wrapper writes), which exits.
+- The wrapper dies alone (`kill -9 PID`): the lifeline reads empty, and the keeper takes over: it
+  copies the rest of the output to where the wrapper did, until every writer has closed it, waits
+  for the command, and writes how the run ended, its true exit status included (`Orphan`).
+- The whole job is killed (`kill -9 -PGID`): the keeper dies with the wrapper, and the command,
+  which asked the kernel for it (PR_SET_PDEATHSIG, Linux), is killed with its parent, as it would
+  have been in the job's group without journal.
 
 The keeper ignores the signals meant for the wrapper and its command (it shares the wrapper's
-process group), and never returns into the caller: it ends with os._exit.
+process group; the command gets back the dispositions the wrapper inherited), and never returns
+into its caller: it ends with os._exit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import selectors
 import signal
-from collections.abc import Callable
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from journal.capture.sinks import MaskedLog, Sink
 
 _CHUNK = 65536
 _DISMISS = b"x"
-_IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTTOU, signal.SIGWINCH,
-            signal.SIGALRM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+IGNORED_BY_THE_KEEPER = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                         signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTOU, signal.SIGWINCH,
+                         signal.SIGALRM)
+_PR_SET_PDEATHSIG = 1
+
+
+class Orphan(Protocol):
+    """What a record is told, in the keeper, when its wrapper was killed while the command ran."""
+
+    def taken_over(self, keeper_pid: int) -> None: ...
+    def orphaned(self, returncode: int, ended_at: float) -> None: ...
+
+
+class CannotStart(Exception):
+    """The command could not be started: `code` (127 not found, 126 not executable) and why."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class Keeper:
-    """The wrapper's handle on its keeper."""
+    """The wrapper's handle on its keeper, and through it on the command."""
 
-    def __init__(self, pid: int, lifeline: int) -> None:
-        self.pid = pid
+    def __init__(self, keeper_pid: int, lifeline: int, status: int) -> None:
+        self.keeper_pid = keeper_pid
+        self.pid = 0                # the command's: it leads its own process group
+        self.status_fd = status     # readable when the command has ended
         self._lifeline = lifeline
+        self._pending = b""
+        self.returncode: int | None = None
+        self.ended_at = 0.0
 
     @classmethod
-    def start(cls, streams: list[tuple[int, Sink]], log: MaskedLog,
-              taken_over: Callable[[int], None], orphaned: Callable[[], None]) -> Keeper | None:
-        """Fork the keeper of `streams` (read end, destination) and `log`. `taken_over(pid)` and
-        `orphaned()` run in the keeper if the wrapper dies: when it starts copying, and when the
-        output has closed. None when no process can be made (the run goes on as before)."""
-        read_end, write_end = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_end)
-            os.close(write_end)
-            return None
+    def start(cls, argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int], *,
+              own_terminal: Callable[[], None] | None, default_signals: Sequence[int],
+              streams: list[tuple[int, Sink]], log: MaskedLog, orphan: Orphan) -> Keeper:
+        """Fork the keeper, which starts `argv` with `child_ends` as its stdout and stderr, in a
+        process group of its own (`own_terminal` also gives it the terminal), with
+        `default_signals` back at their defaults. CannotStart when the command cannot start;
+        OSError when no keeper can be forked."""
+        lifeline_read, lifeline_write = os.pipe()
+        status_read, status_write = os.pipe()
+        pid = os.fork()
         if pid == 0:            # the keeper
             code = 1
             try:
-                os.close(write_end)
-                _keep(read_end, streams, log, taken_over, orphaned)
+                os.close(lifeline_write)
+                os.close(status_read)
+                _keep(argv, env, child_ends, own_terminal, default_signals, streams, log,
+                      orphan, lifeline_read, status_write)
                 code = 0
             finally:
                 os._exit(code)
-        os.close(read_end)
-        return cls(pid, write_end)
+        os.close(lifeline_read)
+        os.close(status_write)
+        keeper = cls(pid, lifeline_write, status_read)
+        first = keeper._line(block=True)
+        if first.startswith("P"):
+            keeper.pid = int(first[1:])
+            return keeper
+        keeper.dismiss()
+        number, _, message = first[1:].partition(" ")
+        raise CannotStart(int(number) if number.isdigit() else 126, message or "the keeper failed")
+
+    def poll(self) -> int | None:
+        """The command's return code once it has ended (as subprocess gives it), else None."""
+        if self.returncode is None:
+            line = self._line(block=False)
+            if line.startswith("R"):
+                code, _, when = line[1:].partition(" ")
+                self.returncode, self.ended_at = int(code), float(when)
+        return self.returncode
+
+    def wait(self) -> int:
+        while self.poll() is None:
+            select.select([self.status_fd], [], [], 1.0)
+        assert self.returncode is not None
+        return self.returncode
 
     def let_go(self, index: int) -> None:
         """Stop holding stream `index` (the wrapper closed it: its reader went away)."""
@@ -75,41 +128,108 @@ class Keeper:
         """The wrapper is done: the keeper exits without touching anything."""
         with contextlib.suppress(OSError):
             os.write(self._lifeline, _DISMISS)
-        with contextlib.suppress(OSError):
-            os.close(self._lifeline)
+        for fd in (self._lifeline, self.status_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
         with contextlib.suppress(ChildProcessError, InterruptedError):
-            os.waitpid(self.pid, 0)
+            os.waitpid(self.keeper_pid, 0)
+
+    def _line(self, *, block: bool) -> str:
+        """The next whole line from the keeper ('' if none yet; at EOF, 'E126 ...')."""
+        while b"\n" not in self._pending:
+            if not block and not select.select([self.status_fd], [], [], 0)[0]:
+                return ""
+            try:
+                data = os.read(self.status_fd, 256)
+            except OSError:
+                data = b""
+            if not data:
+                return "E126 journal's keeper ended before the command did"
+            self._pending += data
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line.decode("utf-8", "replace")
 
 
-def _keep(lifeline: int, streams: list[tuple[int, Sink]], log: MaskedLog,
-          taken_over: Callable[[int], None], orphaned: Callable[[], None]) -> None:
-    """The keeper's life: wait on the lifeline; take over if it breaks."""
-    for signum in _IGNORED:
+def _keep(argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int],
+          own_terminal: Callable[[], None] | None, default_signals: Sequence[int],
+          streams: list[tuple[int, Sink]], log: MaskedLog, orphan: Orphan,
+          lifeline: int, status: int) -> None:
+    """The keeper's life: start the command, tell the wrapper, wait; take over if it dies."""
+    for signum in IGNORED_BY_THE_KEEPER:
         signal.signal(signum, signal.SIG_IGN)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    held = dict(enumerate(streams))
+    keeper_pid = os.getpid()
+    die_with_parent = _die_with_parent()
+
+    def child_setup() -> None:           # in the command's process, between fork and exec
+        if die_with_parent is not None:
+            die_with_parent()
+            if os.getppid() != keeper_pid:
+                os._exit(137)             # the keeper died already: so must the command
+        for signum in default_signals:
+            signal.signal(signum, signal.SIG_DFL)
+        if own_terminal is not None:
+            own_terminal()
+
+    try:
+        process = subprocess.Popen(list(argv), stdout=child_ends[0], stderr=child_ends[1],
+                                   env=dict(env), process_group=0, preexec_fn=child_setup)
+    except FileNotFoundError:
+        _say(status, f"E127 command not found: {argv[0]}")
+        return
+    except OSError as exc:
+        _say(status, f"E126 cannot execute {argv[0]}: {exc.strerror}")
+        return
+    finally:
+        for end in child_ends:
+            os.close(end)
+    _say(status, f"P{process.pid}")
+    ended_at = _wait_for_the_command(process, lifeline, status, streams)
+    if ended_at is None:
+        return                            # dismissed: the wrapper recorded the run
+    orphan.taken_over(keeper_pid)
+    _copy_to_the_end([stream for stream in streams if stream[0] >= 0], log)
+    log.close()
+    if process.returncode is None:
+        process.wait()
+        ended_at = time.monotonic()
+    orphan.orphaned(process.returncode, ended_at)
+
+
+def _wait_for_the_command(process: subprocess.Popen[bytes], lifeline: int, status: int,
+                          streams: list[tuple[int, Sink]]) -> float | None:
+    """Until the wrapper dismisses the keeper (None) or dies (when the command ended, if it has
+    by then, else 0.0); the command's end is told to the wrapper as it happens."""
+    pidfd = _pidfd(process.pid)
+    ended_at = 0.0
     while True:
+        watched = [lifeline] if ended_at or pidfd is None else [lifeline, pidfd]
+        ready = select.select(watched, [], [], None if ended_at or pidfd is not None else 0.05)[0]
+        if not ended_at and process.poll() is not None:
+            ended_at = time.monotonic()
+            _say(status, f"R{process.returncode} {ended_at}")
+            if pidfd is not None:
+                os.close(pidfd)
+        if lifeline not in ready:
+            continue
         try:
             message = os.read(lifeline, 64)
         except OSError:
             message = b""
-        if not message:
-            break                                 # the wrapper died
+        if not message:                       # the wrapper died
+            return ended_at
         if _DISMISS in message:
-            return
+            return None
         for index in message.decode("ascii", "replace"):
-            stream = held.pop(int(index), None) if index.isdigit() else None
-            if stream is not None:
+            if index.isdigit() and int(index) < len(streams):
+                read_end, sink = streams[int(index)]
                 with contextlib.suppress(OSError):
-                    os.close(stream[0])
-    taken_over(os.getpid())
-    _copy_to_the_end(list(held.values()), log)
-    log.close()
-    orphaned()
+                    os.close(read_end)
+                streams[int(index)] = (-1, sink)
 
 
 def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog) -> None:
-    """What the wrapper did, without it: every chunk to its destination and to the log, until
+    """What the wrapper did, without it: every chunk to the log and to its destination, until
     every writer has closed the output."""
     selector = selectors.DefaultSelector()
     for read_end, sink in streams:
@@ -127,3 +247,33 @@ def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog) -> None:
             key.data.write(data)
         log.tick()
     selector.close()
+
+
+def _say(status: int, line: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(status, (line + "\n").encode())
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when `pid` ends (Linux 5.3+), else None (polled)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A call for the command's process that has the kernel kill it when its parent (the keeper)
+    dies: prctl(PR_SET_PDEATHSIG, SIGKILL). None where that cannot be had (not Linux)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+
+    def ask() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return ask

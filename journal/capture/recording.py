@@ -154,11 +154,9 @@ def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]
 
 
 class _Orphan:
-    """What the record is told, by journal's keeper (capture/keeper.py), when the wrapper is
-    killed (SIGKILL) while its command runs: who copies the output on, then that the output has
-    closed, with what the script gave through the API. The status stays `running` (the command's
-    exit status was the dead wrapper's to know), so readers show the run `crashed` once the
-    keeper is gone too; the problems say what happened."""
+    """What the record is told, by journal's keeper (capture/keeper.py, the command's parent),
+    when the wrapper is killed (SIGKILL) while its command runs: who copies the output on, then
+    how the run ended, as the wrapper would have recorded it, with the reason in `problems`."""
 
     def __init__(self, run: OpenRun, request: NewRun) -> None:
         self.run = run
@@ -168,24 +166,26 @@ class _Orphan:
     def taken_over(self, keeper_pid: int) -> None:
         record = self.run.record
         record["pid"] = keeper_pid        # the run is still going while the keeper is
-        self._say(f"journal's wrapper (pid {self.wrapper}) was killed while its command ran: "
-                  f"journal's keeper (pid {keeper_pid}) copied the output on, to where it went "
-                  "and to the log")
+        self._note(f"journal's wrapper (pid {self.wrapper}) was killed while its command ran: "
+                   f"journal's keeper (pid {keeper_pid}) copied the output on, to where it went "
+                   "and to the log, and recorded the end")
+        with contextlib.suppress(StoreError):
+            write_record(self.run)
 
-    def orphaned(self) -> None:
+    def orphaned(self, returncode: int, ended_at: float) -> None:
         run = self.run
         with contextlib.suppress(OSError):
             run.record.setdefault("log", {})["bytes"] = \
                 log_path(run.journal_dir, run.run_id).stat().st_size
-        _fold_child(run, self.request, Status.RUNNING, {})
-        self._say(f"the command's output closed at {run.context.now():%Y-%m-%d %H:%M:%S}; its "
-                  "exit status is not known (it was the killed wrapper's to see)")
+        child_signal = -returncode if returncode < 0 else None
+        exit_code = 128 + child_signal if child_signal else returncode
+        status = _fold_child(run, self.request, _status_of(exit_code, child_signal, None), {})
+        finish_run(run, lambda _message: None, status=status, exit_code=exit_code,
+                   ended_at=ended_at)
 
-    def _say(self, problem: str) -> None:
+    def _note(self, problem: str) -> None:
         record = self.run.record
         record["problems"] = [*record.get("problems", []), problem]
-        with contextlib.suppress(StoreError):
-            write_record(self.run)
 
 
 def _fold_child(run: OpenRun, request: NewRun, status: str, from_output: Mapping[str, Any]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from journal.capture.sinks import LogMasker, MaskedLog, Sink, open_log
 
+from journal.capture.keeper import CannotStart, Orphan
+
 if TYPE_CHECKING:
     from journal.capture.keeper import Keeper
 
@@ -34,13 +37,6 @@ PASSED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
 FORWARDED_SIGNALS = ENDING_SIGNALS + PASSED_SIGNALS
 _CHUNK = 65536
 _TICK = 0.1         # seconds between looks at the child, the window size and the signals
-
-
-class Orphan(Protocol):
-    """What a record is told when its wrapper is killed while the command runs (in the keeper)."""
-
-    def taken_over(self, keeper_pid: int) -> None: ...
-    def orphaned(self) -> None: ...
 
 
 @dataclass
@@ -135,7 +131,7 @@ class SignalRelay:
     so, as it would without journal."""
 
     def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None   # the child, once it runs
+        self.process: Child | None = None      # the child, once it runs
         self.child_ended = False
         self.received: list[int] = []         # while the child could still be told
         self.late: list[int] = []             # after it had ended
@@ -146,6 +142,15 @@ class SignalRelay:
             if signal.getsignal(sig) != signal.SIG_IGN:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
+
+    def defaults(self) -> list[int]:
+        """The signals the command gets back at their defaults: all that journal's keeper ignores,
+        but those this process itself inherited ignored (nohup), which stay ignored."""
+        from journal.capture.keeper import IGNORED_BY_THE_KEEPER
+
+        return [sig for sig in IGNORED_BY_THE_KEEPER
+                if sig in self._previous or (sig not in FORWARDED_SIGNALS
+                                             and signal.getsignal(sig) != signal.SIG_IGN)]
 
     def __exit__(self, *_exc: object) -> None:
         # The record is final and journal is about to exit with the child's code: a signal now
@@ -171,7 +176,7 @@ class SignalRelay:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signum)   # the child leads its own process group
 
-    def started(self, process: subprocess.Popen[bytes]) -> None:
+    def started(self, process: Child) -> None:
         """The child runs: signals that came while it was being started reach it now."""
         self.process = process
         for signum in self.received:
@@ -209,8 +214,8 @@ def run_command(
     caller) passing signals on. `watch(stream, data)`, if given, sees every chunk after it was
     passed on (stream 0 is stdout, 1 is stderr), so it never delays the bytes; if it fails, it is
     dropped and the run goes on. `log_masker` masks secrets in what goes to the log (the
-    terminal gets the output as it is). `orphan`: what to tell the record if this process is
-    killed while its command runs (capture/keeper.py copies the output on)."""
+    terminal gets the output as it is). With `orphan`, the command is started by a keeper
+    (capture/keeper.py) that tells `orphan` how the run ended if this process is killed."""
     stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     stderr_fd = sys.stderr.fileno() if stderr_fd is None else stderr_fd
     problems: list[str] = []
@@ -233,35 +238,23 @@ def run_command(
                 read_end, write_end = os.pipe()
             streams.append((read_end, Sink(fd, f"writing to {name}", problems)))
             child_ends.append(write_end)
-        hand_over_terminal = _is_foreground_terminal(0)
+        masked_log = MaskedLog(log, log_masker)
         try:
-            process = subprocess.Popen(
-                list(argv), stdout=child_ends[0], stderr=child_ends[1], env=dict(env),
-                process_group=None if hand_over_terminal else 0,
-                preexec_fn=_child_in_foreground if hand_over_terminal else None,
-            )
-        except FileNotFoundError:
-            return RunResult(127, error=f"command not found: {argv[0]}", problems=problems)
-        except OSError as exc:
-            return RunResult(126, error=f"cannot execute {argv[0]}: {exc.strerror}",
-                             problems=problems)
+            child = _start(argv, env, child_ends, _is_foreground_terminal(0), relay, streams,
+                           masked_log, orphan)
+        except CannotStart as exc:
+            return RunResult(exc.code, error=exc.message, problems=problems)
         finally:
             for end in child_ends:
-                os.close(end)
-        relay.started(process)
-        masked_log = MaskedLog(log, log_masker)
-        keeper = None
-        if orphan is not None:
-            from journal.capture.keeper import Keeper
-
-            keeper = Keeper.start(streams, masked_log, orphan.taken_over, orphan.orphaned)
+                with contextlib.suppress(OSError):
+                    os.close(end)
+        relay.started(child)
         try:
-            returncode, ended_at = _pump(streams, masked_log, process, relay, watch, problems,
-                                         _SizeFollower(terminals), keeper)
+            returncode, ended_at = _pump(streams, masked_log, child, relay, watch, problems,
+                                         _SizeFollower(terminals))
         finally:
-            if keeper is not None:
-                keeper.dismiss()
-        if hand_over_terminal:
+            child.release()
+        if child.owns_terminal:
             with contextlib.suppress(OSError):
                 _take_terminal(0)
     finally:
@@ -281,15 +274,86 @@ def run_command(
     )
 
 
-def _child_in_foreground() -> None:
-    """Runs in the child between fork and exec: its own process group, in the terminal's foreground."""
-    os.setpgid(0, 0)
-    _take_terminal(0)
+class Child(Protocol):
+    """The command, as the wrapper follows it."""
+
+    pid: int                    # it leads its own process group
+    owns_terminal: bool         # it was given the terminal, to take back at its end
+    status_fd: int | None       # readable once it has ended, if it can tell so
+
+    def poll(self) -> int | None: ...
+    def ended(self) -> float: ...      # time.monotonic() of its end, once poll() said it
+    def release(self) -> None: ...
 
 
-def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, process: subprocess.Popen[bytes],
-          relay: SignalRelay, watch: Callable[[int, bytes], None] | None, problems: list[str],
-          sizes: _SizeFollower, keeper: Keeper | None) -> tuple[int, float]:
+def _start(argv: Sequence[str], env: Mapping[str, str], child_ends: list[int],
+           hand_over_terminal: bool, relay: SignalRelay, streams: list[tuple[int, Sink]],
+           log: MaskedLog, orphan: Orphan | None) -> Child:
+    """The command, started by a keeper (or directly, without `orphan` or when no process can
+    be forked); CannotStart when it cannot be."""
+    own_terminal = (lambda: _take_terminal(0)) if hand_over_terminal else None
+    if orphan is not None:
+        from journal.capture.keeper import Keeper
+
+        try:
+            keeper = Keeper.start(argv, env, child_ends, own_terminal=own_terminal,
+                                  default_signals=relay.defaults(), streams=streams, log=log,
+                                  orphan=orphan)
+            return _KeptChild(keeper, hand_over_terminal)
+        except OSError:
+            pass                # no keeper: the wrapper is the command's parent, as before
+    try:
+        process = subprocess.Popen(list(argv), stdout=child_ends[0], stderr=child_ends[1],
+                                   env=dict(env), process_group=0, preexec_fn=own_terminal)
+    except FileNotFoundError:
+        raise CannotStart(127, f"command not found: {argv[0]}") from None
+    except OSError as exc:
+        raise CannotStart(126, f"cannot execute {argv[0]}: {exc.strerror}") from None
+    return _DirectChild(process, hand_over_terminal)
+
+
+class _KeptChild:
+    def __init__(self, keeper: Keeper, owns_terminal: bool) -> None:
+        self.keeper = keeper
+        self.pid = keeper.pid
+        self.owns_terminal = owns_terminal
+        self.status_fd: int | None = keeper.status_fd
+
+    def poll(self) -> int | None:
+        return self.keeper.poll()
+
+    def ended(self) -> float:
+        return self.keeper.ended_at
+
+    def release(self) -> None:
+        self.keeper.wait()
+        self.keeper.dismiss()
+
+
+class _DirectChild:
+    def __init__(self, process: subprocess.Popen[bytes], owns_terminal: bool) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.owns_terminal = owns_terminal
+        self.status_fd: int | None = None
+        self._ended = 0.0
+
+    def poll(self) -> int | None:
+        code = self.process.poll()
+        if code is not None and not self._ended:
+            self._ended = time.monotonic()
+        return code
+
+    def ended(self) -> float:
+        return self._ended
+
+    def release(self) -> None:
+        self.process.wait()
+
+
+def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: SignalRelay,
+          watch: Callable[[int, bytes], None] | None, problems: list[str],
+          sizes: _SizeFollower) -> tuple[int, float]:
     """Copy the child's output to where it belongs and to the log, as it comes (the log is written
     unbuffered: a SIGKILL of `journal` loses nothing already read), until every writer has closed
     it: the child's own children may write after it ended, as with `cmd | cat`. A signal after
@@ -297,14 +361,19 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, process: subprocess.P
     selector = selectors.DefaultSelector()
     for index, (read_end, sink) in enumerate(streams):
         selector.register(read_end, selectors.EVENT_READ, (index, sink))
+    if child.status_fd is not None:
+        selector.register(child.status_fd, selectors.EVENT_READ, None)    # wakes at its end
     returncode: int | None = None
     ended_at = 0.0
-    while selector.get_map():
+    while len(selector.get_map()) > (1 if returncode is None and child.status_fd is not None
+                                     else 0):
         events = selector.select(_TICK)
         if returncode is None:
-            sizes.check(process.pid)    # the child leads its own process group
+            sizes.check(child.pid)    # the child leads its own process group
         log.tick()
         for key, _mask in events:
+            if key.data is None:
+                continue                          # the child's end: polled below
             try:
                 data = os.read(key.fd, _CHUNK)
             except OSError as exc:   # a pseudo-terminal reports EIO once the child side is closed
@@ -324,8 +393,8 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, process: subprocess.P
                 # must find its pipe closed too, as it would without journal (SIGPIPE, EPIPE).
                 selector.unregister(key.fd)
                 _close_read_end(streams, key.fd)
-                if keeper is not None:
-                    keeper.let_go(index)
+                if isinstance(child, _KeptChild):
+                    child.keeper.let_go(index)
             if watch is not None:
                 try:
                     watch(index, data)
@@ -333,17 +402,20 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, process: subprocess.P
                     problems.append(f"reading metrics from the output stopped: {exc!r}")
                     watch = None
         if returncode is None:
-            returncode = process.poll()
+            returncode = child.poll()
             if returncode is not None:
-                ended_at = time.monotonic()
+                ended_at = child.ended()
                 relay.child_ended = True
+                if child.status_fd is not None:
+                    selector.unregister(child.status_fd)
         elif relay.late:
             break   # Ctrl-C while late output is awaited ends the wait (the record is the child's)
     selector.close()
-    if returncode is None:
-        returncode = process.wait()
-        ended_at = time.monotonic()
-        relay.child_ended = True
+    while returncode is None:
+        select.select([child.status_fd] if child.status_fd is not None else [], [], [], _TICK)
+        returncode = child.poll()
+        ended_at = child.ended()
+    relay.child_ended = True
     log.close()
     return returncode, ended_at
 
