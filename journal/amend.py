@@ -20,8 +20,7 @@ wrote, with what the reading commands use to find it.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ from journal.errors import StoreError, UsageError
 from journal.record import TAG_RULE, Record, is_valid_id, is_valid_tag
 from journal.redact import Redactor
 from journal.store.config import load_config
+from journal.store.context import Context
 from journal.store.paths import run_path
 from journal.store.records import amend_record, load_record_strictly, record_files
 from journal.store.source import RunSource
@@ -37,12 +37,12 @@ from journal.text import printable
 if TYPE_CHECKING:
     from journal.record import Amendment
 
-def add_note(source: RunSource, ref: str, text: str, *, now: Callable[[], dt.datetime]) -> str:
-    """Append an amendment to a run's note; returns the run's id."""
+def add_note(source: RunSource, ref: str, text: str, *, context: Context) -> str:
+    """Append an amendment to a run's note (at `context`'s time); returns the run's id."""
     if not text.strip():
         raise UsageError("the note text is empty", hint='journal note REF "what to add"')
-    redactor = _redactor(source.journal_dir)
-    amendment: Amendment = {"at": now(), "text": text}
+    redactor = _redactor(context)
+    amendment: Amendment = {"at": context.now(), "text": text}
     run_id, path = _locate(source, ref)
 
     def append(record: Record) -> Record:
@@ -74,11 +74,12 @@ def parse_tag_changes(changes: Sequence[str]) -> list[tuple[bool, str]]:
     return parsed
 
 
-def change_tags(source: RunSource, ref: str, changes: Sequence[str]) -> tuple[str, list[str]]:
+def change_tags(source: RunSource, ref: str, changes: Sequence[str], *, context: Context
+                ) -> tuple[str, list[str]]:
     """Add (`+t`, `t`) and remove (`-t`) tags of a run, in the order given; returns the run's id
     and its tags afterwards. Tags are redacted as `journal new` redacts them."""
     parsed = parse_tag_changes(changes)
-    redactor = _redactor(source.journal_dir)
+    redactor = _redactor(context)
     parsed = [(add, redactor.text(name)) for add, name in parsed]
     run_id, path = _locate(source, ref)
     result: list[str] = []
@@ -108,9 +109,9 @@ def change_tags(source: RunSource, ref: str, changes: Sequence[str]) -> tuple[st
 
 # -- finding the record -------------------------------------------------------------------------
 
-def _redactor(journal_dir: Path) -> Redactor:
-    config = load_config(journal_dir)
-    return Redactor(config.redact_names, config.redact_values)
+def _redactor(context: Context) -> Redactor:
+    config = load_config(context.journal_dir)
+    return Redactor(config.redact_names, config.redact_values, context.environ)
 
 
 def _locate(source: RunSource, ref: str) -> tuple[str, Path]:

@@ -158,6 +158,13 @@ def _name_parts(name: str) -> list[str]:
     return [part.lower() for part in _NAME_PARTS.findall(name)]
 
 
+def _looks_like_a_secret(value: str) -> bool:
+    """A value of a credential-named variable worth looking for elsewhere: not a word that
+    would mask ordinary text (`AUTH_TYPE=bearer`), nor a path or a list."""
+    return (len(value) >= 8 and not any(char.isspace() for char in value)
+            and (len(value) >= 16 or any(char.isdigit() for char in value)))
+
+
 def masked_pieces(original: str, masked: str) -> list[str]:
     """The parts of `original` that became `***` in `masked` (as Redactor masks: in place), of
     MIN_SECRET characters or more."""
@@ -176,7 +183,11 @@ def _masked_value(value: str) -> str:
 
 
 class Redactor:
-    def __init__(self, extra_names: Iterable[str] = (), extra_values: Iterable[str] = ()) -> None:
+    def __init__(self, extra_names: Iterable[str] = (), extra_values: Iterable[str] = (),
+                 environ: Mapping[str, str] | None = None) -> None:
+        """`extra_names`, `extra_values`: the config's `[redact]`; `environ`: the environment
+        whose credential-named variables hold values masked wherever they appear (a W&B key
+        exported and also typed into a script, a note or a patch)."""
         phrases = [tuple(_name_parts(word)) for word in extra_names]
         self.secret_words = SECRET_WORDS | {p[0] for p in phrases if len(p) == 1}
         self._secret_phrases = tuple(p for p in phrases if len(p) > 1)
@@ -186,6 +197,10 @@ class Redactor:
         shapes += [_SLACK_WEBHOOK, *(f"(?:{shape})" for shape in extra_values)]
         self._shapes = re.compile("|".join(shapes))
         self._custom_shapes = bool(extra_values)
+        known = sorted({value for name, value in (environ or {}).items()
+                        if self.is_secret_name(name) and _looks_like_a_secret(value)},
+                       key=len, reverse=True)
+        self._known = re.compile("|".join(map(re.escape, known))) if known else None
 
     def is_secret_name(self, name: str) -> bool:
         parts = _name_parts(name)
@@ -213,12 +228,17 @@ class Redactor:
         of patch in microseconds, the alternation of shapes in tens of milliseconds."""
         if "PRIVATE KEY" in text:
             text = _PRIVATE_KEY.sub(MASK, text)
+        if self._known is not None:
+            text = self._known.sub(MASK, text)
         if self._custom_shapes or any(prefix in text for prefix in _SHAPE_PREFIXES):
             text = self._shapes.sub(MASK, text)
         if "://" in text and "@" in text:
             text = _URL_PASSWORD.sub(lambda m: m["user"] + ":" + MASK + "@", text)
         if ":" in text and "authorization" in text.lower():
             text = _AUTH_HEADER.sub(lambda m: m.string[m.start():m.start("value")] + MASK, text)
+        for words, pattern in _IN_A_COMMAND_LINE:     # `curl -u user:X` in a script too
+            if any(word in text for word in words):
+                text = pattern.sub(lambda m: m.group("keep") + MASK, text)
         return _BEARER.sub(MASK, text) if "Bearer " in text else text
 
     def text(self, text: str) -> str:
@@ -228,9 +248,6 @@ class Redactor:
         for needed, name_pattern, value_pattern in _NAMED:
             if needed in text:
                 text = self._named(name_pattern, value_pattern, text)
-        for words, pattern in _IN_A_COMMAND_LINE:
-            if any(word in text for word in words):
-                text = pattern.sub(lambda m: m.group("keep") + MASK, text)
         return text
 
     def _named(self, name_pattern: re.Pattern[str], value_pattern: re.Pattern[str], text: str

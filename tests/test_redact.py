@@ -516,3 +516,38 @@ def test_the_new_shapes_stay_out_of_every_file(repo: Path) -> None:
     record = only_record(repo / ".journal")
     assert {".envrc", "prod.tfvars", "terraform.tfstate", ".docker/config.json", ".kube/config",
             "kubeconfig-prod"} <= set(record["git"]["left_out"])
+
+
+def test_an_exported_credential_is_masked_wherever_its_value_turns_up(repo: Path) -> None:
+    """A key exported as WANDB_API_KEY and also pasted into a script, printed by the program and
+    quoted in a later note: its shape is unknown, so only its value gives it away."""
+    key = "k3y-of-no-known-shape-0123"
+    (repo / "train.py").write_text(f"print('hello')\nwandb.login(key='{key}')\n")
+    (repo / "deploy.sh").write_text("curl -u alice:Plain-pass-42 https://example.com\n")
+    env = {**os.environ, "WANDB_API_KEY": key}
+    done = journal("new", "-q", "-n", f"login with {key}", "--", PY, "-c",
+                   f"print('using {key}')", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    assert key.encode() in done.stdout                        # the terminal still gets it
+    run_id = only_record(repo / ".journal")["id"]
+    amended = journal("note", run_id, f"rotated {key}", cwd=repo, env=env)
+    assert amended.returncode == 0, amended.stderr
+    for secret in (key, "Plain-pass-42"):
+        assert secret.encode() not in _all_bytes(repo / ".journal"), secret
+    record = only_record(repo / ".journal")
+    assert record["note"] == "login with ***"
+    assert record["amendments"][0]["text"] == "rotated ***"
+    patch = (repo / ".journal" / record["git"]["patch"]).read_bytes()
+    assert b"+wandb.login(key='***')\n" in patch
+    assert b"+curl -u alice:*** https://example.com\n" in patch
+    log = (repo / ".journal" / record["log"]["path"]).read_text()
+    assert log == "using ***\n"
+
+
+@pytest.mark.parametrize(("value", "kept"), [
+    ("bearer", True), ("/home/me/.netrc", True), ("a b c d e f g h", True), ("abcdefgh", True),
+    ("abcdefg1", False), ("abcdefghijklmnop", False)])
+def test_which_exported_values_are_looked_for_elsewhere(value: str, kept: bool) -> None:
+    redactor = Redactor(environ={"SERVICE_TOKEN": value, "PATH": "abcdefghijklmnop1"})
+    text = f"x {value} y abcdefghijklmnop1"
+    assert (redactor.text(text) == text) is kept

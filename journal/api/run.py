@@ -276,7 +276,7 @@ def _attach(note: str | None, params: dict[str, Any], tags: list[str]) -> Run | 
     if record is None or record.get("status") != Status.RUNNING:
         return None   # left over in the environment: this script gets a run of its own
     config = load_config(journal_dir)
-    redactor = Redactor(config.redact_names, config.redact_values)
+    redactor = Redactor(config.redact_names, config.redact_values, os.environ)
     params = redactor.mapping(params)
     if params:
         record["params"] = {**record.get("params", {}), **params}

@@ -92,7 +92,7 @@ def open_run(request: NewRun, context: Context, *, warn: Callable[[str], None], 
              with_log: bool = True) -> OpenRun:
     """Capture the code state and write the record (`running`, or `finished` for a note)."""
     config = load_config(context.journal_dir)
-    redactor = Redactor(config.redact_names, config.redact_values)
+    redactor = Redactor(config.redact_names, config.redact_values, context.environ)
     started = context.now()
     clock_start = time.monotonic()
     code = _capture(context, config, redactor)

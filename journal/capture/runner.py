@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from journal.capture.sinks import LogMasker, MaskedLog, Sink, open_log
-
 from journal.capture.keeper import CannotStart, Orphan
+from journal.capture.sinks import LogMasker, MaskedLog, Sink, open_log
 
 if TYPE_CHECKING:
     from journal.capture.keeper import Keeper

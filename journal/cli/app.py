@@ -199,7 +199,7 @@ def note(
     from journal.amend import add_note
 
     context = _context()
-    say(f"amended {add_note(_source(context), ref, text, now=context.now)}")
+    say(f"amended {add_note(_source(context), ref, text, context=context)}")
 
 
 # `-TAG` must reach the command as an argument: unknown options pass through, and `-h` is not
@@ -215,7 +215,8 @@ def tag(
     """
     from journal.amend import change_tags
 
-    run_id, tags = change_tags(_source(_context()), ref, changes)
+    context = _context()
+    run_id, tags = change_tags(_source(context), ref, changes, context=context)
     say(f"{run_id}: tags {', '.join(tags) if tags else '(none)'}")
 
 
