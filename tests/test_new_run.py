@@ -408,6 +408,25 @@ def test_a_signal_ignored_by_journals_parent_stays_ignored(repo: Path, signum: i
     assert (record["status"], record["exit_code"]) == ("finished", 0)
 
 
+def test_the_file_journals_output_is_redirected_to_does_not_make_the_run_dirty(repo: Path
+                                                                              ) -> None:
+    """`nohup journal new -- CMD > out.txt 2> err.txt &` in the repo: the shell creates both
+    files for this run; they are no change to the code. Another new file still is."""
+    (repo / "logs").mkdir()
+    with open(repo / "out.txt", "wb") as out, open(repo / "logs" / "err.txt", "wb") as err:
+        proc = journal_process("new", "--", PY, "-c", "print('hi')", cwd=repo, stdout=out,
+                               stderr=err)
+        assert proc.wait(timeout=60) == 0
+    assert (repo / "out.txt").read_bytes() == b"hi\n"
+    git = only_record(repo / ".journal")["git"]
+    assert (git["dirty"], git["untracked"]) == (False, [])
+    (repo / "notes.txt").write_text("new\n")
+    with open(repo / "out.txt", "wb") as out:
+        assert journal_process("new", "-n", "x", cwd=repo, stdout=out).wait(timeout=60) == 0
+    newest = max(records(repo / ".journal"), key=lambda record: record["id"])["git"]
+    assert (newest["dirty"], newest["untracked"]) == (True, ["logs/err.txt", "notes.txt"])
+
+
 def test_signals_while_the_record_is_finalised_change_nothing(repo: Path) -> None:
     """A storm of SIGTERM and SIGINT from the moment the child ends: every record reaches its
     final state and journal exits with the child's code, never dies of the signal."""

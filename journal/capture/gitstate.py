@@ -115,9 +115,11 @@ def capture_code_state(
     timeout: float,
     redact_patch: Callable[[bytes], tuple[bytes, list[str], list[str]]],
     environ: Mapping[str, str],
+    own_output: Sequence[str] = (),
 ) -> CodeState:
     """The code state of the work tree at `root`, before the run starts. Never raises for git
-    trouble: what could not be captured is listed in `partial` and explained in `warnings`."""
+    trouble: what could not be captured is listed in `partial` and explained in `warnings`.
+    `own_output`: the files this run's output is redirected to (`> out.txt`), not code."""
     state = CodeState()
     git = Git(root, timeout, environ)
     excluded = exclude_pathspec(root, journal_dir)
@@ -133,7 +135,10 @@ def capture_code_state(
 
     # The template `journal init` put at the root is ours until the user commits it: like
     # `.journal/`, it must not make every run dirty. Once tracked, its changes count as any file's.
-    status.untracked = [path for path in status.untracked if path != TEMPLATE_NAME]
+    # So is the file `nohup journal new ... > out.txt` writes to: the shell created it for this
+    # very run.
+    status.untracked = [path for path in status.untracked
+                        if path != TEMPLATE_NAME and path not in own_output]
     fields = state.fields
     if status.commit:
         fields["commit"] = status.commit
@@ -184,6 +189,21 @@ def capture_code_state(
     state.patch = patch
     state.warnings = [printable(line) for line in state.warnings]
     return state
+
+
+def redirected_output(root: Path) -> list[str]:
+    """The work-tree paths (relative to `root`) of the regular files this process's stdout and
+    stderr write to; none where /proc cannot say (not Linux)."""
+    paths: list[str] = []
+    for fd in (1, 2):
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            target = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            paths.append(target.relative_to(root.resolve()).as_posix())
+        except (OSError, ValueError):
+            continue
+    return paths
 
 
 def _empty_tree(git: Git) -> str:

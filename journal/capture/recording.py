@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from journal.capture.gitstate import CodeState, capture_code_state
+from journal.capture.gitstate import CodeState, capture_code_state, redirected_output
 from journal.capture.params import params_from_argv
 from journal.errors import StoreError
 from journal.record import SCHEMA_VERSION, THIS_HOST, Record, Status, new_run_id
@@ -228,6 +228,7 @@ def _capture(context: Context, config: Config, redactor: Redactor) -> CodeState:
         timeout=config.git_timeout,
         redact_patch=redactor.safe_patch,
         environ=context.environ,
+        own_output=redirected_output(context.worktree_root),
     )
 
 
