@@ -136,7 +136,7 @@ def _open(run: StoredRun, path: Path, follow: bool, poll: float, warn: Callable[
     """The log, open for reading. A run is on record a moment before its log is created, so a
     follower waits for the file while the run is `running` (and says so if it takes long)."""
     waiting_since = time.monotonic()
-    next_check = 0.0
+    over = _RunEnd(run)
     said = False
     while True:
         try:
@@ -145,10 +145,8 @@ def _open(run: StoredRun, path: Path, follow: bool, poll: float, warn: Callable[
             if not follow:
                 break
             now = time.monotonic()
-            if now >= next_check:
-                if _current_status(run) != Status.RUNNING:
-                    break
-                next_check = now + STATUS_EVERY
+            if over.seen(now):
+                break
             if not said and now - waiting_since >= WAIT_NOTE_AFTER:
                 warn(f"waiting for the log of run {run.id} to appear: {path}")
                 said = True
@@ -164,7 +162,7 @@ def _follow(run: StoredRun, handle: IO[bytes], writer: _Writer, warn: Callable[[
             poll: float) -> None:
     """Print what the run writes until it ends, then what is left. The wrapper closes the log
     before it records the end, so once the record says the run is over the log is complete."""
-    next_check = 0.0
+    over = _RunEnd(run)
     while True:
         if writer.copy(handle):
             continue
@@ -173,13 +171,25 @@ def _follow(run: StoredRun, handle: IO[bytes], writer: _Writer, warn: Callable[[
             writer.finish()
             handle.seek(0)
             continue
-        now = time.monotonic()
-        if now >= next_check:
-            if _current_status(run) != Status.RUNNING:
-                break
-            next_check = now + STATUS_EVERY
+        if over.seen(time.monotonic()):
+            break
         time.sleep(poll)
     writer.copy(handle)
+
+
+class _RunEnd:
+    """Whether a followed run has ended, asked of its record at most every STATUS_EVERY seconds
+    (a poll of the log is cheap; reading the record is not)."""
+
+    def __init__(self, run: StoredRun) -> None:
+        self.run = run
+        self._next_check = 0.0
+
+    def seen(self, now: float) -> bool:
+        if now < self._next_check:
+            return False
+        self._next_check = now + STATUS_EVERY
+        return _current_status(self.run) != Status.RUNNING
 
 
 def _current_status(run: StoredRun) -> str:
