@@ -161,6 +161,10 @@ def _name_parts(name: str) -> list[str]:
 def _looks_like_a_secret(value: str) -> bool:
     """A value of a credential-named variable worth looking for elsewhere: not a word that
     would mask ordinary text (`AUTH_TYPE=bearer`), nor a path or a list."""
+    if value.startswith(("/", "~", "./", "../")):
+        # A path (SECRETS_DIR, GIT_ASKPASS, a CI's *_TOKEN_FILE): masking it would hide the
+        # project's own folder in every command line, note and patch.
+        return False
     return (len(value) >= 8 and not any(char.isspace() for char in value)
             and (len(value) >= 16 or any(char.isdigit() for char in value)))
 

@@ -546,7 +546,10 @@ def test_an_exported_credential_is_masked_wherever_its_value_turns_up(repo: Path
 
 @pytest.mark.parametrize(("value", "kept"), [
     ("bearer", True), ("/home/me/.netrc", True), ("a b c d e f g h", True), ("abcdefgh", True),
-    ("abcdefg1", False), ("abcdefghijklmnop", False)])
+    ("abcdefg1", False), ("abcdefghijklmnop", False),
+    # Paths are not looked for: a CI's *_TOKEN_DIR=/check/work/main would mask every command.
+    ("/check/work/main", True), ("/scratch/run42/keys", True), ("~/keys/id_ed25519", True),
+    ("../secrets/key1.pem", True), ("wJalrXUtnFEMI/K7MDENG/bPxRfiCY", False)])
 def test_which_exported_values_are_looked_for_elsewhere(value: str, kept: bool) -> None:
     redactor = Redactor(environ={"SERVICE_TOKEN": value, "PATH": "abcdefghijklmnop1"})
     text = f"x {value} y abcdefghijklmnop1"
