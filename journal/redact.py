@@ -32,6 +32,10 @@ MIN_SECRET = 6            # a masked value shorter than this (`1`, `abc`) is not
 _JOURNAL_FIELDS = frozenset({"schema", "id", "status", "started", "ended", "duration", "exit_code",
                              "pid", "host", "cwd", "git", "log", "series"})
 
+MAX_BINARY_SCAN = 64 << 20   # bytes of a binary file in a patch looked through for secrets
+# The lists of file names in a record's [git]: journal's own field, but the names are the user's.
+_GIT_PATH_LISTS = frozenset({"changed", "untracked", "redacted", "left_out"})
+
 # Words that make a name a credential wherever they appear in it (as a whole word part).
 SECRET_WORDS = frozenset({
     "secret", "secrets", "password", "passwd", "pwd", "passphrase", "credential", "credentials",
@@ -335,7 +339,8 @@ class Redactor:
     def mapping(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Params or environment: credential-named values masked, strings checked by shape and name,
         nested tables and lists included."""
-        return {str(name): self._value(str(name), value) for name, value in values.items()}
+        return {self.shapes(str(name)): self._value(str(name), value)
+                for name, value in values.items()}
 
     def _value(self, name: str, value: Any) -> Any:
         if self.is_secret_name(name) and value is not None and not isinstance(value, bool):
@@ -357,18 +362,26 @@ class Redactor:
         inside it are (a param `api_key`, not the table `params`)."""
         masked: dict[str, Any] = {}
         for name, value in record.items():
-            if name in _JOURNAL_FIELDS or value is None:
+            if name == "git" and isinstance(value, Mapping):
+                masked[name] = self._git(value)
+            elif name in _JOURNAL_FIELDS or value is None:
                 masked[name] = value
             elif name == "command" and isinstance(value, list):
                 masked[name] = self.argv([str(arg) for arg in value])
             elif name == "tags" and isinstance(value, list):
                 masked[name] = list(dict.fromkeys(self._value("", tag) for tag in value))
             elif name == "metrics" and isinstance(value, Mapping):
-                masked[name] = {key: self._value(str(key), item) if isinstance(item, str)
-                                else item for key, item in value.items()}
+                masked[name] = {self.shapes(str(key)): self._value(str(key), item)
+                                if isinstance(item, str) else item for key, item in value.items()}
             else:
                 masked[name] = self._value("", value)
         return masked  # type: ignore[return-value]
+
+    def _git(self, git: Mapping[str, Any]) -> dict[str, Any]:
+        """The code state, with a secret in a file's name masked (`notes-<token>.txt`)."""
+        return {name: [self.shapes(path) if isinstance(path, str) else path for path in value]
+                if name in _GIT_PATH_LISTS and isinstance(value, list) else value
+                for name, value in git.items()}
 
     def safe_patch(self, patch: bytes) -> tuple[bytes, list[str], list[str]]:
         """The patch with secrets masked on added lines, and without the file sections where a
@@ -386,8 +399,15 @@ class Redactor:
         return masked, touched, dropped
 
     def _unmaskable_secret_in(self, section: bytes) -> str | None:
-        """The section's path when one of its context or removed lines holds a secret shape."""
+        """The section's path when a secret sits where it cannot be masked without breaking the
+        patch: on a context or removed line, in a file's name, or in a binary file's data."""
         whole = section.decode("utf-8", "surrogateescape")
+        header = whole.partition("\n")[0]
+        if self.shapes(header) != header:
+            return _header_path(section)
+        if "\nGIT binary patch\n" in whole:
+            return _header_path(section) if any(
+                self._holds_secret(data) for data in _binary_data(section)) else None
         if "PRIVATE KEY" not in whole and self.shapes(whole) == whole:
             return None      # the usual case: no secret anywhere, one scan in C
         old_path = new_path = ""
@@ -401,6 +421,14 @@ class Redactor:
                 if "PRIVATE KEY" in text or self.shapes(text) != text:
                     return new_path if new_path and new_path != "/dev/null" else old_path
         return None
+
+    def _holds_secret(self, data: bytes) -> bool:
+        """A file's bytes hold a secret shape: as UTF-8, or as UTF-16 (NULs left out)."""
+        for variant in (data, data.replace(b"\0", b"")):
+            text = variant.decode("utf-8", "surrogateescape")
+            if "PRIVATE KEY" in text or self.shapes(text) != text:
+                return True
+        return False
 
     def patch(self, patch: bytes) -> tuple[bytes, list[str]]:
         """Mask secret-shaped values on added lines of a text patch; return it and the files
@@ -472,6 +500,42 @@ def _find_all(data: bytes, needle: bytes) -> list[int]:
         found.append(index)
         index = data.find(needle, index + 1)
     return found
+
+
+def _header_path(section: bytes) -> str:
+    """The file a `diff --git a/X b/X` section is about."""
+    names = section.partition(b"\n")[0][len(b"diff --git "):]
+    if names.endswith(b'"'):                       # quoted: the second quoted name
+        return _patch_path(names[names.rfind(b' "') + 1:])
+    return _patch_path(names[(len(names) + 1) // 2:])
+
+
+def _binary_data(section: bytes) -> list[bytes]:
+    """The data of each `literal`/`delta` block of a `GIT binary patch` (base85 lines of zlib
+    data; a delta's inserted bytes are in its data as they are), up to MAX_BINARY_SCAN."""
+    import base64
+    import zlib
+
+    blocks: list[bytes] = []
+    encoded: list[bytes] | None = None      # the lines of the block being read
+    for line in [*section.split(b"\n"), b""]:
+        if line.startswith((b"literal ", b"delta ")):
+            encoded = []
+        elif encoded is not None and line:
+            encoded.append(line)
+        elif encoded is not None:           # a blank line ends the block
+            try:
+                raw = b"".join(base64.b85decode(part[1:])[:_length(part[0])] for part in encoded)
+                blocks.append(zlib.decompressobj().decompress(raw, MAX_BINARY_SCAN))
+            except (ValueError, zlib.error):
+                blocks.append(b"")
+            encoded = None
+    return blocks
+
+
+def _length(marker: int) -> int:
+    """The byte count a base85 line of a binary patch starts with: A-Z 1-26, a-z 27-52."""
+    return marker - 64 if marker <= 90 else marker - 96 + 26
 
 
 def _patch_path(header: bytes, prefix: str = "b/") -> str:

@@ -278,3 +278,88 @@ def test_signal_storms_end_in_a_true_record(repo: Path) -> None:
         assert record["exit_code"] == code >= 0, (record, code)
         outcomes["recorded"] += 1
     print("outcomes:", outcomes)
+
+
+def test_a_burst_of_signals_as_the_command_ends_never_hangs_journal(repo: Path) -> None:
+    """SIGUSR1 as fast as a loop can send it, across the command's end: journal neither hangs
+    (a handler reading the keeper's pipe under the main flow's read) nor dies of nested handlers,
+    and the record and the exit code are the command's."""
+    import signal
+    import time
+
+    for _ in range(6):
+        proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", "sh", "-c",
+                                 "trap '' USR1; sleep 0.4"], cwd=repo,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.25)
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end and proc.poll() is None:
+            for _ in range(200):
+                try:
+                    os.kill(proc.pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    break
+        assert proc.wait(timeout=20) == 0, proc.stderr.read() if proc.stderr else ""
+    statuses = [(record["status"], record["exit_code"]) for record in records(repo / ".journal")]
+    assert statuses == [("finished", 0)] * 6
+
+
+def test_a_sigkilled_wrapper_still_passes_on_a_reader_that_went_away(repo: Path) -> None:
+    """`journal new -- yes | head -1` with the wrapper killed first: its keeper copies on, and
+    when `head` goes, `yes` must see its pipe closed (SIGPIPE) as without journal, not fill the
+    disk with a log no one reads; the record says the output's reader went away."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", "sh", "-c",
+                             "sleep 1; exec yes"], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)             # the wrapper only: the keeper takes over
+    time.sleep(1.0)
+    assert proc.stdout.readline() == b"y\n"
+    proc.stdout.close()                          # `head -1` is done
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while records(repo / ".journal")[0]["status"] == "running":
+        assert time.monotonic() < deadline, "yes kept running"
+        time.sleep(0.1)
+    [record] = records(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("killed", 128 + signal.SIGPIPE)
+    assert any("writing to stdout failed" in problem for problem in record["problems"])
+    assert record["log"]["bytes"] < 200 << 20
+
+
+def test_a_wrapper_killed_while_it_records_the_end_leaves_a_true_record(repo: Path) -> None:
+    """The command has exited; the wrapper is folding a big side file into the record when it
+    is killed: its keeper, still there, records the run's end (not a `crashed` run)."""
+    import signal
+    import time
+
+    marker = repo / "done.marker"
+    script = ("import json, os\n"
+              "path = os.path.join(os.environ['JOURNAL_DIR'], 'metrics',"
+              " os.environ['JOURNAL_RUN_ID'] + '.jsonl')\n"
+              "os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+              "line = json.dumps({'t': 1.0, 'step': 1, 'metrics': {'loss': 0.5}}) + '\\n'\n"
+              "open(path, 'w').write(line * 400000)\n"
+              f"open({str(marker)!r}, 'w').close()\n")
+    proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", PY, "-c", script], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.3)                              # the command has exited; the fold is going on
+    assert proc.poll() is None, "the fold was over before the kill: make the side file bigger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while records(repo / ".journal")[0]["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    [record] = records(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("finished", 0)
+    assert record["metrics"] == {"loss": 0.5}
+    assert "was killed while it recorded the end of the run" in record["problems"][0]

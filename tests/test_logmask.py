@@ -47,7 +47,9 @@ def test_a_partial_line_is_written_once_it_waited_or_grew() -> None:
     mask = masker()
     assert mask.feed(b"Epoch 3: 10%|#", 10.0) == b""
     assert mask.due(10.0 + FLUSH_AFTER / 2) == b""
-    assert mask.due(10.0 + FLUSH_AFTER) == b"Epoch 3: 10%|#"
+    # ... but for the run of non-space characters it ends with (half a password?)
+    assert mask.due(10.0 + FLUSH_AFTER) == b"Epoch 3: "
+    assert mask.flush() == b"10%|#"
     # A line that grew too long is written, but for the word it ends with (half a secret?).
     assert mask.feed(b"x" * MAX_PENDING, 20.0) == b"x" * (MAX_PENDING - HOLD_BACK)
     assert mask.flush() == b"x" * HOLD_BACK
@@ -68,6 +70,21 @@ def test_a_token_cut_by_a_pause_or_at_the_size_limit_is_still_masked() -> None:
     out = long_line.feed(head + GITHUB[:20].encode(), 5.0)
     out += long_line.feed(GITHUB[20:].encode() + b" end\n", 5.1) + long_line.flush()
     assert GITHUB.encode() not in out and out == head + b"*** end\n"
+
+
+@pytest.mark.parametrize("secret", ["Sup3r!Pass99", "p@ss#word&1,x", "a$b*c(d)e;f|g"])
+def test_a_password_of_any_characters_cut_by_a_pause_is_still_masked(secret: str) -> None:
+    """Not only token characters wait: a password is anything but white space."""
+    cut = len(secret) // 2
+    mask = masker(secret)
+    out = mask.feed(f"pw: {secret[:cut]}".encode(), 0.0) + mask.due(0.9)
+    out += mask.feed(f"{secret[cut:]} end\n".encode(), 1.0) + mask.flush()
+    assert out == b"pw: *** end\n"
+    long_line = masker(secret)
+    head = b"y " * ((MAX_PENDING - 4) // 2)
+    out = long_line.feed(head + secret[:cut].encode(), 5.0)
+    out += long_line.feed(secret[cut:].encode() + b" end\n", 5.1) + long_line.flush()
+    assert secret.encode() not in out and out == head + b"*** end\n"
 
 
 def test_output_without_secrets_passes_byte_for_byte() -> None:

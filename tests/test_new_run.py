@@ -522,3 +522,82 @@ def test_usr1_is_passed_on_and_changes_nothing_in_the_record(repo: Path) -> None
     assert proc.returncode == 0, err
     assert out == b"checkpoint\ndone\n"
     assert only_record(repo / ".journal")["status"] == "finished"
+
+
+def _interactive_shell(repo: Path, steps: list[tuple[bytes, bytes]], timeout: float = 30
+                       ) -> bytes:
+    """An interactive bash on a pseudo-terminal, as a user has one: for each step, wait until
+    the screen shows `wait_for` after what the step before waited for, then type `keys`."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:   # pragma: no cover - the child side
+        os.chdir(repo)
+        os.environ["PS1"] = "PROMPT$ "
+        os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+    screen = b""
+    cursor = 0                                   # the screen up to here was waited for
+    deadline = time.monotonic() + timeout
+    try:
+        for wait_for, keys in steps:
+            while screen.find(wait_for, cursor) < 0:
+                assert time.monotonic() < deadline, f"waited for {wait_for!r}; screen: {screen!r}"
+                if select.select([fd], [], [], 0.1)[0]:
+                    try:
+                        screen += os.read(fd, 65536)
+                    except OSError:
+                        break
+            cursor = screen.find(wait_for, cursor) + len(wait_for)
+            os.write(fd, keys)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return screen
+
+
+def test_ctrl_z_stops_the_job_and_fg_continues_it(repo: Path) -> None:
+    """Ctrl-Z stops the command (it has the terminal); journal stops too, so the shell shows
+    its prompt, as without journal; `fg` continues both and gives the command the keyboard."""
+    script = "print('RE' + 'ADY', flush=True); line = input(); print('got', line * 2, flush=True)"
+    command = f"{PY} -m journal new -q -- {PY} -c \"{script}\"\r"
+    screen = _interactive_shell(repo, [
+        (b"PROMPT$ ", command.encode()),
+        (b"READY", b"\x1a"),                       # Ctrl-Z
+        (b"Stopped", b""),
+        (b"PROMPT$ ", b"fg\r"),
+        (b"python", b"hello\r"),
+        (b"got hellohello", b""),
+        (b"PROMPT$ ", b"exit\r"),                 # the run is on record: the prompt is back
+    ])
+    assert b"got hellohello" in screen
+    record = only_record(repo / ".journal")
+    assert record["status"] == "finished" and record["exit_code"] == 0
+
+
+@pytest.mark.parametrize("closed", ["1", "2"])
+def test_a_closed_stdout_or_stderr_still_runs_the_command(repo: Path, closed: str) -> None:
+    """`journal new -- CMD >&-`: the command runs and is recorded (what it prints to the closed
+    stream reaches no one, and the log still); journal's own files never take the closed
+    descriptor's number."""
+    done = subprocess.run(["sh", "-c", f"{PY} -m journal new -q -- sh -c 'echo ran > ran.txt; "
+                                       f"echo out; echo err >&2' {closed}>&-"],
+                          cwd=repo, capture_output=True, timeout=60)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+    assert (repo / "ran.txt").read_text() == "ran\n"
+    record = only_record(repo / ".journal")
+    assert record["status"] == "finished"
+    log = (repo / ".journal" / record["log"]["path"]).read_text()
+    assert sorted(log.splitlines()) == ["err", "out"]
+    assert (done.stdout, done.stderr) == ((b"", b"err\n") if closed == "1" else (b"out\n", b""))
+
+
+def test_a_script_without_a_shebang_runs_with_sh_as_in_a_shell(repo: Path) -> None:
+    script = repo / "run.sh"
+    script.write_text("echo from sh $1\n")
+    script.chmod(0o755)
+    done = journal("new", "-q", "--", "./run.sh", "arg", cwd=repo)
+    assert (done.returncode, done.stdout) == (0, b"from sh arg\n")
+    assert only_record(repo / ".journal")["status"] == "finished"

@@ -554,3 +554,37 @@ def test_which_exported_values_are_looked_for_elsewhere(value: str, kept: bool) 
     redactor = Redactor(environ={"SERVICE_TOKEN": value, "PATH": "abcdefghijklmnop1"})
     text = f"x {value} y abcdefghijklmnop1"
     assert (redactor.text(text) == text) is kept
+
+
+def test_a_secret_in_a_name_is_masked_too() -> None:
+    """A token pasted as a param or metric name (`-p ghp_...=2`), or a file named after an
+    exported key (`notes-$WANDB_API_KEY.txt`): names are the user's text as well."""
+    redactor = Redactor(environ={"WANDB_API_KEY": WANDB})
+    masked = redactor.record({"params": {GITHUB: 2, "lr": 0.1}, "metrics": {GITHUB: 1.0},
+                              "git": {"commit": "a" * 40, "untracked": [f"notes-{WANDB}.txt"],
+                                      "left_out": [f"notes-{WANDB}.txt"], "dirty": True}})
+    assert masked["params"] == {MASK: 2, "lr": 0.1} and masked["metrics"] == {MASK: 1.0}
+    assert masked["git"] == {"commit": "a" * 40, "untracked": ["notes-***.txt"],
+                             "left_out": ["notes-***.txt"], "dirty": True}
+
+
+def test_a_secret_in_a_binary_file_or_a_file_name_keeps_that_file_out_of_the_patch(
+        tmp_path: Path) -> None:
+    """A binary patch is base85 of zlib data: no mask can be put in it, so a tracked binary file
+    (or a UTF-16 one) that now holds a token is left out of the patch, as is a file whose very
+    name is a secret; the record names them (masked)."""
+    repo = make_repo(tmp_path / "repo", {"state.bin": "a\0b", "plain.bin": "x\0y",
+                                         "settings.ps1": "x".encode("utf-16").decode("latin-1")})
+    (repo / "state.bin").write_bytes(b"a\0b " + GITHUB.encode() + b"\0")
+    (repo / "settings.ps1").write_bytes(f"$env:TOKEN = '{GITHUB}'".encode("utf-16"))
+    (repo / "plain.bin").write_bytes(b"x\0y\1\2\3")
+    (repo / f"notes-{WANDB}.txt").write_text("nothing secret inside\n")
+    done = journal("new", "-q", "--", "true", cwd=repo, env={**os.environ, "WANDB_API_KEY": WANDB})
+    assert done.returncode == 0, done.stderr
+    record = only_record(repo / ".journal")
+    assert sorted(record["git"]["left_out"]) == ["notes-***.txt", "settings.ps1", "state.bin"]
+    patch = (repo / ".journal" / record["git"]["patch"]).read_bytes()
+    assert b"plain.bin" in patch and b"GIT binary patch" in patch
+    for name in (b"state.bin", b"settings.ps1", WANDB.encode()):
+        assert name not in patch
+    assert WANDB.encode() not in done.stderr

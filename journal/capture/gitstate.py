@@ -182,7 +182,8 @@ def capture_code_state(
             state.warnings.append("secrets masked in the patch of: " + ", ".join(redacted))
         if unmaskable:
             left_out += unmaskable
-            state.warnings.append("left out of the patch (a committed secret is in its context): "
+            state.warnings.append("left out of the patch (a secret where it cannot be masked: "
+                                  "on an unchanged line, in a file name or in binary data): "
                                   + ", ".join(unmaskable))
     if left_out:
         fields["left_out"] = left_out

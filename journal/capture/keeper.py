@@ -25,14 +25,16 @@ into its caller: it ends with os._exit.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import select
 import selectors
+import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from journal.capture.sinks import MaskedLog, Sink
 
@@ -47,8 +49,8 @@ _PR_SET_PDEATHSIG = 1
 class Orphan(Protocol):
     """What a record is told, in the keeper, when its wrapper was killed while the command ran."""
 
-    def taken_over(self, keeper_pid: int) -> None: ...
-    def orphaned(self, returncode: int, ended_at: float) -> None: ...
+    def taken_over(self, keeper_pid: int, command_ended: bool) -> None: ...
+    def orphaned(self, returncode: int, ended_at: float, problems: list[str]) -> None: ...
 
 
 class CannotStart(Exception):
@@ -113,6 +115,15 @@ class Keeper:
                 self.returncode, self.ended_at = int(code), float(when)
         return self.returncode
 
+    def has_news(self) -> bool:
+        """The keeper has said something not read yet (after the pid: the command's end)."""
+        if b"\n" in self._pending:
+            return True
+        try:
+            return bool(select.select([self.status_fd], [], [], 0)[0])
+        except (OSError, ValueError):      # closed: the keeper was dismissed
+            return True
+
     def wait(self) -> int:
         while self.poll() is None:
             select.select([self.status_fd], [], [], 1.0)
@@ -172,8 +183,8 @@ def _keep(argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int]
             own_terminal()
 
     try:
-        process = subprocess.Popen(list(argv), stdout=child_ends[0], stderr=child_ends[1],
-                                   env=dict(env), process_group=0, preexec_fn=child_setup)
+        process = start_command(argv, stdout=child_ends[0], stderr=child_ends[1],
+                                env=dict(env), process_group=0, preexec_fn=child_setup)
     except FileNotFoundError:
         _say(status, f"E127 command not found: {argv[0]}")
         return
@@ -187,13 +198,28 @@ def _keep(argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int]
     ended_at = _wait_for_the_command(process, lifeline, status, streams)
     if ended_at is None:
         return                            # dismissed: the wrapper recorded the run
-    orphan.taken_over(keeper_pid)
+    orphan.taken_over(keeper_pid, command_ended=bool(ended_at))
     _copy_to_the_end([stream for stream in streams if stream[0] >= 0], log)
     log.close()
     if process.returncode is None:
         process.wait()
         ended_at = time.monotonic()
-    orphan.orphaned(process.returncode, ended_at)
+    problems = [problem for _, sink in streams for problem in sink.problems]
+    orphan.orphaned(process.returncode, ended_at, list(dict.fromkeys(problems)))
+
+
+def start_command(argv: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
+    """subprocess.Popen, but a script without a `#!` line runs with /bin/sh, as a shell (and
+    execvp) would run it, instead of failing with "Exec format error"."""
+    try:
+        return subprocess.Popen(list(argv), **options)
+    except OSError as exc:
+        if exc.errno != errno.ENOEXEC:
+            raise
+    env = options.get("env")
+    path = env.get("PATH") if isinstance(env, Mapping) else None
+    script = argv[0] if os.sep in argv[0] else shutil.which(argv[0], path=path) or argv[0]
+    return subprocess.Popen(["/bin/sh", script, *argv[1:]], **options)
 
 
 def _wait_for_the_command(process: subprocess.Popen[bytes], lifeline: int, status: int,
@@ -245,6 +271,10 @@ def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog) -> None:
                 continue
             log.write(data)
             key.data.write(data)
+            if key.data.reader_gone:     # `| head` went away: the command must see it too
+                selector.unregister(key.fd)
+                with contextlib.suppress(OSError):
+                    os.close(key.fd)
         log.tick()
     selector.close()
 

@@ -24,11 +24,11 @@ from journal.redact import KEY_BEGIN_RE, KEY_END_RE, MASK, MIN_SECRET, Redactor,
 FLUSH_AFTER = 0.5         # seconds a partial line may wait for its end
 MAX_PENDING = 1 << 16     # bytes a partial line may grow to before it is written anyway
 HOLD_BACK = 1 << 14       # bytes of a trailing word kept back when a partial line is written
-# What a secret is made of (tokens, keys, URL passwords, base64): a partial line's trailing run of
-# these may be the first half of one. (Found with rstrip, from the end: a regex anchored at the end
-# tries every start and is quadratic on a long run.)
-_WORD_BYTES = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-               b"_-.+/=:@%~")
+# What a secret may be made of: anything but white space (a password is `Sup3r!Pass99`, a URL
+# password `p@ss#1`): a partial line's trailing run of these may be the first half of one.
+# (Found with rstrip, from the end: a regex anchored at the end tries every start and is
+# quadratic on a long run.)
+_WORD_BYTES = bytes(byte for byte in range(256) if byte not in b" \t\n\r\x0b\x0c")
 
 
 def known_secrets(argv: Sequence[str], masked_argv: Sequence[str], environ: Mapping[str, str],

@@ -97,7 +97,7 @@ def open_run(request: NewRun, context: Context, *, warn: Callable[[str], None], 
     clock_start = time.monotonic()
     code = _capture(context, config, redactor)
     for line in code.warnings:
-        warn(line)
+        warn(redactor.shapes(line))       # a file may be named after a secret
     argv_params = params_from_argv(list(request.command)[1:])
     record = _initial_record(request, context, code, config, argv_params, started, running)
     record = _create(context.journal_dir, redactor, record, code, with_log)
@@ -146,7 +146,11 @@ def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]
             scanner.close()
         status = _status_of(result.exit_code, result.child_signal, result.received_signal)
         status = _fold_child(run, request, status, scanner.metrics if scanner else {})
-        finish_run(run, warn, status=status, exit_code=result.exit_code, ended_at=result.ended_at)
+        try:
+            finish_run(run, warn, status=status, exit_code=result.exit_code,
+                       ended_at=result.ended_at)
+        finally:
+            result.dismiss()        # the keeper stayed, to record the end if this was killed
         started = result.error is None and result.ended_at is not None
         if report is not None and started:
             report(run.record)
@@ -163,17 +167,23 @@ class _Orphan:
         self.request = request
         self.wrapper = os.getpid()
 
-    def taken_over(self, keeper_pid: int) -> None:
+    def taken_over(self, keeper_pid: int, command_ended: bool) -> None:
         record = self.run.record
         record["pid"] = keeper_pid        # the run is still going while the keeper is
-        self._note(f"journal's wrapper (pid {self.wrapper}) was killed while its command ran: "
-                   f"journal's keeper (pid {keeper_pid}) copied the output on, to where it went "
-                   "and to the log, and recorded the end")
+        if command_ended:
+            self._note(f"journal's wrapper (pid {self.wrapper}) was killed while it recorded the "
+                       f"end of the run: journal's keeper (pid {keeper_pid}) recorded it")
+        else:
+            self._note(f"journal's wrapper (pid {self.wrapper}) was killed while its command "
+                       f"ran: journal's keeper (pid {keeper_pid}) copied the output on, to where "
+                       "it went and to the log, and recorded the end")
         with contextlib.suppress(StoreError):
             write_record(self.run)
 
-    def orphaned(self, returncode: int, ended_at: float) -> None:
+    def orphaned(self, returncode: int, ended_at: float, problems: list[str]) -> None:
         run = self.run
+        for problem in problems:
+            self._note(problem)
         with contextlib.suppress(OSError):
             run.record.setdefault("log", {})["bytes"] = \
                 log_path(run.journal_dir, run.run_id).stat().st_size

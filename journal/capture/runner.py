@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from journal.capture.keeper import CannotStart, Orphan
+from journal.capture.keeper import CannotStart, Orphan, start_command
 from journal.capture.sinks import LogMasker, MaskedLog, Sink, open_log
 
 if TYPE_CHECKING:
@@ -47,6 +47,9 @@ class RunResult:
     problems: list[str] = field(default_factory=list)   # log or terminal failures, for the record
     log_bytes: int = 0
     ended_at: float | None = None       # time.monotonic() when the child was seen to end
+    # Call once the run is on record: the keeper (the command's parent) stays until then, to
+    # record the end itself if this process is killed while it writes the record.
+    dismiss: Callable[[], None] = lambda: None
 
 
 def _is_foreground_terminal(fd: int) -> bool:
@@ -135,6 +138,8 @@ class SignalRelay:
         self.received: list[int] = []         # while the child could still be told
         self.late: list[int] = []             # after it had ended
         self._previous: dict[int, Any] = {}
+        self._handling = False                # a signal is being handled: more wait their turn
+        self._waiting: list[int] = []
 
     def __enter__(self) -> SignalRelay:
         for sig in FORWARDED_SIGNALS:
@@ -163,9 +168,23 @@ class SignalRelay:
             signal.signal(sig, handler)
 
     def _handle(self, signum: int, _frame: object) -> None:
-        # The child may have ended a moment before journal noticed: ask (a poll that finds the
-        # wait busy in the main flow answers None, and the signal is then the child's).
-        if self.child_ended or (self.process is not None and self.process.poll() is not None):
+        # A burst of signals would nest handlers as deep as it is long (Python runs a handler
+        # between any two bytecodes, another handler's too): one handles, the others queue.
+        if self._handling:
+            self._waiting.append(signum)
+            return
+        self._handling = True
+        try:
+            self._take(signum)
+            while self._waiting:
+                self._take(self._waiting.pop(0))
+        finally:
+            self._handling = False
+
+    def _take(self, signum: int) -> None:
+        # The child may have ended a moment before journal noticed: look, without reading
+        # anything (a read here could take what the main flow is about to read).
+        if self.child_ended or (self.process is not None and self.process.seems_ended()):
             if signum in ENDING_SIGNALS:
                 self.late.append(signum)
             return
@@ -185,6 +204,41 @@ class SignalRelay:
     @property
     def first(self) -> int | None:
         return self.received[0] if self.received else None
+
+
+def _process_state(pid: int) -> bytes:
+    """The state letter of /proc/PID/stat (R, S, T for stopped, Z, ...), or b"" if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2][1:2]
+    except OSError:
+        return b""
+
+
+def _follow_a_stop(pid: int) -> None:
+    """Ctrl-Z stops the command, which has the terminal; its shell waits for `journal`, which
+    must then stop too, or the shell hangs with no prompt. When the shell continues journal
+    (`fg`, `bg`), journal continues the command, and gives it the terminal back if journal has it."""
+    if _process_state(pid) != b"T":
+        return
+    with contextlib.suppress(OSError):
+        _take_terminal(0)
+    os.kill(os.getpid(), signal.SIGSTOP)
+    # ... continued: in the foreground (`fg`) or not (`bg`)
+    if _is_foreground_terminal(0):
+        previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        try:
+            with contextlib.suppress(OSError):
+                os.tcsetpgrp(0, pid)
+        finally:
+            signal.signal(signal.SIGTTOU, previous)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGCONT)
+
+
+def _pid_gone(pid: int) -> bool:
+    """The process has ended (a zombie counts: it has, though no one has waited for it yet)."""
+    return _process_state(pid) in (b"Z", b"X")    # unknown (no /proc): not gone
 
 
 def _take_terminal(terminal_fd: int) -> None:
@@ -251,8 +305,10 @@ def run_command(
         try:
             returncode, ended_at = _pump(streams, masked_log, child, relay, watch, problems,
                                          _SizeFollower(terminals))
-        finally:
-            child.release()
+            child.wait()
+        except BaseException:
+            child.dismiss()
+            raise
         if child.owns_terminal:
             with contextlib.suppress(OSError):
                 _take_terminal(0)
@@ -270,6 +326,7 @@ def run_command(
         problems=problems,
         log_bytes=log.written,
         ended_at=ended_at,
+        dismiss=child.dismiss,
     )
 
 
@@ -281,8 +338,10 @@ class Child(Protocol):
     status_fd: int | None       # readable once it has ended, if it can tell so
 
     def poll(self) -> int | None: ...
+    def seems_ended(self) -> bool: ...  # for a signal handler: no read, no wait, no lock
     def ended(self) -> float: ...      # time.monotonic() of its end, once poll() said it
-    def release(self) -> None: ...
+    def wait(self) -> None: ...
+    def dismiss(self) -> None: ...     # once the run is on record
 
 
 def _start(argv: Sequence[str], env: Mapping[str, str], child_ends: list[int],
@@ -302,8 +361,8 @@ def _start(argv: Sequence[str], env: Mapping[str, str], child_ends: list[int],
         except OSError:
             pass                # no keeper: the wrapper is the command's parent, as before
     try:
-        process = subprocess.Popen(list(argv), stdout=child_ends[0], stderr=child_ends[1],
-                                   env=dict(env), process_group=0, preexec_fn=own_terminal)
+        process = start_command(argv, stdout=child_ends[0], stderr=child_ends[1],
+                                env=dict(env), process_group=0, preexec_fn=own_terminal)
     except FileNotFoundError:
         raise CannotStart(127, f"command not found: {argv[0]}") from None
     except OSError as exc:
@@ -321,11 +380,16 @@ class _KeptChild:
     def poll(self) -> int | None:
         return self.keeper.poll()
 
+    def seems_ended(self) -> bool:
+        return self.keeper.returncode is not None or self.keeper.has_news()
+
     def ended(self) -> float:
         return self.keeper.ended_at
 
-    def release(self) -> None:
+    def wait(self) -> None:
         self.keeper.wait()
+
+    def dismiss(self) -> None:
         self.keeper.dismiss()
 
 
@@ -343,11 +407,17 @@ class _DirectChild:
             self._ended = time.monotonic()
         return code
 
+    def seems_ended(self) -> bool:
+        return self.process.returncode is not None or _pid_gone(self.pid)
+
     def ended(self) -> float:
         return self._ended
 
-    def release(self) -> None:
+    def wait(self) -> None:
         self.process.wait()
+
+    def dismiss(self) -> None:
+        pass
 
 
 def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: SignalRelay,
@@ -369,6 +439,8 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: 
         events = selector.select(_TICK)
         if returncode is None:
             sizes.check(child.pid)    # the child leads its own process group
+            if child.owns_terminal:
+                _follow_a_stop(child.pid)
         log.tick()
         for key, _mask in events:
             if key.data is None:

@@ -7,6 +7,7 @@ and its exit code, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import NoReturn
 
@@ -21,6 +22,7 @@ _SHORT_LIVED = {"list", "grep", "show", "export", "diff"}
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run `journal ARGV` (default: the process's arguments) and exit with its code."""
     argv = sys.argv[1:] if argv is None else argv
+    _open_closed_standard_streams()
     fast = parse_new(argv[1:]) if argv[:1] == ["new"] else None
     if fast is None:
         if argv[:1] and argv[0] in _SHORT_LIVED:
@@ -41,3 +43,22 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = 130
     sys.stdout.flush()
     sys.exit(code)
+
+
+def _open_closed_standard_streams() -> None:
+    """A closed stdin, stdout or stderr (`journal new -- CMD >&-`, a daemon's launcher) becomes
+    /dev/null: else the next file journal opens (the log, a record) would take its number, and
+    what the command prints would go into it."""
+    for fd, mode, name in ((0, os.O_RDONLY, "stdin"), (1, os.O_WRONLY, "stdout"),
+                           (2, os.O_WRONLY, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        null = os.open(os.devnull, mode)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
