@@ -287,11 +287,15 @@ def test_a_burst_of_signals_as_the_command_ends_never_hangs_journal(repo: Path) 
     import signal
     import time
 
+    up = repo / "up.marker"
     for _ in range(6):
+        up.unlink(missing_ok=True)
         proc = subprocess.Popen([PY, "-m", "journal", "new", "-q", "--", "sh", "-c",
-                                 "trap '' USR1; sleep 0.4"], cwd=repo,
+                                 f"trap '' USR1; touch {up}; sleep 0.2"], cwd=repo,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(0.25)
+        while not up.exists():                   # the command ignores USR1 from here on
+            assert proc.poll() is None
+            time.sleep(0.01)
         end = time.monotonic() + 0.5
         while time.monotonic() < end and proc.poll() is None:
             for _ in range(200):
