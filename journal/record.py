@@ -84,9 +84,12 @@ if TYPE_CHECKING:
         host: str
         pid: int
         git: GitState
-        params: dict[str, Any]
+        params: dict[str, Any]      # nested where the program's config is; None kept (as {})
+        params_from: str            # the parser the program's params came from (argparse, ...)
+        params_default: list[str]   # params the program left at their default
         metrics: dict[str, Any]
         env: dict[str, str]
+        environment: dict[str, Any]   # platform; python, executable, packages, gpus
         log: LogInfo
         series: Series
         error: str
@@ -109,6 +112,9 @@ class Status(StrEnum):
 
 STATUSES = tuple(status.value for status in Status)
 THIS_HOST = os.uname().nodename
+# `[environment] platform` of every run: the kernel and machine, as `platform.platform()` begins
+# (that call costs ~1 ms at start-up; this costs nothing).
+PLATFORM = "-".join((os.uname().sysname, os.uname().release, os.uname().machine))
 
 
 def effective_status(record: Mapping[str, object]) -> str:
@@ -197,12 +203,12 @@ def id_month(run_id: str) -> str:
 
 # -- the schema version ---------------------------------------------------------------------------
 
-SCHEMA_VERSION = 1          # what this journal writes
+SCHEMA_VERSION = 2          # what this journal writes
 # Ordered steps that bring a record of schema N up to N+1, in memory (files are never rewritten
-# behind the user's back). None yet: schema 1 is the first. The step from 1 to 2 comes with the
-# fields of schema 2 (DESIGN.md), and a record of schema 2 is then read by this code path.
+# behind the user's back). Schema 2 only adds fields (`environment`, `params_from`,
+# `params_default`, nested params, None params as {}), so a schema 1 record is one as it is.
 Migration = Callable[[dict[str, object]], dict[str, object]]
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {1: lambda record: record}
 
 
 def upgrade(record: Record, where: str, warn: Callable[[str], None],
@@ -240,9 +246,12 @@ def upgrade(record: Record, where: str, warn: Callable[[str], None],
 # -- fields of the wrong type ----------------------------------------------------------------------
 
 _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
-    **dict.fromkeys(("git", "params", "metrics", "env", "log", "series"), ((dict,), "a table")),
-    **dict.fromkeys(("tags", "command", "amendments", "problems"), ((list,), "a list")),
-    **dict.fromkeys(("id", "note", "status", "host", "cwd", "error"), ((str,), "text")),
+    **dict.fromkeys(("git", "params", "metrics", "env", "log", "series", "environment"),
+                    ((dict,), "a table")),
+    **dict.fromkeys(("tags", "command", "amendments", "problems", "params_default"),
+                    ((list,), "a list")),
+    **dict.fromkeys(("id", "note", "status", "host", "cwd", "error", "params_from"),
+                    ((str,), "text")),
     **dict.fromkeys(("started", "ended"), ((dt.datetime,), "a time")),
     **dict.fromkeys(("exit_code", "pid"), ((int,), "a whole number")),
     "duration": ((int, float), "a number of seconds"),
@@ -319,6 +328,54 @@ def aware(moment: dt.datetime) -> dt.datetime:
 def started_at(record: Mapping[str, object]) -> dt.datetime | None:
     started = record.get("started")
     return aware(started) if isinstance(started, dt.datetime) else None
+
+
+# -- params ---------------------------------------------------------------------------------------
+# A program's params are a table, nested where its config is (Hydra's `[params.model]`), and a
+# value it had as None is kept: TOML has no null, so a record writes it as an empty table
+# (`resume = {}`), which no reader takes for text. Readers address nested params by dotted
+# names (`model.lr`), as `--where` does, through `flat_params`.
+
+
+def is_none_param(value: object) -> bool:
+    """A param the program had as None, as a record holds it (an empty table)."""
+    return value is None or (isinstance(value, Mapping) and not value)
+
+
+def flat_params(record: Mapping[str, object]) -> dict[str, Any]:
+    """The record's params with nested tables as dotted names, and None for a None param."""
+    flat: dict[str, Any] = {}
+
+    def walk(values: Mapping[str, Any], prefix: str) -> None:
+        for key, value in values.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, Mapping) and value:
+                walk(value, f"{name}.")
+            else:
+                flat[name] = None if is_none_param(value) else value
+
+    walk(table(record, "params"), "")
+    return flat
+
+
+def merge_params(base: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with each of `overrides` on top, later ones winning. A dotted name (`--param
+    model.lr=0.1`) replaces the nested value it names (Hydra's `[params.model] lr`) instead of
+    standing beside it."""
+    import copy
+
+    merged: dict[str, Any] = copy.deepcopy(dict(base))
+    for override in overrides:
+        for name, value in override.items():
+            target, key = merged, name
+            while "." in key and key not in target:
+                head, _, rest = key.partition(".")
+                inner = target.get(head)
+                if not isinstance(inner, dict) or not inner:
+                    break
+                target, key = inner, rest
+            target[key] = copy.deepcopy(value)
+    return merged
 
 
 # -- values ---------------------------------------------------------------------------------------

@@ -76,8 +76,9 @@ def test_script_under_journal_new_gives_one_record_with_its_params_and_metrics(r
     record = only_record(repo / ".journal")
     assert record["status"] == "finished" and record["exit_code"] == 0
     assert record["command"] == [PY, "train.py", "--lr", "3e-4", "--api-key", "***"]
-    # argparse gives the defaults too, typed; None is left out (TOML has no null)
-    assert record["params"] == {"lr": 0.0003, "api_key": "***", "batch_size": 32, "opt": "adam"}
+    # argparse gives the defaults too, typed; None stays (TOML has no null: `{}` stands for it)
+    assert record["params"] == {"lr": 0.0003, "api_key": "***", "batch_size": 32, "opt": "adam",
+                                "resume": {}}
     assert record["metrics"] == {"loss": 0.01, "acc": 0.99, "val/acc": 0.8}
     assert record["series"] == {"path": f"metrics/{record['id']}.jsonl", "points": 101}
     lines = side_lines(repo / ".journal", record["id"])
@@ -94,7 +95,8 @@ def test_same_script_standalone_gives_its_own_record_with_the_same_capture(repo:
     record = only_record(repo / ".journal")
     assert record["status"] == "finished" and "exit_code" not in record
     assert record["command"] == ["train.py", "--lr", "3e-4"]
-    assert record["params"] == {"lr": 0.0003, "batch_size": 32, "opt": "adam"}
+    assert record["params"] == {"lr": 0.0003, "batch_size": 32, "opt": "adam", "api_key": {},
+                                "resume": {}}             # None, as TOML holds it
     assert record["metrics"] == {"loss": 0.01, "acc": 0.99, "val/acc": 0.8}
     assert record["series"]["points"] == 101
     assert record["duration"] >= 0 and record["ended"] >= record["started"]
@@ -305,7 +307,7 @@ def test_fold_skips_a_torn_last_line_and_lines_that_do_not_parse(tmp_path: Path)
         b'{"t":4.0,"step":2,"metrics":{"loss":0.125'          # killed mid-write
     )
     folded = sidefile.fold(side)
-    assert folded.params == {"lr": 0.1, "deep": {"a": [1, 2]}}
+    assert folded.params == {"lr": 0.1, "gone": None, "deep": {"a": [1, 2]}}
     assert folded.metrics == {"loss": 0.25, "acc": 0.1, "huge": float("inf")}
     assert folded.points == 2
     assert (folded.status, folded.error) == ("failed", "ValueError: x")
@@ -335,35 +337,69 @@ class Config:
 
 def test_params_from_a_dict_a_namespace_or_a_dataclass() -> None:
     expected = {"lr": 0.0003, "opt": "adam", "out": "runs/x", "sizes": [64, 32],
-                "inner": {"depth": 3}}
+                "inner": {"depth": 3}, "resume": None}
     assert plain_params(Config()) == expected
     namespace = argparse.Namespace(**dataclasses.asdict(Config()))
     assert plain_params(namespace) == expected
     assert plain_params({"lr": 1, "nested": {"a": None, "b": 2**70}}) == \
-        {"lr": 1, "nested": {"b": str(2**70)}}
+        {"lr": 1, "nested": {"a": None, "b": str(2**70)}}
     assert plain_params(None) == {}
     with pytest.raises(TypeError, match="params must be a dict"):
         plain_params(42)
 
 
-def test_log_takes_numbers_only_and_a_finished_run_takes_nothing(
-        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_never_raises_in_the_training_loop_and_a_finished_run_takes_nothing(
+        repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """What W&B and MLflow users write works (a dict, `step=`), params set after start are kept,
+    and a value that is no number is one warning (per name), never an exception mid-training."""
     monkeypatch.chdir(repo)
-    run = api.start(quiet=True)
+    run = api.start(params={"lr": 0.1}, quiet=True)
     try:
-        with pytest.raises(TypeError, match="metric 'acc' must be a number, not str"):
-            run.log(acc="high")
-        with pytest.raises(TypeError, match="step must be an integer"):
-            run.log(step=1.5, acc=1)
-        run.log(step=2, ok=True, small=1)
+        run.log({"loss": 0.5, "val/acc": 0.7}, step=1)
+        run.log(acc="high")
+        run.log(acc="higher")                         # warned once
+        run.log(step=1.5, big=2**70)
+        run.log(2, small=1)                          # the old order: step first
+        run.log("oops")
+        run.params["warmup"] = 500
+        run.log_params(seed=1, resume=None)
+        run.log(step=3, ok=True)
     finally:
         run.finish()
     run.finish()                                    # twice is harmless
     with pytest.raises(RuntimeError, match="is finished"):
         run.log(acc=1)
     assert api.current_run() is None
+    warnings = capsys.readouterr().err.splitlines()
+    assert warnings == [
+        "journal: metric 'acc' is str, not a number: kept in the run's series only, not in [metrics]",
+        f"journal: metric 'big' = {2**70} does not fit in 64 bits: kept as a float",
+        "journal: step must be an integer, not float; logged without a step",
+        "journal: run.log() takes a dict of metrics, not str; nothing was logged",
+    ]
     record = only_record(repo / ".journal")
-    assert record["metrics"] == {"ok": True, "small": 1}
+    assert record["metrics"] == {"loss": 0.5, "val/acc": 0.7, "big": float(2**70), "small": 1,
+                                 "ok": True}
+    assert record["params"] == {"lr": 0.1, "warmup": 500, "seed": 1, "resume": {}}
+    lines = side_lines(repo / ".journal", record["id"])
+    assert [line["metrics"].get("acc") for line in lines if "acc" in line["metrics"]] == \
+        ["high", "higher"]
+    assert [line.get("step") for line in lines] == [1, None, None, None, 2, 3]
+
+
+def test_params_set_after_start_reach_the_wrappers_record(repo: Path) -> None:
+    write_script(repo, """\
+        import journal
+        run = journal.start(params={"lr": 0.1})
+        run.params["warmup"] = 500
+        run.log({"loss": 0.5})
+        run.log_params(seed=7, resume=None)
+        """)
+    done = journal("new", "-q", "--", PY, "train.py", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    record = only_record(repo / ".journal")
+    assert record["params"] == {"lr": 0.1, "warmup": 500, "seed": 7, "resume": {}}
+    assert record["metrics"] == {"loss": 0.5}
 
 
 # --- the logger ---------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_finished_record_has_all_fields_in_offset_time(repo: Path) -> None:
                    PY, "-c", "print('x')", "--lr", "0.1", cwd=repo)
     assert done.returncode == 0, done.stderr
     record = only_record(repo / ".journal")
-    assert record["schema"] == 1
+    assert record["schema"] == 2
     assert record["note"] == "why"
     assert record["tags"] == ["a", "b"]
     assert record["status"] == "finished" and record["exit_code"] == 0

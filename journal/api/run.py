@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Mapping
 
 from journal.api.values import metric_value, plain_params, step_value
-from journal.record import Status, is_valid_id
+from journal.record import INT64, Status, is_valid_id
 from journal.store import sidefile
 
 TYPE_CHECKING = False     # typing and pathlib would cost a script ~10 ms to import
@@ -62,6 +62,8 @@ class Run:
         self.attached = attached            # to a `journal new` wrapper's record
         self.record = record                # as read or written at start
         self.params: dict[str, Any] = dict(record.get("params", {}))
+        self._sent_params: dict[str, Any] = dict(self.params)
+        self._warned: set[str] = set()
         self.metrics: dict[str, Any] = {}   # the last value of each name
         self.log_path: Path | None = None   # the run's log file, once there is one
         self.finished = False
@@ -92,26 +94,80 @@ class Run:
         else:
             self._end(*_outcome(value))   # the exception goes on
 
-    def log(self, step: int | None = None, **metrics: Any) -> None:
-        """Record metrics (numbers), e.g. `run.log(step=10, loss=0.31, acc=0.82)`; a name that is
-        not a Python identifier: `run.log(**{"val/acc": 0.8})`. The last value of each is kept
-        in the record's [metrics]; every call is kept in the side file with its time and step."""
+    def log(self, data: Mapping[str, Any] | None = None, step: int | None = None,
+            **metrics: Any) -> None:
+        """Record metrics: `run.log(loss=0.31, acc=0.82, step=10)`, or a dict as W&B and MLflow
+        take it, `run.log({"val/acc": 0.8, "loss": 0.3}, step=10)`. The last value of each is
+        kept in the record's [metrics]; every call is kept in the side file with its time and
+        step. A value that is no number (text, a huge int, None) never stops the training: one
+        warning names it, and it is kept where it can be (the side file; a huge int as a float)."""
         if self.finished:
             raise RuntimeError(f"journal: run {self.id} is finished; start a new one to log more")
-        if not metrics:
+        if data is not None and not isinstance(data, Mapping):
+            if step is None and isinstance(data, int) and not isinstance(data, bool):
+                data, step = None, data              # run.log(10, loss=...): the old order
+            else:
+                self._warn_once("log", f"run.log() takes a dict of metrics, not "
+                                       f"{type(data).__name__}; nothing was logged")
+                return
+        items = {**{str(k): v for k, v in (data or {}).items()}, **metrics}
+        self._sync_params()
+        if not items:
             return
         values = {}
-        for name, value in metrics.items():
+        for name, value in items.items():
             kind = type(value)
-            values[name] = value if kind is float or kind is int else metric_value(name, value)
-        if step is None:
-            entry = {"t": round(time.time(), 3), "metrics": values}
-        else:
-            step = step if type(step) is int else step_value(step)
-            entry = {"t": round(time.time(), 3), "step": step, "metrics": values}
-        self.metrics.update(values)
+            values[name] = value if kind is float or (kind is int and value in INT64) \
+                else self._metric(name, value)
+        entry: dict[str, Any] = {"t": round(time.time(), 3), "metrics": values}
+        if step is not None:
+            try:
+                entry["step"] = step if type(step) is int else step_value(step)
+            except TypeError as exc:
+                self._warn_once("step", f"{str(exc).removeprefix('journal: ')}; "
+                                        "logged without a step")
+        self.metrics.update({name: value for name, value in values.items()
+                             if type(value) in (int, float, bool)})
         self._points += 1
         self._append(entry)
+
+    def log_params(self, params: Any = None, **more: Any) -> None:
+        """Add or change params after start: `run.log_params(seed=1)`, `run.log_params(args)`
+        (a dict, an argparse.Namespace, a dataclass). `run.params["x"] = 3` is kept too."""
+        self.params.update({**plain_params(params), **plain_params(more)})
+        self._sync_params()
+
+    def _metric(self, name: str, value: Any) -> Any:
+        """A value that is not a plain int or float, as the side file keeps it (with a warning
+        when it cannot be a metric)."""
+        try:
+            number = metric_value(name, value)
+        except TypeError:
+            self._warn_once(name, f"metric {name!r} is {type(value).__name__}, not a number: "
+                                  "kept in the run's series only, not in [metrics]")
+            return plain_params({name: value})[name]
+        if isinstance(number, int) and not isinstance(number, bool) and number not in INT64:
+            self._warn_once(name, f"metric {name!r} = {number} does not fit in 64 bits: "
+                                  "kept as a float")
+            return float(number)
+        return number
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            _warn(message)
+
+    def _sync_params(self) -> None:
+        """Params set after start (`run.params[...] = ...`) go to the side file (attached) or
+        into the record at its end (standalone); each change is sent once."""
+        if self.params == self._sent_params:
+            return
+        changed = {name: value for name, value in self.params.items()
+                   if name not in self._sent_params or self._sent_params[name] != value}
+        self._sent_params = dict(self.params)
+        if changed and self.attached:
+            self._append({"t": round(time.time(), 3),
+                          "params": self._redactor.mapping(plain_params(changed))})
 
     def finish(self) -> None:
         """End the run as `finished`. Standalone, the record gets its metrics now; attached, the
@@ -149,6 +205,7 @@ class Run:
         global _current
         if self.finished or os.getpid() != self._pid:
             return
+        self._sync_params()
         self.finished = True
         if _current is self:
             _current = None
@@ -172,6 +229,10 @@ class Run:
         opened = self._opened
         assert opened is not None
         record = opened.record
+        if self.params:
+            from journal.record import merge_params
+
+            record["params"] = merge_params(record.get("params", {}), plain_params(self.params))
         metrics = {**record.get("metrics", {}), **sidefile.storable(self.metrics)}
         if metrics:
             record["metrics"] = metrics
@@ -235,9 +296,9 @@ def start(note: str | None = None, params: Any = None, tags: Iterable[str] = (),
     return run
 
 
-def log(step: int | None = None, **metrics: Any) -> None:
+def log(data: Mapping[str, Any] | None = None, step: int | None = None, **metrics: Any) -> None:
     """`run.log(...)` on the current run (started now if there is none)."""
-    (_current or start()).log(step, **metrics)
+    (_current or start()).log(data, step, **metrics)
 
 
 def current_run() -> Run | None:

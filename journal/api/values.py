@@ -10,12 +10,15 @@ TYPE_CHECKING = False     # typing costs a script milliseconds to import
 if TYPE_CHECKING:
     from typing import Any
 
-MAX_TEXT = 1000           # characters kept of a param that is neither a number nor text
 
 
 def plain_params(params: Any) -> dict[str, Any]:
     """Params as a table a record can hold, from a dict, an argparse.Namespace (defaults and all),
-    a dataclass or any object with attributes. None values are left out (TOML has no null)."""
+    a dataclass or any object with attributes. A None value stays None (the record keeps it);
+    values become what `journal new`'s hook makes of them (capture/pyhook), so a param reads
+    the same whichever way it came."""
+    from journal.capture.pyhook._journal_hook import plain_value
+
     if params is None:
         return {}
     if isinstance(params, Mapping):
@@ -29,41 +32,13 @@ def plain_params(params: Any) -> dict[str, Any]:
     else:
         raise TypeError(f"journal: params must be a dict, an argparse.Namespace or a dataclass, "
                         f"not {type(params).__name__}")
-    plain = {str(name): _plain(value) for name, value in items.items()}
-    return {name: value for name, value in plain.items() if value is not None}
+    return {str(name): plain_value(value) for name, value in items.items()}
 
 
 def _is_dataclass_instance(value: Any) -> bool:
     # dataclasses is only loaded when the script uses it: then it is in sys.modules already.
     module = sys.modules.get("dataclasses")
     return module is not None and module.is_dataclass(value) and not isinstance(value, type)
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**63 else str(value)
-    if isinstance(value, float):
-        return value
-    if isinstance(value, Mapping):
-        table = {str(k): _plain(v) for k, v in value.items()}
-        return {k: v for k, v in table.items() if v is not None}
-    if _is_dataclass_instance(value):
-        return plain_params(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [item for item in map(_plain, value) if item is not None]
-    item = getattr(value, "item", None)      # numpy and torch scalars
-    if callable(item) and getattr(value, "ndim", None) == 0:
-        try:
-            return _plain(item())
-        except (TypeError, ValueError):
-            pass
-    from enum import Enum
-
-    if isinstance(value, Enum):
-        return _plain(value.value)
-    return str(value)[:MAX_TEXT]            # paths, devices, anything else: as text
 
 
 def metric_value(name: str, value: Any) -> int | float | bool:

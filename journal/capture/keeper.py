@@ -53,6 +53,15 @@ class Orphan(Protocol):
     def orphaned(self, returncode: int, ended_at: float, problems: list[str]) -> None: ...
 
 
+class Inbox(Protocol):
+    """Descriptors to serve beside the output (the Python hook's socket, capture/hook.py)."""
+
+    def started(self, pid: int) -> None: ...          # the command runs, as `pid`
+    def fds(self) -> list[int]: ...
+    def ready(self, fd: int) -> list[int]: ...        # serve fd; returns new fds to watch
+    def is_done(self, fd: int) -> bool: ...
+
+
 class CannotStart(Exception):
     """The command could not be started: `code` (127 not found, 126 not executable) and why."""
 
@@ -77,7 +86,8 @@ class Keeper:
     @classmethod
     def start(cls, argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int], *,
               own_terminal: Callable[[], None] | None, default_signals: Sequence[int],
-              streams: list[tuple[int, Sink]], log: MaskedLog, orphan: Orphan) -> Keeper:
+              streams: list[tuple[int, Sink]], log: MaskedLog, orphan: Orphan,
+              inbox: Inbox | None = None) -> Keeper:
         """Fork the keeper, which starts `argv` with `child_ends` as its stdout and stderr, in a
         process group of its own (`own_terminal` also gives it the terminal), with
         `default_signals` back at their defaults. CannotStart when the command cannot start;
@@ -91,7 +101,7 @@ class Keeper:
                 os.close(lifeline_write)
                 os.close(status_read)
                 _keep(argv, env, child_ends, own_terminal, default_signals, streams, log,
-                      orphan, lifeline_read, status_write)
+                      orphan, inbox, lifeline_read, status_write)
                 code = 0
             finally:
                 os._exit(code)
@@ -164,7 +174,7 @@ class Keeper:
 def _keep(argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int],
           own_terminal: Callable[[], None] | None, default_signals: Sequence[int],
           streams: list[tuple[int, Sink]], log: MaskedLog, orphan: Orphan,
-          lifeline: int, status: int) -> None:
+          inbox: Inbox | None, lifeline: int, status: int) -> None:
     """The keeper's life: start the command, tell the wrapper, wait; take over if it dies."""
     for signum in IGNORED_BY_THE_KEEPER:
         signal.signal(signum, signal.SIG_IGN)
@@ -192,14 +202,14 @@ def _keep(argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int]
         _say(status, f"E126 cannot execute {argv[0]}: {exc.strerror}")
         return
     finally:
-        for end in child_ends:
+        for end in set(child_ends):     # one descriptor twice when both streams share a terminal
             os.close(end)
     _say(status, f"P{process.pid}")
     ended_at = _wait_for_the_command(process, lifeline, status, streams)
     if ended_at is None:
         return                            # dismissed: the wrapper recorded the run
     orphan.taken_over(keeper_pid, command_ended=bool(ended_at))
-    _copy_to_the_end([stream for stream in streams if stream[0] >= 0], log)
+    _copy_to_the_end([stream for stream in streams if stream[0] >= 0], log, inbox)
     log.close()
     if process.returncode is None:
         process.wait()
@@ -254,25 +264,38 @@ def _wait_for_the_command(process: subprocess.Popen[bytes], lifeline: int, statu
                 streams[int(index)] = (-1, sink)
 
 
-def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog) -> None:
+def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog, inbox: Inbox | None
+                     ) -> None:
     """What the wrapper did, without it: every chunk to the log and to its destination, until
-    every writer has closed the output."""
+    every writer has closed the output; and the hook's reports, to the same end."""
     selector = selectors.DefaultSelector()
     for read_end, sink in streams:
         selector.register(read_end, selectors.EVENT_READ, sink)
-    while selector.get_map():
+    for fd in inbox.fds() if inbox is not None else ():
+        selector.register(fd, selectors.EVENT_READ, None)
+    streams_open = len(streams)
+    while streams_open:
         for key, _mask in selector.select(0.5):
+            if key.data is None:
+                assert inbox is not None
+                for new in inbox.ready(key.fd):
+                    selector.register(new, selectors.EVENT_READ, None)
+                if inbox.is_done(key.fd):
+                    selector.unregister(key.fd)
+                continue
             try:
                 data = os.read(key.fd, _CHUNK)
             except OSError:            # EIO: the pseudo-terminal's child side is closed
                 data = b""
             if not data:
                 selector.unregister(key.fd)
+                streams_open -= 1
                 continue
             log.write(data)
             key.data.write(data)
             if key.data.reader_gone:     # `| head` went away: the command must see it too
                 selector.unregister(key.fd)
+                streams_open -= 1
                 with contextlib.suppress(OSError):
                     os.close(key.fd)
         log.tick()

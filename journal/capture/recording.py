@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any, cast
 from journal.capture.gitstate import CodeState, capture_code_state, redirected_output
 from journal.capture.params import params_from_argv
 from journal.errors import StoreError
-from journal.record import SCHEMA_VERSION, THIS_HOST, Record, Status, new_run_id
+from journal.record import (
+    PLATFORM,
+    SCHEMA_VERSION,
+    THIS_HOST,
+    Record,
+    Status,
+    merge_params,
+    new_run_id,
+)
 from journal.redact import Redactor
 from journal.store import sidefile
 from journal.store.config import Config, load_config
@@ -47,6 +55,8 @@ from journal.store.records import (
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from journal.capture.hook import HookInbox, HookReport
 
 
 @dataclass
@@ -129,10 +139,21 @@ def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]
                      "JOURNAL_DIR": str(context.journal_dir)}
         masker = LogMasker(run.redactor, known_secrets(
             request.command, run.record.get("command", []), context.environ, run.redactor))
-        result = run_command(list(request.command), env=child_env,
-                             log_file=log_path(context.journal_dir, run.run_id), relay=relay,
-                             watch=scanner.feed if scanner else None, log_masker=masker,
-                             orphan=_Orphan(run, request))
+        inbox = _hook_inbox(run, request)
+        try:
+            if inbox is not None:
+                from journal.capture.hook import hook_environment
+
+                child_env = hook_environment(child_env, inbox.address)
+            result = run_command(list(request.command), env=child_env,
+                                 log_file=log_path(context.journal_dir, run.run_id), relay=relay,
+                                 watch=scanner.feed if scanner else None, log_masker=masker,
+                                 orphan=_Orphan(run, request, inbox), inbox=inbox)
+            if inbox is not None:
+                inbox.drain()
+        finally:
+            if inbox is not None:
+                inbox.close()
         record = run.record
         if result.error:
             record["error"] = result.error
@@ -145,7 +166,8 @@ def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]
         if scanner is not None:
             scanner.close()
         status = _status_of(result.exit_code, result.child_signal, result.received_signal)
-        status = _fold_child(run, request, status, scanner.metrics if scanner else {})
+        status = _fold_child(run, request, status, scanner.metrics if scanner else {},
+                             inbox.report if inbox is not None else None)
         try:
             finish_run(run, warn, status=status, exit_code=result.exit_code,
                        ended_at=result.ended_at)
@@ -162,13 +184,16 @@ class _Orphan:
     when the wrapper is killed (SIGKILL) while its command runs: who copies the output on, then
     how the run ended, as the wrapper would have recorded it, with the reason in `problems`."""
 
-    def __init__(self, run: OpenRun, request: NewRun) -> None:
+    def __init__(self, run: OpenRun, request: NewRun, inbox: HookInbox | None) -> None:
         self.run = run
         self.request = request
+        self.inbox = inbox
         self.wrapper = os.getpid()
 
     def taken_over(self, keeper_pid: int, command_ended: bool) -> None:
         record = self.run.record
+        if self.inbox is not None:
+            _adopt_hook_fields(self.run, self.inbox.report)
         record["pid"] = keeper_pid        # the run is still going while the keeper is
         if command_ended:
             self._note(f"journal's wrapper (pid {self.wrapper}) was killed while it recorded the "
@@ -189,7 +214,11 @@ class _Orphan:
                 log_path(run.journal_dir, run.run_id).stat().st_size
         child_signal = -returncode if returncode < 0 else None
         exit_code = 128 + child_signal if child_signal else returncode
-        status = _fold_child(run, self.request, _status_of(exit_code, child_signal, None), {})
+        if self.inbox is not None:
+            self.inbox.drain()
+            self.inbox.close()
+        status = _fold_child(run, self.request, _status_of(exit_code, child_signal, None), {},
+                             self.inbox.report if self.inbox is not None else None)
         finish_run(run, lambda _message: None, status=status, exit_code=exit_code,
                    ended_at=ended_at)
 
@@ -198,16 +227,21 @@ class _Orphan:
         record["problems"] = [*record.get("problems", []), problem]
 
 
-def _fold_child(run: OpenRun, request: NewRun, status: str, from_output: Mapping[str, Any]
-                ) -> str:
-    """Bring in what the command gave through the Python API (its side file) and the metrics
-    matched in its output. The wrapper is the only writer of these fields, and it writes them
-    once, after the command exited: the command's writes and the wrapper's never cross.
-    Explicit `--param`/`--metric` win over the API, which wins over what was parsed or matched."""
+def _fold_child(run: OpenRun, request: NewRun, status: str, from_output: Mapping[str, Any],
+                hook: HookReport | None) -> str:
+    """Bring in what the command gave through the Python API (its side file), what the Python
+    hook reported, and the metrics matched in its output. The wrapper is the only writer of
+    these fields: the command's writes and the wrapper's never cross. Explicit `--param` and
+    `--metric` win over the API, which wins over the hook, which wins over what was parsed from
+    the command line or matched in the output."""
     record = run.record
     side = sidefile.fold(sidefile.path(run.journal_dir, run.run_id))
+    if hook is not None:
+        _take_hook_report(run, request, hook)
     if side.params:
-        record["params"] = {**run.argv_params, **side.params, **request.params}
+        hook_params = hook.params if hook is not None else None
+        record["params"] = merge_params(run.argv_params if hook_params is None else hook_params,
+                                        side.params, request.params)
     metrics = {**from_output, **side.metrics, **record.get("metrics", {})}
     if metrics:
         record["metrics"] = metrics
@@ -217,6 +251,71 @@ def _fold_child(run: OpenRun, request: NewRun, status: str, from_output: Mapping
     if status == Status.FINISHED and side.status in (Status.FAILED, Status.INTERRUPTED):
         status = side.status    # the script said so, though it exited 0
     return status
+
+
+def _hook_inbox(run: OpenRun, request: NewRun) -> HookInbox | None:
+    """The socket a Python command's start-up hook reports to; None when the command is not
+    Python, the hook is turned off (`[capture] python_hook = false`), or no socket can be had
+    (then the record says so, and the command runs all the same)."""
+    from journal.capture.hook import HookInbox, is_python_command
+
+    if not run.config.python_hook or not is_python_command(request.command,
+                                                            run.context.environ):
+        return None
+
+    def show_params(report: HookReport) -> None:
+        """The record shows the program's params while it runs (`journal list`, `show`)."""
+        _take_hook_report(run, request, report)
+        with contextlib.suppress(StoreError):
+            write_record(run)
+
+    try:
+        return HookInbox(on_params=show_params)
+    except OSError as exc:
+        run.record["problems"] = [*run.record.get("problems", []),
+                                  f"the Python hook was off: no socket for it ({exc.strerror})"]
+        return None
+
+
+def _take_hook_report(run: OpenRun, request: NewRun, report: HookReport) -> None:
+    """The hook's params replace journal's guess from the command line (the program's own
+    parse knows its defaults, and what the guess got wrong); `--param` stays on top."""
+    record = run.record
+    if report.params is not None:
+        record["params"] = merge_params(report.params, request.params)
+        if report.parser:
+            record["params_from"] = report.parser
+        defaults = [name for name in report.defaults if name not in request.params]
+        if defaults:
+            record["params_default"] = defaults
+        else:
+            record.pop("params_default", None)
+    if report.environment:
+        record["environment"] = {**record.get("environment", {}), **report.environment}
+    if report.problems:
+        problems = record.get("problems", [])
+        record["problems"] = [*problems, *(text for text in report.problems
+                                           if text not in problems)]
+
+
+def _adopt_hook_fields(run: OpenRun, report: HookReport) -> None:
+    """The keeper, taking over: what the wrapper had written of the hook's reports (the keeper's
+    copy of the record is from before the command started) is where its own reports build on."""
+    from journal.store.records import read_record
+
+    current = read_record(run_path(run.journal_dir, run.run_id), None)
+    if current is None:
+        return
+    parser = current.get("params_from")
+    if isinstance(parser, str) and isinstance(current.get("params"), dict):
+        report.params = {**current["params"], **(report.params or {})}
+        report.parser = report.parser or parser
+        defaults = current.get("params_default")
+        if isinstance(defaults, list):
+            report.defaults = [*report.defaults, *(str(name) for name in defaults)]
+    environment = current.get("environment")
+    if isinstance(environment, dict):
+        report.environment = {**environment, **report.environment}
 
 
 def note_series(run: OpenRun, points: int) -> None:
@@ -272,6 +371,7 @@ def _initial_record(request: NewRun, context: Context, code: CodeState, config: 
         record["metrics"] = dict(request.metrics)
     if env:
         record["env"] = env
+    record["environment"] = {"platform": PLATFORM}
     return record
 
 
@@ -326,7 +426,7 @@ def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
     record["ended"] = max(ended, started) if started is not None else ended   # a frozen clock
     record["duration"] = round(ended_at - run.clock_start, 3)
     record["exit_code"] = exit_code
-    for name in ("env", "log", "series"):   # tables added late still come after params/metrics
+    for name in ("env", "environment", "log", "series"):   # late tables after params/metrics
         if name in record:
             record[name] = record.pop(name)
     try:

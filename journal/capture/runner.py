@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
 import selectors
 import signal
 import subprocess
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from journal.capture.keeper import CannotStart, Orphan, start_command
+from journal.capture.keeper import CannotStart, Inbox, Orphan, start_command
 from journal.capture.sinks import LogMasker, MaskedLog, Sink, open_log
 
 if TYPE_CHECKING:
@@ -104,6 +103,17 @@ class _SizeFollower:
         if changed:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process_group, signal.SIGWINCH)
+
+
+def _same_terminal(first: int, second: int) -> bool:
+    """Both descriptors are one terminal (not merely two terminals)."""
+    try:
+        if not (os.isatty(first) and os.isatty(second)):
+            return False
+        a, b = os.fstat(first), os.fstat(second)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
 
 
 def _open_pty_like(terminal_fd: int) -> tuple[int, int]:
@@ -262,13 +272,15 @@ def run_command(
     watch: Callable[[int, bytes], None] | None = None,
     log_masker: LogMasker | None = None,
     orphan: Orphan | None = None,
+    inbox: Inbox | None = None,
 ) -> RunResult:
     """Run `argv`, copying its output through and to `log_file`, with `relay` (entered by the
     caller) passing signals on. `watch(stream, data)`, if given, sees every chunk after it was
     passed on (stream 0 is stdout, 1 is stderr), so it never delays the bytes; if it fails, it is
     dropped and the run goes on. `log_masker` masks secrets in what goes to the log (the
     terminal gets the output as it is). With `orphan`, the command is started by a keeper
-    (capture/keeper.py) that tells `orphan` how the run ended if this process is killed."""
+    (capture/keeper.py) that tells `orphan` how the run ended if this process is killed.
+    `inbox` (the Python hook's reports, capture/hook.py) is served while the output is copied."""
     stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     stderr_fd = sys.stderr.fileno() if stderr_fd is None else stderr_fd
     problems: list[str] = []
@@ -283,28 +295,38 @@ def run_command(
     child_ends: list[int] = []
     terminals: list[tuple[int, int]] = []   # (the user's terminal, our pseudo-terminal)
     try:
-        for fd, name in ((stdout_fd, "stdout"), (stderr_fd, "stderr")):
-            if os.isatty(fd):
-                read_end, write_end = _open_pty_like(fd)
-                terminals.append((fd, read_end))
-            else:
-                read_end, write_end = os.pipe()
-            streams.append((read_end, Sink(fd, f"writing to {name}", problems)))
-            child_ends.append(write_end)
+        if _same_terminal(stdout_fd, stderr_fd):
+            # One pseudo-terminal for both, as a plain run has one terminal for both: what the
+            # command writes to either arrives in the order written (tracebacks, progress bars).
+            read_end, write_end = _open_pty_like(stdout_fd)
+            terminals.append((stdout_fd, read_end))
+            streams.append((read_end, Sink(stdout_fd, "writing to the terminal", problems)))
+            child_ends += [write_end, write_end]
+        else:
+            for fd, name in ((stdout_fd, "stdout"), (stderr_fd, "stderr")):
+                if os.isatty(fd):
+                    read_end, write_end = _open_pty_like(fd)
+                    terminals.append((fd, read_end))
+                else:
+                    read_end, write_end = os.pipe()
+                streams.append((read_end, Sink(fd, f"writing to {name}", problems)))
+                child_ends.append(write_end)
         masked_log = MaskedLog(log, log_masker)
         try:
             child = _start(argv, env, child_ends, _is_foreground_terminal(0), relay, streams,
-                           masked_log, orphan)
+                           masked_log, orphan, inbox)
         except CannotStart as exc:
             return RunResult(exc.code, error=exc.message, problems=problems)
         finally:
-            for end in child_ends:
+            for end in set(child_ends):
                 with contextlib.suppress(OSError):
                     os.close(end)
         relay.started(child)
+        if inbox is not None:
+            inbox.started(child.pid)
         try:
             returncode, ended_at = _pump(streams, masked_log, child, relay, watch, problems,
-                                         _SizeFollower(terminals))
+                                         _SizeFollower(terminals), inbox)
             child.wait()
         except BaseException:
             child.dismiss()
@@ -346,7 +368,7 @@ class Child(Protocol):
 
 def _start(argv: Sequence[str], env: Mapping[str, str], child_ends: list[int],
            hand_over_terminal: bool, relay: SignalRelay, streams: list[tuple[int, Sink]],
-           log: MaskedLog, orphan: Orphan | None) -> Child:
+           log: MaskedLog, orphan: Orphan | None, inbox: Inbox | None) -> Child:
     """The command, started by a keeper (or directly, without `orphan` or when no process can
     be forked); CannotStart when it cannot be."""
     own_terminal = (lambda: _take_terminal(0)) if hand_over_terminal else None
@@ -356,7 +378,7 @@ def _start(argv: Sequence[str], env: Mapping[str, str], child_ends: list[int],
         try:
             keeper = Keeper.start(argv, env, child_ends, own_terminal=own_terminal,
                                   default_signals=relay.defaults(), streams=streams, log=log,
-                                  orphan=orphan)
+                                  orphan=orphan, inbox=inbox)
             return _KeptChild(keeper, hand_over_terminal)
         except OSError:
             pass                # no keeper: the wrapper is the command's parent, as before
@@ -422,20 +444,23 @@ class _DirectChild:
 
 def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: SignalRelay,
           watch: Callable[[int, bytes], None] | None, problems: list[str],
-          sizes: _SizeFollower) -> tuple[int, float]:
+          sizes: _SizeFollower, inbox: Inbox | None) -> tuple[int, float]:
     """Copy the child's output to where it belongs and to the log, as it comes (the log is written
-    unbuffered: a SIGKILL of `journal` loses nothing already read), until every writer has closed
-    it: the child's own children may write after it ended, as with `cmd | cat`. A signal after
-    the child ended ends that wait. Returns the child's return code and when it ended."""
+    unbuffered: a SIGKILL of `journal` loses nothing already read), until the child has ended and
+    every writer has closed its output: the child's own children may write after it ended, as
+    with `cmd | cat`. A signal after the child ended ends that wait. Returns the child's return
+    code and when it ended."""
     selector = selectors.DefaultSelector()
     for index, (read_end, sink) in enumerate(streams):
         selector.register(read_end, selectors.EVENT_READ, (index, sink))
+    streams_open = len(streams)
     if child.status_fd is not None:
         selector.register(child.status_fd, selectors.EVENT_READ, None)    # wakes at its end
+    for fd in inbox.fds() if inbox is not None else ():
+        selector.register(fd, selectors.EVENT_READ, _HOOK)
     returncode: int | None = None
     ended_at = 0.0
-    while len(selector.get_map()) > (1 if returncode is None and child.status_fd is not None
-                                     else 0):
+    while streams_open or returncode is None:
         events = selector.select(_TICK)
         if returncode is None:
             sizes.check(child.pid)    # the child leads its own process group
@@ -445,6 +470,10 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: 
         for key, _mask in events:
             if key.data is None:
                 continue                          # the child's end: polled below
+            if key.data is _HOOK:
+                assert inbox is not None
+                _serve(inbox, selector, key.fd)
+                continue
             try:
                 data = os.read(key.fd, _CHUNK)
             except OSError as exc:   # a pseudo-terminal reports EIO once the child side is closed
@@ -453,6 +482,7 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: 
                 data = b""
             if not data:
                 selector.unregister(key.fd)
+                streams_open -= 1
                 continue
             index, sink = key.data
             # The log first: a wrapper killed between the two writes has the output on record
@@ -463,6 +493,7 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: 
                 # The reader of journal's output went away (`| head`): the child's next write
                 # must find its pipe closed too, as it would without journal (SIGPIPE, EPIPE).
                 selector.unregister(key.fd)
+                streams_open -= 1
                 _close_read_end(streams, key.fd)
                 if isinstance(child, _KeptChild):
                     child.keeper.let_go(index)
@@ -482,13 +513,19 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: 
         elif relay.late:
             break   # Ctrl-C while late output is awaited ends the wait (the record is the child's)
     selector.close()
-    while returncode is None:
-        select.select([child.status_fd] if child.status_fd is not None else [], [], [], _TICK)
-        returncode = child.poll()
-        ended_at = child.ended()
     relay.child_ended = True
     log.close()
     return returncode, ended_at
+
+
+_HOOK = object()     # the selector's mark on the Python hook's sockets
+
+
+def _serve(inbox: Inbox, selector: selectors.BaseSelector, fd: int) -> None:
+    for new in inbox.ready(fd):
+        selector.register(new, selectors.EVENT_READ, _HOOK)
+    if inbox.is_done(fd):
+        selector.unregister(fd)
 
 
 def _close_read_end(streams: list[tuple[int, Sink]], fd: int) -> None:

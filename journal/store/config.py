@@ -42,6 +42,9 @@ CONFIG_TEMPLATE = """\
 # Extra glob patterns for untracked files whose contents never go into a patch
 # (added to .env*, *.pem, *.key, id_rsa*, credentials*, *.kdbx, .netrc, ...).
 # left_out = ["*.secret"]
+# A Python command gets a start-up hook that records every argument it parsed (defaults
+# included) and the packages it imported; false turns it off.
+# python_hook = true
 
 [redact]
 # Extra words that mark an argument or key=value name as a credential
@@ -79,6 +82,7 @@ class Config:
     redact_values: tuple[str, ...] = ()
     env_allow: tuple[str, ...] = DEFAULT_ENV_ALLOW
     metric_patterns: tuple[str, ...] = ()
+    python_hook: bool = True
     source: Path | None = field(default=None, compare=False)
 
 
@@ -88,6 +92,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, type]]] = {
         "untracked_max_bytes": ("untracked_max_bytes", int),
         "git_timeout": ("git_timeout", float),
         "left_out": ("left_out", list),
+        "python_hook": ("python_hook", bool),
     },
     "redact": {"names": ("redact_names", list), "values": ("redact_values", list)},
     "env": {"allow": ("env_allow", list)},
@@ -171,6 +176,10 @@ def metric_pattern_problem(pattern: str) -> str | None:
 
 
 def _checked(value: Any, expected: type, name: str, path: Path) -> Any:
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: {name} must be true or false")
+        return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if expected is list:

@@ -82,7 +82,7 @@ def fold(file: Path) -> Folded:
                         folded.metrics[name] = value
             params = entry.get("params")
             if isinstance(params, dict):
-                folded.params.update(storable(params))
+                folded.params.update(storable(params, keep_none=True))
             status = entry.get("status")
             if isinstance(status, str):
                 folded.status = status
@@ -98,13 +98,15 @@ def _holdable_number(value: Any) -> bool:
     return isinstance(value, int) and value in INT64
 
 
-def storable(value: Any) -> Any:
-    """`value` with what TOML cannot hold (null, huge ints) left out, tables and arrays included."""
+def storable(value: Any, *, keep_none: bool = False) -> Any:
+    """`value` with what a record cannot hold (huge ints; null, unless `keep_none`: a param's
+    None is kept in a table, record.py says how) left out, tables and arrays included."""
     if isinstance(value, dict):
-        kept = {str(k): storable(v) for k, v in value.items()}
-        return {k: v for k, v in kept.items() if v is not None}
+        kept = {str(k): storable(v, keep_none=keep_none) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None or keep_none}
     if isinstance(value, list):
-        return [item for item in map(storable, value) if item is not None]
+        return [item for item in (storable(v, keep_none=keep_none) for v in value)
+                if item is not None]
     if isinstance(value, str) or _holdable_number(value):
         return value
     return None

@@ -125,6 +125,10 @@ def _write_table(table: Mapping[str, Any], path: tuple[str, ...], lines: list[st
     tables = [(k, v) for k, v in table.items() if isinstance(v, Mapping)]
     arrays = [(k, v) for k, v in table.items() if is_table_array(v)]
     for key, value in table.items():
+        if value is None and path[:1] == ("params",):
+            # TOML has no null: a param the program had as None is an empty table (record.py).
+            lines.append(f"{format_key(str(key))} = {{}}")
+            continue
         if value is None or isinstance(value, Mapping) or is_table_array(value):
             continue
         lines.append(f"{format_key(str(key))} = {toml_value(value)}")

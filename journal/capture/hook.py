@@ -1,0 +1,218 @@
+"""The wrapper's side of the Python start-up hook (capture/pyhook): which commands get it, the
+socket its reports arrive on, and what the reports add up to.
+
+A Python command gets the hook through its environment: `PYTHONPATH` starts with the pyhook
+folder and `JOURNAL_HOOK` names a socket in a private temporary folder, which the wrapper (and
+its keeper, if the wrapper is killed) reads while the command runs. Reports come as one JSON
+document per connection; nothing the hook saw touches the disk before the wrapper has masked it.
+
+Which process's report counts: the first process that reports parsed arguments (rank 0's under
+a launcher: the hook keeps other ranks and launchers quiet) and its later parses; the
+environment of that process, else of the command's own process, else of the first to report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HOOK_FOLDER = Path(__file__).with_name("pyhook")
+MAX_REPORT = 4 << 20          # bytes of one report; a bigger one is cut off and dropped
+_PYTHON = re.compile(r"(?:python|pypy)[0-9.]*(?:\.exe)?|ipython3?")
+
+
+def is_python_command(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """A Python interpreter, a script with a Python shebang (torchrun, accelerate, a console
+    script), or a launcher given one (`uv run train.py`, `srun python ...`, `env X=1 python`)."""
+    if not argv:
+        return False
+    if any(_PYTHON.fullmatch(os.path.basename(arg)) or arg.endswith(".py") for arg in argv):
+        return True
+    program = shutil.which(argv[0], path=environ.get("PATH")) if os.sep not in argv[0] \
+        else argv[0]
+    if program is None:
+        return False
+    try:
+        with open(program, "rb") as handle:
+            first = handle.read(256).partition(b"\n")[0]
+    except OSError:
+        return False
+    return first.startswith(b"#!") and (b"python" in first or b"pypy" in first)
+
+
+def hook_environment(environ: Mapping[str, str], address: str) -> dict[str, str]:
+    """The command's environment with the hook in it."""
+    path = environ.get("PYTHONPATH", "")
+    return {**environ, "JOURNAL_HOOK": address,
+            "PYTHONPATH": f"{HOOK_FOLDER}{os.pathsep}{path}" if path else str(HOOK_FOLDER)}
+
+
+@dataclass
+class HookReport:
+    """What the hook's reports add up to, as the record takes it."""
+
+    params: dict[str, Any] | None = None       # None: no parser reported
+    parser: str | None = None                  # argparse, click, hydra
+    defaults: list[str] = field(default_factory=list)   # params the program left at default
+    environment: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+class HookInbox:
+    """The socket the hook reports to, served by the wrapper's output loop (and the keeper's)."""
+
+    def __init__(self, on_params: Callable[[HookReport], None] | None = None) -> None:
+        """`on_params` is told each time parsed arguments arrive (the record shows them while
+        the run goes on)."""
+        self.folder = tempfile.mkdtemp(prefix="journal-hook-")
+        self.address = os.path.join(self.folder, "s")
+        if len(self.address.encode()) > 100:       # AF_UNIX paths are short (108 bytes)
+            os.rmdir(self.folder)
+            self.folder = tempfile.mkdtemp(prefix="journal-hook-", dir="/tmp")
+            self.address = os.path.join(self.folder, "s")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.address)
+        self.listener.listen(64)
+        self.listener.setblocking(False)
+        os.set_inheritable(self.listener.fileno(), False)
+        self.command_pid: int | None = None
+        self.on_params = on_params
+        self.report = HookReport()
+        self._open: dict[int, tuple[socket.socket, bytearray]] = {}
+        self._params_pid: int | None = None
+        self._environment_pid: int | None = None
+
+    def started(self, pid: int) -> None:
+        self.command_pid = pid
+
+    def fds(self) -> list[int]:
+        return [self.listener.fileno(), *self._open]
+
+    def ready(self, fd: int) -> list[int]:
+        """Serve `fd` (one of `fds()`); returns descriptors opened now, to be watched too."""
+        if fd == self.listener.fileno():
+            accepted: list[int] = []
+            while True:
+                try:
+                    connection, _ = self.listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    return accepted
+                except OSError:
+                    return accepted
+                connection.setblocking(False)
+                self._open[connection.fileno()] = (connection, bytearray())
+                accepted.append(connection.fileno())
+        connection, buffer = self._open[fd]
+        try:
+            data = connection.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except OSError:
+            data = b""
+        if data and len(buffer) + len(data) <= MAX_REPORT:
+            buffer += data
+            return []
+        self._open.pop(fd)
+        connection.close()
+        if not data:
+            self._take(bytes(buffer))
+        else:
+            self.report.problems.append(f"a report of the Python hook over {MAX_REPORT} bytes "
+                                        "was dropped")
+        return []
+
+    def is_done(self, fd: int) -> bool:
+        return fd != self.listener.fileno() and fd not in self._open
+
+    def drain(self, timeout: float = 1.0) -> None:
+        """Read what is still on its way (the environment, sent at the command's exit)."""
+        import selectors
+        import time
+
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            for fd in self.fds():
+                selector.register(fd, selectors.EVENT_READ)
+            while True:
+                events = selector.select(0 if not self._open else
+                                         max(0.0, deadline - time.monotonic()))
+                if not events:
+                    break
+                for key, _ in events:
+                    for new in self.ready(key.fd):
+                        selector.register(new, selectors.EVENT_READ)
+                    if self.is_done(key.fd):
+                        selector.unregister(key.fd)
+                if time.monotonic() > deadline:
+                    break
+
+    def close(self) -> None:
+        for connection, _ in self._open.values():
+            connection.close()
+        self._open.clear()
+        self.listener.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.address)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.folder)
+
+    def _take(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        pid = message.get("pid")
+        kind = message.get("kind")
+        report = self.report
+        if kind == "problem" and isinstance(message.get("text"), str):
+            report.problems.append(message["text"])
+        elif kind == "params" and isinstance(message.get("params"), dict):
+            if self._params_pid is None:
+                self._params_pid = pid
+            elif pid != self._params_pid:
+                return                 # another process's: a helper the program started
+            report.params = {**(report.params or {}), **message["params"]}
+            report.parser = str(message.get("parser") or "") or None
+            defaults = message.get("defaults")
+            if isinstance(defaults, list):
+                given = set(message["params"]) - {str(name) for name in defaults}
+                report.defaults = [name for name in dict.fromkeys([*report.defaults, *defaults])
+                                   if isinstance(name, str) and name not in given]
+            self._environment_from(message, pid, partial=True)
+            if self.on_params is not None:
+                self.on_params(report)
+        elif kind == "environment":
+            self._environment_from(message, pid, partial=False)
+
+    def _environment_from(self, message: dict[str, Any], pid: Any, *, partial: bool) -> None:
+        """Keep the environment of the process whose params count, else of the command itself,
+        else the first one told."""
+        def rank(candidate: Any) -> int:
+            if candidate is not None and candidate == self._params_pid:
+                return 3
+            if candidate is not None and candidate == self.command_pid:
+                return 2
+            return 1
+
+        if self._environment_pid is not None and rank(pid) < rank(self._environment_pid):
+            return
+        if self._environment_pid is not None and rank(pid) == rank(self._environment_pid) \
+                and pid != self._environment_pid:
+            return
+        keep = ("python", "executable") if partial else ("python", "executable", "packages", "gpus")
+        environment = {name: message[name] for name in keep if message.get(name) not in (None, "")}
+        if pid == self._environment_pid:
+            environment = {**self.report.environment, **environment}
+        self._environment_pid = pid
+        self.report.environment = environment
