@@ -342,6 +342,22 @@ def is_none_param(value: object) -> bool:
     return value is None or (isinstance(value, Mapping) and not value)
 
 
+def read_none_params(record: Record) -> Record:
+    """`record` (as just parsed) with each param written `{}` read back as None, in place."""
+    def walk(values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if isinstance(value, dict):
+                if value:
+                    walk(value)
+                else:
+                    values[key] = None
+
+    params = record.get("params")
+    if isinstance(params, dict):
+        walk(params)
+    return record
+
+
 def flat_params(record: Mapping[str, object]) -> dict[str, Any]:
     """The record's params with nested tables as dotted names, and None for a None param."""
     flat: dict[str, Any] = {}
@@ -356,6 +372,21 @@ def flat_params(record: Mapping[str, object]) -> dict[str, Any]:
 
     walk(table(record, "params"), "")
     return flat
+
+
+def param_value(params: Mapping[str, Any], name: str) -> Any:
+    """The param `name` (a dotted name reaches into a nested table: `model.lr`), or None."""
+    if name in params:
+        value = params[name]
+        return None if is_none_param(value) else value
+    head, dot, rest = name.partition(".")
+    while dot:
+        inner = params.get(head)
+        if isinstance(inner, Mapping) and inner:
+            return param_value(inner, rest)
+        more, dot, rest = rest.partition(".")
+        head = f"{head}.{more}"                     # a key with a dot in it: `a.b` in [params]
+    return None
 
 
 def merge_params(base: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -459,7 +490,8 @@ def searchable_lines(record: Mapping[str, object]) -> Iterator[tuple[str, str]]:
     elif isinstance(command, str):
         yield from lines("command", command)
     for name in ("params", "metrics"):
-        for key, value in table(record, name).items():
+        values = flat_params(record) if name == "params" else table(record, name)
+        for key, value in values.items():
             shown = key if key.isprintable() else printable(key)   # no tab, no newline
             yield from lines(f"{name}.{shown}", f"{key} = {scalar_text(value)}")
     git = table(record, "git")

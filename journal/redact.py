@@ -83,7 +83,7 @@ TOKEN_SHAPES = (
     r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",   # JWT
 )
 # The literal start of every shape above (and the webhook below): no prefix, no token.
-_SHAPE_PREFIXES = ("sk-", "sk_", "rk_", "gh", "github_pat_", "AKIA", "ASIA", "xox", "xapp-", "hf_",
+_SHAPE_PREFIXES = ("sk-", "sk_", "rk_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "AKIA", "ASIA", "xox", "xapp-", "hf_",
                    "glpat-", "AIza", "ya29.", "npm_", "pypi-", "r8_", "SG.", "eyJ",
                    "hooks.slack.com/services/")
 _SLACK_WEBHOOK = r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9/]+"
@@ -154,6 +154,13 @@ _IN_A_COMMAND_LINE = (
     (("curl",), re.compile(r"(?P<keep>(?<![\w-])(?:-u|--user|-U|--proxy-user)(?:[ \t]+|=)?[^\s:\"']*:)[^\s\"';&|]+")),
     (("login",), re.compile(r"(?P<keep>\blogin[ \t]+)[A-Za-z0-9_\-.]{16,}")),
 )
+# `Authorization:` in the cases people write it (the header's pattern is case-insensitive; a
+# lower() copy of megabytes of output for each check would cost more than the check).
+_AUTHORIZATION = ("uthorization", "UTHORIZATION")
+# Every literal a pattern of `shapes` needs (UTF-8): without one of them, nothing can match.
+_TRIGGERS = tuple(word.encode() for word in (
+    *_SHAPE_PREFIXES, "PRIVATE KEY", "://", *_AUTHORIZATION, "Bearer ",
+    *(word for words, _pattern in _IN_A_COMMAND_LINE for word in words)))
 
 _NAME_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
@@ -209,6 +216,7 @@ class Redactor:
                         if self.is_secret_name(name) and _looks_like_a_secret(value)},
                        key=len, reverse=True)
         self._known = re.compile("|".join(map(re.escape, known))) if known else None
+        self._known_bytes = [value.encode("utf-8", "surrogateescape") for value in known]
 
     def is_secret_name(self, name: str) -> bool:
         parts = _name_parts(name)
@@ -229,6 +237,16 @@ class Redactor:
             return False                       # `max_tokens`, `num_keys`, `eos_token`
         return parts[-1] in SECRET_LAST_WORDS or joined.endswith(SECRET_SUFFIXES)
 
+    def may_hold_secret(self, data: bytes) -> bool:
+        """False when `shapes` surely finds nothing in `data` (UTF-8): none of the literal parts
+        its patterns need is there. A few substring scans in C, instead of decoding megabytes
+        of output and running the patterns (the log masker's fast path)."""
+        if self._custom_shapes:
+            return True
+        if any(value in data for value in self._known_bytes):
+            return True
+        return any(trigger in data for trigger in _TRIGGERS)
+
     def shapes(self, text: str) -> str:
         """Mask secret-shaped values only: token formats, private keys, URL passwords, headers.
 
@@ -242,7 +260,7 @@ class Redactor:
             text = self._shapes.sub(MASK, text)
         if "://" in text and "@" in text:
             text = _URL_PASSWORD.sub(lambda m: m["user"] + ":" + MASK + "@", text)
-        if ":" in text and "authorization" in text.lower():
+        if ":" in text and any(word in text for word in _AUTHORIZATION):
             text = _AUTH_HEADER.sub(lambda m: m.string[m.start():m.start("value")] + MASK, text)
         for words, pattern in _IN_A_COMMAND_LINE:     # `curl -u user:X` in a script too
             if any(word in text for word in words):

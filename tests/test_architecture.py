@@ -52,7 +52,8 @@ EXEMPT = {"journal"}     # the package's __init__: lazy re-exports of the public
 # Heavy or special libraries, each imported in one context only, so its use cannot spread.
 OWNERS = {
     "typer": {"journal.cli.app"},
-    "click": set(),                       # typer vendors it: use typer.*
+    # typer vendors it: use typer.*; the Python hook reads a program's own click commands
+    "click": {"journal.capture.pyhook._journal_hook"},
     "markdown_it": {"journal.render.markdown"},
     "rich": {"journal.read.show"},
     "tomlkit": {"journal.store.records"},

@@ -23,6 +23,7 @@ from conftest import git, journal, records
 from readkit import both, cli, ids_listed, now, record_path, write_run
 
 import journal.store.index as journal_index
+from journal.record import SCHEMA_VERSION
 from journal.store.files import write_atomic
 from journal.store.index import cache_path
 from journal.store.source import RunSource
@@ -109,6 +110,7 @@ def test_records_round_trip_through_the_index_unchanged(tmp_path: Path) -> None:
         'tagged = { "$float" = "inf" }\n')))
     from_file = tomllib.loads(path.read_text())
     assert from_file["params"]["at"] == dt.time(3, 4, 5, 500000)
+    from_file["schema"] = SCHEMA_VERSION            # an older schema is upgraded as it is read
     source = RunSource(jd, print, environ=os.environ)
     assert source.index is not None
     from_index = source.get(run_id).record

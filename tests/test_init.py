@@ -109,7 +109,7 @@ def test_bad_config_value_names_the_setting(repo: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.decode().splitlines()
     assert lines[0].endswith("unknown setting capture.untracked_max_byte")
-    assert lines[1] == "hint: known: untracked_max_bytes, git_timeout, left_out"
+    assert lines[1] == "hint: known: untracked_max_bytes, git_timeout, left_out, python_hook"
 
 
 def test_journal_new_without_init_still_keeps_scratch_files_out_of_git(repo: Path) -> None:

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from journal.capture.sinks import MaskedLog, Sink
 
-_CHUNK = 65536
+_CHUNK = 1 << 20
 _DISMISS = b"x"
 IGNORED_BY_THE_KEEPER = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                          signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTOU, signal.SIGWINCH,

@@ -52,6 +52,7 @@ class LogMasker:
         self.redactor = redactor
         values = [value for value in secrets if len(value) >= MIN_SECRET]
         self._values = re.compile("|".join(map(re.escape, values))) if values else None
+        self._value_bytes = [value.encode("utf-8", "surrogateescape") for value in values]
         self._pending = b""
         self._pending_since = 0.0
         self._in_key = False        # inside a private key block that began in an earlier line
@@ -90,6 +91,9 @@ class LogMasker:
     def _mask(self, data: bytes) -> bytes:
         if not data:
             return data
+        if not self._in_key and not self.redactor.may_hold_secret(data) \
+                and not any(value in data for value in self._value_bytes):
+            return data       # the usual chunk: a few scans in C, no decoding, no patterns
         text = data.decode("utf-8", "surrogateescape")
         masked = text
         if self._in_key:      # the rest of a key whose first line was masked before

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 PASSED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
 FORWARDED_SIGNALS = ENDING_SIGNALS + PASSED_SIGNALS
-_CHUNK = 65536
+_CHUNK = 1 << 20     # bytes read at once: the pipes below are made this big (Linux)
 _TICK = 0.1         # seconds between looks at the child, the window size and the signals
 
 
@@ -103,6 +103,15 @@ class _SizeFollower:
         if changed:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process_group, signal.SIGWINCH)
+
+
+def _enlarge(pipe: int) -> None:
+    """A 1 MiB pipe instead of 64 KiB: a chatty command's output is copied in 16x fewer rounds
+    (each a read, two writes and a look for secrets). Where it cannot be had, as it is."""
+    import fcntl
+
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), _CHUNK)
 
 
 def _same_terminal(first: int, second: int) -> bool:
@@ -309,6 +318,7 @@ def run_command(
                     terminals.append((fd, read_end))
                 else:
                     read_end, write_end = os.pipe()
+                    _enlarge(read_end)
                 streams.append((read_end, Sink(fd, f"writing to {name}", problems)))
                 child_ends.append(write_end)
         masked_log = MaskedLog(log, log_masker)

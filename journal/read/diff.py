@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from journal.git import GitFailed, exclude_pathspec
 from journal.read.codediff import NoCode, State, compare
-from journal.record import Record, StoredRun, is_number, table, text_list
+from journal.record import Record, StoredRun, flat_params, is_number, table, text_list
 from journal.store.config import load_config
 from journal.store.context import Context
 from journal.store.files import open_regular
@@ -54,8 +54,9 @@ def diff_runs(source: RunSource, ref1: str, ref2: str, *, out: TextIO, context: 
         out.write(printable(f"{ref1} and {ref2} are the same run: {a.id}") + "\n")
         return
     lines = _header(a, b)
-    lines += _compared("params", table(a.record, "params"), table(b.record, "params"))
+    lines += _compared("params", flat_params(a.record), flat_params(b.record))
     lines += _compared("metrics", table(a.record, "metrics"), table(b.record, "metrics"))
+    lines += _environment(table(a.record, "environment"), table(b.record, "environment"))
     lines += _facts(a, b)
     code, patch = _code(source.journal_dir, a, b, context.environ, context.cwd)
     lines += ["", *code]
@@ -96,6 +97,35 @@ def _compared(title: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
     if same:
         lines += _wrapped("  same: ", [f"{printable(name)}={_show(old[name])}" for name in same])
     return lines
+
+
+def _environment(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What the programs ran on: interpreter, platform, GPUs, and package versions (a changed
+    version is a difference worth seeing). Only what both runs recorded is compared: a run of
+    a shell command has no packages to compare with."""
+    if not old or not new:
+        return [] if not old and not new else ["", f"environment: only in {'B' if new else 'A'}"]
+    old_flat, new_flat = _flat_environment(old), _flat_environment(new)
+    names = [name for name in dict.fromkeys([*old_flat, *new_flat])
+             if (name in old_flat and name in new_flat)
+             or (name.startswith("package ") and "packages" in old and "packages" in new)]
+    changed = [name for name in names
+               if not _same(old_flat.get(name, MISSING), new_flat.get(name, MISSING))]
+    if not changed:
+        return ["", f"environment: the same ({len(names)} facts and packages)"]
+    lines = ["", f"environment: {len(changed)} of {len(names)} differ"]
+    for name in changed:
+        lines.append(f"  {printable(name)}  {_show(old_flat.get(name, MISSING))} \u2192 "
+                     f"{_show(new_flat.get(name, MISSING))}")
+    return lines
+
+
+def _flat_environment(environment: Mapping[str, Any]) -> dict[str, Any]:
+    flat = {name: value for name, value in environment.items() if name != "packages"}
+    packages = environment.get("packages")
+    if isinstance(packages, Mapping):
+        flat.update({f"package {name}": version for name, version in packages.items()})
+    return flat
 
 
 def _wrapped(lead: str, items: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.record import StoredRun, finite_number, table
+from journal.record import StoredRun, finite_number, flat_params, table
 from journal.render.markdown import code_span, inline_text, split_title, table_cell
 from journal.render.run import FIELDS, RunFields
 from journal.render.template import DAY, ROOT, RUN, Field, Filler, Value
@@ -136,7 +136,7 @@ def day_fields(day: dt.date, runs: Sequence[StoredRun]) -> dict[str, Filler]:
 def varying_params(runs: Sequence[StoredRun]) -> list[str] | None:
     """The params whose value differs between the runs that have params (what a reader
     compares); None when none does, so each run shows its first few instead."""
-    tables = [params for run in runs if (params := table(run.record, "params"))]
+    tables = [params for run in runs if (params := flat_params(run.record))]
     names: dict[str, None] = {}
     for params in tables:
         names.update(dict.fromkeys(params))
@@ -181,7 +181,7 @@ class TemplateRunFields(Mapping[str, Filler]):
         return sum(1 for _ in self)
 
     def _key_params(self) -> Value:
-        params = table(self.run.record, "params")
+        params = flat_params(self.run.record)
         names = [name for name in self.key_params if name in params] if self.key_params else list(params)
         more = max(0, len(names) - KEY_PARAMS)
         names = names[:KEY_PARAMS]

@@ -15,7 +15,15 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from journal.record import Record, Status, StoredRun, aware, effective_status, table
+from journal.record import (
+    Record,
+    Status,
+    StoredRun,
+    aware,
+    effective_status,
+    flat_params,
+    table,
+)
 from journal.text import human_duration, json_text, printable, printable_block
 
 HEADLINE_METRICS = 3      # metrics shown on a `journal list` line (the first ones of a run)
@@ -30,7 +38,7 @@ def rows(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any]]]:
     params: dict[str, None] = {}
     metrics: dict[str, None] = {}
     for run in runs:
-        params.update(dict.fromkeys(table(run.record, "params")))
+        params.update(dict.fromkeys(flat_params(run.record)))
         metrics.update(dict.fromkeys(table(run.record, "metrics")))
     header = [*COLUMNS, *(f"params.{name}" for name in params),
               *(f"metrics.{name}" for name in metrics)]
@@ -50,7 +58,7 @@ def rows(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any]]]:
             "tags": _tags(record.get("tags")),
         }
         for table_name, names in (("params", params), ("metrics", metrics)):
-            values = table(record, table_name)
+            values = flat_params(record) if table_name == "params" else table(record, table_name)
             for name in names:
                 row[f"{table_name}.{name}"] = values.get(name)
         found.append({name: _plain(value) for name, value in row.items()})

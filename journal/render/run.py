@@ -19,11 +19,22 @@ import datetime as dt
 import functools
 import re
 import shlex
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from journal.record import Record, Status, StoredRun, aware, finite_number, listed, short_id, table
+from journal.record import (
+    Record,
+    Status,
+    StoredRun,
+    aware,
+    finite_number,
+    flat_params,
+    listed,
+    short_id,
+    table,
+    text_list,
+)
 from journal.render.markdown import (
     code_block,
     code_span,
@@ -128,13 +139,42 @@ def _pairs_inline(values: Mapping[str, Any]) -> str:
     return ", ".join(code_span(f"{name}={format_value(value)}") for name, value in values.items())
 
 
-def _pairs_table(values: Mapping[str, Any], header: str) -> str:
+def _pairs_table(values: Mapping[str, Any], header: str, at_default: Sequence[str] = ()) -> str:
+    """A two-column table; a value the program left at its default says so."""
     if not values:
         return ""
+    defaults = set(at_default)
     rows = [f"| {header} | value |", "|---|--:|"]
-    rows += [f"| {table_cell(name) or ' '} | {table_cell(format_value(value)) or ' '} |"
-             for name, value in values.items()]
+    rows += [f"| {table_cell(name) or ' '} | {table_cell(format_value(value)) or ' '}"
+             f"{' (default)' if name in defaults else ''} |" for name, value in values.items()]
     return "\n".join(rows) + "\n"
+
+
+def _params_table(record: Record) -> str:
+    return _pairs_table(flat_params(record), "param", text_list(record.get("params_default")))
+
+
+def _environment_items(record: Record) -> list[str]:
+    """The facts list's lines about what the program ran on (schema 2's [environment])."""
+    environment = table(record, "environment")
+    items = []
+    python = environment.get("python")
+    if python:
+        where = environment.get("executable")
+        items.append(f"**Python:** {code_span(format_value(python))}"
+                     + (f" ({code_span(format_value(where))})" if where else ""))
+    if environment.get("platform"):
+        items.append(f"**Platform:** {code_span(format_value(environment['platform']))}")
+    gpus = _strings(environment.get("gpus"))
+    if gpus:
+        items.append("**GPUs:** " + ", ".join(map(code_span, gpus)))
+    packages = environment.get("packages")
+    if isinstance(packages, Mapping) and packages:
+        pairs = [f"{name}=={format_value(version)}" for name, version in packages.items()]
+        more = len(pairs) - MAX_PATHS
+        items.append("**Packages:** " + ", ".join(map(code_span, pairs[:MAX_PATHS]))
+                     + (f" and {more} more" if more > 0 else ""))
+    return items
 
 
 # -- files named by the record ------------------------------------------------------------------
@@ -338,6 +378,7 @@ class _Run:
         env = table(record, "env")
         if env:
             items.append("**Environment:** " + _pairs_inline(env))
+        items += _environment_items(record)
         log = table(record, "log")
         if log.get("path"):
             size = finite_number(log.get("bytes"))
@@ -417,10 +458,10 @@ _FIELD_GROUPS: tuple[tuple[str, Callable[[_Run], Mapping[str, str]]], ...] = (
     ("host cwd", lambda p: {name: inline_text(format_value(p.record.get(name, "")))
                             for name in ("host", "cwd")}),
     ("command command_inline", _command_fields),
-    ("params_table", lambda p: {"params_table": _pairs_table(table(p.record, "params"), "param")}),
+    ("params_table", lambda p: {"params_table": _params_table(p.record)}),
     ("metrics_table",
      lambda p: {"metrics_table": _pairs_table(table(p.record, "metrics"), "metric")}),
-    ("params_inline", lambda p: {"params_inline": _pairs_inline(table(p.record, "params"))}),
+    ("params_inline", lambda p: {"params_inline": _pairs_inline(flat_params(p.record))}),
     ("metrics_inline", lambda p: {"metrics_inline": _pairs_inline(table(p.record, "metrics"))}),
     ("tags", lambda p: {"tags": ", ".join(map(code_span, _strings(p.record.get("tags"))))}),
     ("log_path", lambda p: {"log_path": _file_path(p, table(p.record, "log").get("path"))}),
@@ -475,7 +516,9 @@ def run_markdown(run: StoredRun, journal_dir: Path, *, heading_level: int = 2, d
     if fields["command"]:
         blocks += ["**Command**\n", fields["command"]]
     if fields["params_table"]:
-        blocks += ["**Params**\n", fields["params_table"]]
+        source = run.record.get("params_from")
+        blocks += [f"**Params**{f' (as {source} parsed them)' if isinstance(source, str) else ''}"
+                   "\n", fields["params_table"]]
     if fields["metrics_table"]:
         blocks += ["**Metrics**\n", fields["metrics_table"]]
     if diff:

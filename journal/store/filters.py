@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journal.errors import UsageError
-from journal.record import STATUSES, aware, id_time, typed_value
+from journal.record import STATUSES, aware, id_time, param_value, typed_value
 from journal.text import printable
 
 _RELATIVE = re.compile(r"(?P<count>\d+)\s*(?P<unit>m|min|h|d|w)", re.I)
@@ -73,13 +73,20 @@ class Filters:
 
 
 def lookup(record: Mapping[str, Any], table: str | None, name: str) -> Any:
+    """A metric's or param's value (params by dotted name into nested ones), or a field's."""
+    if table == "params":
+        params = record.get("params")
+        return param_value(params, name) if isinstance(params, Mapping) else None
     if table is not None:
         values = record.get(table)
         return values.get(name) if isinstance(values, Mapping) else None
-    for table_name in ("metrics", "params"):
-        values = record.get(table_name)
-        if isinstance(values, Mapping) and name in values:
-            return values[name]
+    metrics = record.get("metrics")
+    if isinstance(metrics, Mapping) and name in metrics:
+        return metrics[name]
+    params = record.get("params")
+    found = param_value(params, name) if isinstance(params, Mapping) else None
+    if found is not None:
+        return found
     value = record.get(name)
     return value if isinstance(value, (str, int, float, bool)) else None
 

@@ -42,6 +42,7 @@ from journal.record import (
     StoredRun,
     aware,
     effective_status,
+    flat_params,
     id_month,
     is_valid_id,
     searchable_text,
@@ -52,7 +53,7 @@ from journal.store.records import read_record, second_copy_warning
 
 # The index's own layout (2: ctime in stat keys, `$` keys escaped in JSON; 4: a record's warnings
 # kept) and the record schema it was read for: either changing rebuilds it.
-INDEX_VERSION = 4 * 1000 + SCHEMA_VERSION
+INDEX_VERSION = 5 * 1000 + SCHEMA_VERSION
 RACY_SECONDS = 2.0          # a folder younger than this is rescanned next time too
 PARALLEL_FROM = 2000        # records to parse before using more than one process
 BUSY_TIMEOUT_MS = 5000
@@ -68,7 +69,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT,
     warnings TEXT,             -- what reading the file warned (another schema, odd fields), or NULL
     tags TEXT,                 -- JSON array
-    params TEXT,               -- JSON object
+    params TEXT,               -- JSON object, nested params under dotted names (--where)
     metrics TEXT,              -- JSON object
     record TEXT NOT NULL,      -- the whole record, JSON with tagged datetimes
     search TEXT NOT NULL       -- `field<TAB>line` lines that grep reads
@@ -237,7 +238,7 @@ def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
             # Said again whenever the indexed copy is handed out, as reading the file would.
             "\n".join(problems) or None,
             _dumps(tags if isinstance(tags, list) else []),
-            _dumps(table(record, "params")), _dumps(table(record, "metrics")),
+            _dumps(flat_params(record)), _dumps(table(record, "metrics")),
             _dumps(record), searchable_text(record),
         )
     except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use

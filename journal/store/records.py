@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from journal.errors import StoreError
-from journal.record import is_valid_id, upgrade, warn_of_wrong_fields
+from journal.record import is_valid_id, read_none_params, upgrade, warn_of_wrong_fields
 from journal.store.files import create_exclusive, read_regular, reason, write_atomic
 from journal.store.lock import record_lock
 from journal.store.paths import run_path
@@ -89,7 +89,7 @@ def _load(path: Path) -> tuple[str, Record]:
         raise NotARecord(str(exc)) from exc
     except RecursionError:          # thousands of nested brackets
         raise NotARecord("nested too deeply") from None
-    return text, record
+    return text, read_none_params(record)
 
 
 def _quiet(_message: str) -> None:

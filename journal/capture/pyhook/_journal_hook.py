@@ -55,12 +55,12 @@ def install(address: str) -> None:
     _before = frozenset(name.partition(".")[0] for name in sys.modules)
     import atexit
 
+    atexit.register(_safely, _report_environment)
     sys.meta_path.insert(0, _PostImport(WATCHED))
     for name, patch in WATCHED.items():
         module = sys.modules.get(name)
         if module is not None:                  # imported before us (by a .pth file)
             _safely(patch, module)
-    atexit.register(_safely, _report_environment)
 
 
 def _is_rank_zero() -> bool:
@@ -156,7 +156,17 @@ def _send(report: dict[str, Any]) -> None:
         connection.close()
 
 
+def _forget_modules_since(loaded: set[str]) -> None:
+    """Take out of sys.modules what the hook itself imported (json, _socket, ...): the program
+    finds the modules it expects, as without the hook (a later import loads them again). Not
+    the interpreter's built-in ones: Python 3.8 keeps atexit's callbacks in its module."""
+    for name in set(sys.modules) - loaded - set(sys.builtin_module_names):
+        sys.modules.pop(name, None)
+
+
 def _safely(call: Callable[..., object], *args: Any) -> None:
+    """`call`, its failure reported and swallowed, the modules it imported forgotten."""
+    loaded = set(sys.modules)
     try:
         call(*args)
     except Exception as exc:
@@ -166,6 +176,8 @@ def _safely(call: Callable[..., object], *args: Any) -> None:
                            f"{type(exc).__name__}: {exc}"[:MAX_TEXT]})
         except Exception:
             pass
+    finally:
+        _forget_modules_since(loaded)
 
 
 def _report_params(parser: str, params: Any, defaults: list[str]) -> None:
@@ -270,12 +282,14 @@ def _gpus() -> list[str]:
 
 
 def _caller(skip: tuple[str, ...]) -> str:
-    """The module whose code made the current call, passing over `skip` and this module."""
+    """The module whose code made the current call, passing over `skip` and this module; the
+    main module by its real name (`python -m torch.distributed.run` runs as `__main__`)."""
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         name = str(frame.f_globals.get("__name__", ""))
         if name not in skip and name != __name__:
-            return name
+            spec = frame.f_globals.get("__spec__")
+            return str(getattr(spec, "name", name)) if name == "__main__" and spec else name
         frame = frame.f_back
     return ""
 
