@@ -409,7 +409,8 @@ LOGGING = """\
     import journal
     log = journal.logger("train")         # before the run: the console only, until it starts
     log.info("before the run")
-    run = journal.start(note="logger test", params={"lr": 0.1, "opt": "adam"}, quiet=True)
+    run = journal.start(note="logger test", params={"lr": 0.1, "opt": "adam"}, quiet=True,
+                        console=False)          # the log is the logger's, timestamped
     assert journal.logger("train") is log
     journal.logger()
     logging.getLogger("train.sub").info("epoch 1 done")
@@ -540,3 +541,32 @@ def test_redaction_names_never_apply_to_the_records_own_fields(repo: Path) -> No
     record = only_record(repo / ".journal")
     assert record["note"] == "a plain note"
     assert record["params"] == {"lr": 0.1, "note": "***"}      # a param named `note` is masked
+
+
+def test_a_standalone_run_keeps_what_it_printed_in_its_log(repo: Path) -> None:
+    """`python train.py` with journal.start(): its prints, its stderr and its subprocesses'
+    output reach the console as they are and the run's log as well (masked), so `journal grep`
+    finds the number it printed."""
+    write_script(repo, """\
+        import os, subprocess, sys
+        import journal
+        print("before the run")
+        run = journal.start(params={"lr": 0.1}, quiet=True)
+        print("val acc 80.22")
+        print("warning: hf_abcdefghijklmnopqrstuvwxyz0123456789 leaked", file=sys.stderr)
+        subprocess.run([sys.executable, "-c", "print('from a child')"])
+        os.write(1, b"raw bytes\\n")
+        run.finish()
+        print("after the run")
+        """)
+    done = run_script(repo, "train.py")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"before the run\nval acc 80.22\nfrom a child\nraw bytes\nafter the run\n"
+    assert b"hf_abcdefghijklmnopqrstuvwxyz0123456789" in done.stderr     # the console: as it is
+    record = only_record(repo / ".journal")
+    log = (repo / ".journal" / record["log"]["path"]).read_text()
+    assert sorted(log.splitlines()) == sorted(["val acc 80.22", "warning: *** leaked",
+                                               "from a child", "raw bytes"])
+    assert record["log"]["bytes"] == len(log.encode())
+    found = journal("grep", "-F", "80.22", cwd=repo)
+    assert found.returncode == 0 and record["id"].encode() in found.stdout

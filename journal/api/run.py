@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, Protocol
 
+    from journal.api.console import ConsoleTee
     from journal.capture.recording import OpenRun
     from journal.record import Record
     from journal.redact import Redactor
@@ -72,6 +73,7 @@ class Run:
         self._quiet = quiet
         self._side_file = sidefile.path(journal_dir, run_id)
         self._fd: int | None = None
+        self._console: ConsoleTee | None = None   # standalone: the console teed to the log
         self._side_failed = False
         self._points = 0
         self._pid = os.getpid()             # a forked child does not finish its parent's run
@@ -79,6 +81,10 @@ class Run:
         log = record.get("log")
         if attached and isinstance(log, Mapping) and log.get("path"):
             self.log_path = journal_dir / str(log["path"])
+
+    @property
+    def console_teed(self) -> bool:
+        return self._console is not None
 
     def __repr__(self) -> str:
         state = "finished" if self.finished else "attached" if self.attached else "running"
@@ -240,6 +246,9 @@ class Run:
             note_series(opened, self._points)
         if error:
             record["error"] = error
+        if self._console is not None:
+            self._console.stop()
+            self._console = None
         log = record.get("log")
         if self.log_path is not None and log is not None:
             try:
@@ -279,16 +288,18 @@ class Run:
 
 
 def start(note: str | None = None, params: Any = None, tags: Iterable[str] = (), *,
-          quiet: bool = False) -> Run:
+          quiet: bool = False, console: bool = True) -> Run:
     """Start a run: attach to the `journal new` wrapper's record if there is one, else write a
     new record (code state captured as by `journal new`; `command` is sys.argv). A run still
-    going in this process is finished first. `quiet`: no final report on stderr (standalone)."""
+    going in this process is finished first. `quiet`: no final report on stderr (standalone).
+    `console`: standalone, what the script prints also goes to the run's log (as under
+    `journal new`)."""
     global _current
     if _current is not None and not _current.finished and _current._pid == os.getpid():
         _current.finish()
     plain = plain_params(params)
     tag_list = [tags] if isinstance(tags, str) else [str(tag) for tag in tags]
-    run = _attach(note, plain, tag_list) or _standalone(note, plain, tag_list, quiet)
+    run = _attach(note, plain, tag_list) or _standalone(note, plain, tag_list, quiet, console)
     _current = run
     _install_exit_hook()
     for watcher in _watchers:
@@ -379,7 +390,8 @@ def _join_note_and_tags(path: Path, redactor: Redactor, note: str, tags: list[st
         return None
 
 
-def _standalone(note: str | None, params: dict[str, Any], tags: list[str], quiet: bool) -> Run:
+def _standalone(note: str | None, params: dict[str, Any], tags: list[str], quiet: bool,
+                console: bool) -> Run:
     from pathlib import Path
 
     from journal.capture.recording import NewRun, open_run
@@ -391,7 +403,21 @@ def _standalone(note: str | None, params: dict[str, Any], tags: list[str], quiet
     run = Run(opened.run_id, context.journal_dir, opened.redactor, attached=False,
               record=opened.record, opened=opened, quiet=quiet)
     _install_signal_hooks()
+    if console and _console_is_ours():
+        from journal.api.console import ConsoleTee
+
+        log_file = run._open_log_file()
+        if log_file is not None:
+            run._console = ConsoleTee.start(log_file, opened.redactor, list(sys.argv))
     return run
+
+
+def _console_is_ours() -> bool:
+    """sys.stdout and sys.stderr write to fds 1 and 2 (not a notebook's own streams)."""
+    try:
+        return sys.stdout.fileno() == 1 and sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 # -- how a run ends

@@ -39,6 +39,9 @@ class LoggedRun(Protocol):
     @property
     def record(self) -> Record: ...
 
+    @property
+    def console_teed(self) -> bool: ...   # its console goes to its log already (api/console.py)
+
     def _open_log_file(self) -> Path | None: ...
 
 
@@ -72,7 +75,8 @@ def run_started(run: LoggedRun) -> None:
             root.removeHandler(handler)
             handler.close()
             _files.pop(mark, None)
-    path = run._open_log_file() if not run.attached and run.id not in _files else None
+    path = run._open_log_file() if not run.attached and not run.console_teed \
+        and run.id not in _files else None
     if path is not None:
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter(FILE_FORMAT, DATE_FORMAT))

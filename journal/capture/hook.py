@@ -20,12 +20,14 @@ import re
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 HOOK_FOLDER = Path(__file__).with_name("pyhook")
+SHOW_AFTER = 1.0             # seconds after params arrive before the running record shows them
 MAX_REPORT = 4 << 20          # bytes of one report; a bigger one is cut off and dropped
 _PYTHON = re.compile(r"(?:python|pypy)[0-9.]*(?:\.exe)?|ipython3?")
 
@@ -71,8 +73,9 @@ class HookInbox:
     """The socket the hook reports to, served by the wrapper's output loop (and the keeper's)."""
 
     def __init__(self, on_params: Callable[[HookReport], None] | None = None) -> None:
-        """`on_params` is told each time parsed arguments arrive (the record shows them while
-        the run goes on)."""
+        """`on_params` is told of parsed arguments that arrived, once the run has gone on for
+        SHOW_AFTER seconds since (the record shows them while a long run goes on; a short run
+        does not pay for a write it does not need)."""
         self.folder = tempfile.mkdtemp(prefix="journal-hook-")
         self.address = os.path.join(self.folder, "s")
         if len(self.address.encode()) > 100:       # AF_UNIX paths are short (108 bytes)
@@ -86,6 +89,7 @@ class HookInbox:
         os.set_inheritable(self.listener.fileno(), False)
         self.command_pid: int | None = None
         self.on_params = on_params
+        self._params_since: float | None = None    # params arrived then, not yet told
         self.report = HookReport()
         self._open: dict[int, tuple[socket.socket, bytearray]] = {}
         self._params_pid: int | None = None
@@ -129,6 +133,13 @@ class HookInbox:
             self.report.problems.append(f"a report of the Python hook over {MAX_REPORT} bytes "
                                         "was dropped")
         return []
+
+    def tick(self) -> None:
+        if self._params_since is None or self.on_params is None:
+            return
+        if time.monotonic() - self._params_since >= SHOW_AFTER:
+            self._params_since = None
+            self.on_params(self.report)
 
     def is_done(self, fd: int) -> bool:
         return fd != self.listener.fileno() and fd not in self._open
@@ -190,8 +201,8 @@ class HookInbox:
                 report.defaults = [name for name in dict.fromkeys([*report.defaults, *defaults])
                                    if isinstance(name, str) and name not in given]
             self._environment_from(message, pid, partial=True)
-            if self.on_params is not None:
-                self.on_params(report)
+            if self._params_since is None:
+                self._params_since = time.monotonic()
         elif kind == "environment":
             self._environment_from(message, pid, partial=False)
 

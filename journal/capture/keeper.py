@@ -60,6 +60,7 @@ class Inbox(Protocol):
     def fds(self) -> list[int]: ...
     def ready(self, fd: int) -> list[int]: ...        # serve fd; returns new fds to watch
     def is_done(self, fd: int) -> bool: ...
+    def tick(self) -> None: ...                       # a few times a second
 
 
 class CannotStart(Exception):
@@ -299,6 +300,8 @@ def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog, inbox: Inb
                 with contextlib.suppress(OSError):
                     os.close(key.fd)
         log.tick()
+        if inbox is not None:
+            inbox.tick()
     selector.close()
 
 

@@ -114,7 +114,7 @@ def _enlarge(pipe: int) -> None:
         fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), _CHUNK)
 
 
-def _same_terminal(first: int, second: int) -> bool:
+def same_terminal(first: int, second: int) -> bool:
     """Both descriptors are one terminal (not merely two terminals)."""
     try:
         if not (os.isatty(first) and os.isatty(second)):
@@ -125,7 +125,7 @@ def _same_terminal(first: int, second: int) -> bool:
     return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
 
 
-def _open_pty_like(terminal_fd: int) -> tuple[int, int]:
+def open_pty_like(terminal_fd: int) -> tuple[int, int]:
     """A pseudo-terminal the size of `terminal_fd`, passing output bytes through untranslated."""
     import termios
 
@@ -304,17 +304,17 @@ def run_command(
     child_ends: list[int] = []
     terminals: list[tuple[int, int]] = []   # (the user's terminal, our pseudo-terminal)
     try:
-        if _same_terminal(stdout_fd, stderr_fd):
+        if same_terminal(stdout_fd, stderr_fd):
             # One pseudo-terminal for both, as a plain run has one terminal for both: what the
             # command writes to either arrives in the order written (tracebacks, progress bars).
-            read_end, write_end = _open_pty_like(stdout_fd)
+            read_end, write_end = open_pty_like(stdout_fd)
             terminals.append((stdout_fd, read_end))
             streams.append((read_end, Sink(stdout_fd, "writing to the terminal", problems)))
             child_ends += [write_end, write_end]
         else:
             for fd, name in ((stdout_fd, "stdout"), (stderr_fd, "stderr")):
                 if os.isatty(fd):
-                    read_end, write_end = _open_pty_like(fd)
+                    read_end, write_end = open_pty_like(fd)
                     terminals.append((fd, read_end))
                 else:
                     read_end, write_end = os.pipe()
@@ -477,6 +477,8 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: 
             if child.owns_terminal:
                 _follow_a_stop(child.pid)
         log.tick()
+        if inbox is not None:
+            inbox.tick()
         for key, _mask in events:
             if key.data is None:
                 continue                          # the child's end: polled below
