@@ -601,3 +601,25 @@ def test_a_script_without_a_shebang_runs_with_sh_as_in_a_shell(repo: Path) -> No
     done = journal("new", "-q", "--", "./run.sh", "arg", cwd=repo)
     assert (done.returncode, done.stdout) == (0, b"from sh arg\n")
     assert only_record(repo / ".journal")["status"] == "finished"
+
+
+def test_stdout_and_stderr_on_one_terminal_keep_their_order(repo: Path) -> None:
+    """Both streams are the user's one terminal: the command gets one pseudo-terminal for
+    both, so lines written alternately to each arrive in the order written, on the screen and
+    in the log (two pseudo-terminals would let one overtake the other), and a progress bar
+    redrawn around a print leaves no stale copy."""
+    script = ("import os, sys\n"
+              "for i in range(200):\n"
+              "    os.write(1, b'out %d\\n' % i)\n"
+              "    os.write(2, b'err %d\\n' % i)\n"
+              "os.write(2, b'\\r 50%|#####     |')\n"
+              "os.write(1, b'\\nprinted\\n')\n"
+              "os.write(2, b'\\r100%|##########|\\n')\n")
+    code, output = _journal_on_a_terminal(repo, script)
+    assert code == 0
+    expected = "".join(f"out {i}\nerr {i}\n" for i in range(200))
+    screen = output.replace(b"\r\n", b"\n").decode()
+    assert expected + "\r 50%|#####     |\nprinted\n\r100%|##########|\n" in screen
+    record = only_record(repo / ".journal")
+    log = (repo / ".journal" / record["log"]["path"]).read_bytes().decode()
+    assert log == expected + "\r 50%|#####     |\nprinted\n\r100%|##########|\n"

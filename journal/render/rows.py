@@ -37,11 +37,14 @@ COLUMNS = ("id", "started", "ended", "status", "exit_code", "duration", "commit"
 def rows(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any]]]:
     params: dict[str, None] = {}
     metrics: dict[str, None] = {}
+    environment: dict[str, None] = {}
     for run in runs:
         params.update(dict.fromkeys(flat_params(run.record)))
         metrics.update(dict.fromkeys(table(run.record, "metrics")))
+        environment.update(dict.fromkeys(table(run.record, "environment")))
     header = [*COLUMNS, *(f"params.{name}" for name in params),
-              *(f"metrics.{name}" for name in metrics)]
+              *(f"metrics.{name}" for name in metrics),
+              *(f"environment.{name}" for name in environment)]   # packages: one JSON object
     found = []
     for run in runs:
         record = run.record
@@ -57,7 +60,8 @@ def rows(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any]]]:
             "note": record.get("note"),
             "tags": _tags(record.get("tags")),
         }
-        for table_name, names in (("params", params), ("metrics", metrics)):
+        for table_name, names in (("params", params), ("metrics", metrics),
+                                  ("environment", environment)):
             values = flat_params(record) if table_name == "params" else table(record, table_name)
             for name in names:
                 row[f"{table_name}.{name}"] = values.get(name)
