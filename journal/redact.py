@@ -159,8 +159,22 @@ _IN_A_COMMAND_LINE = (
 _AUTHORIZATION = ("uthorization", "UTHORIZATION")
 # Every literal a pattern of `shapes` needs (UTF-8): without one of them, nothing can match.
 _TRIGGERS = tuple(word.encode() for word in (
-    *_SHAPE_PREFIXES, "PRIVATE KEY", "://", *_AUTHORIZATION, "Bearer ",
+    *_SHAPE_PREFIXES, "PRIVATE KEY", *_AUTHORIZATION, "Bearer ",
     *(word for words, _pattern in _IN_A_COMMAND_LINE for word in words)))
+
+
+def _by_first_byte(literals: Iterable[bytes]) -> list[re.Pattern[bytes]]:
+    """One search per first byte for all `literals`: a regex that starts with a literal finds
+    its candidates in C at ~2 GB/s, where `x in data` for 35 literals one by one reads the data
+    35 times (~40 MB/s in all; this: ~125 MB/s)."""
+    groups: dict[bytes, list[bytes]] = {}
+    for literal in literals:
+        groups.setdefault(literal[:1], []).append(re.escape(literal[1:]))
+    return [re.compile(re.escape(first) + b"(?:" + b"|".join(rests) + b")")
+            for first, rests in groups.items()]
+
+
+_TRIGGER_SEARCHES = _by_first_byte(_TRIGGERS)
 
 _NAME_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
@@ -245,7 +259,9 @@ class Redactor:
             return True
         if any(value in data for value in self._known_bytes):
             return True
-        return any(trigger in data for trigger in _TRIGGERS)
+        if b"@" in data and b"://" in data:       # a URL password (memchr finds no @ fast)
+            return True
+        return any(search.search(data) for search in _TRIGGER_SEARCHES)
 
     def shapes(self, text: str) -> str:
         """Mask secret-shaped values only: token formats, private keys, URL passwords, headers.

@@ -150,3 +150,27 @@ def test_journal_new_keeps_secrets_out_of_the_log_but_not_off_the_terminal(repo:
     assert b"env ***\n" in log and b"split *** end\n" in log
     assert log.endswith(b"tail without newline")
     assert record["log"]["bytes"] == len(log) and "problems" not in record
+
+
+def test_the_fast_path_never_skips_what_the_shapes_would_mask() -> None:
+    """A chunk the masker passes on undecoded (no literal a secret shape needs) is one the full
+    masking would have left as it is: for every shape, in the middle of ordinary output."""
+    from test_redact import (ANTHROPIC, AWS, GITHUB, GITHUB_FINE, GITLAB, GOOGLE, HF, JWT, NPM,
+                             OPENAI, SLACK, STRIPE, WANDB)
+
+    redactor = Redactor(environ={"WANDB_API_KEY": WANDB})
+    secrets = [ANTHROPIC, AWS, GITHUB, GITHUB_FINE, GITLAB, GOOGLE, HF, JWT, NPM, OPENAI, SLACK,
+               STRIPE, WANDB, "https://bob:hunter2@example.com/x", "Authorization: token abc123",
+               "AUTHORIZATION: Basic dXNlcjpwYXNz", "Bearer abcdef123456", "curl -u bob:hunter2",
+               "mysql -u root -phunter2", "wandb login 0123456789abcdef0123",
+               "sshpass -p hunter2 ssh x", "ya29.a0AfH6SMBx1234567890abcdefgh",
+               "SG.abcdefghijklmnop.qrstuvwxyz012345", "r8_abcdefghijklmnopqrstuvwxyz01234",
+               "pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6MDEyMzQ1Njc4OQ",
+               "https://hooks.slack.com/services/T000/B000/XXXX",
+               "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"]
+    filler = "epoch 3 step 1200 loss=0.3127 grad_norm=1.25 weight_decay=0.01 high lr\n" * 50
+    for secret in secrets:
+        text = f"{filler}value: {secret} end\n{filler}"
+        assert redactor.shapes(text) != text, secret            # a shape the log masks
+        assert redactor.may_hold_secret(text.encode()), secret  # so never the fast path
+    assert not redactor.may_hold_secret((filler * 20).encode())
