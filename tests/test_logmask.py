@@ -155,8 +155,21 @@ def test_journal_new_keeps_secrets_out_of_the_log_but_not_off_the_terminal(repo:
 def test_the_fast_path_never_skips_what_the_shapes_would_mask() -> None:
     """A chunk the masker passes on undecoded (no literal a secret shape needs) is one the full
     masking would have left as it is: for every shape, in the middle of ordinary output."""
-    from test_redact import (ANTHROPIC, AWS, GITHUB, GITHUB_FINE, GITLAB, GOOGLE, HF, JWT, NPM,
-                             OPENAI, SLACK, STRIPE, WANDB)
+    from test_redact import (
+        ANTHROPIC,
+        AWS,
+        GITHUB,
+        GITHUB_FINE,
+        GITLAB,
+        GOOGLE,
+        HF,
+        JWT,
+        NPM,
+        OPENAI,
+        SLACK,
+        STRIPE,
+        WANDB,
+    )
 
     redactor = Redactor(environ={"WANDB_API_KEY": WANDB})
     secrets = [ANTHROPIC, AWS, GITHUB, GITHUB_FINE, GITLAB, GOOGLE, HF, JWT, NPM, OPENAI, SLACK,
