@@ -374,8 +374,9 @@ def flat_params(record: Mapping[str, object]) -> dict[str, Any]:
     return flat
 
 
-def param_value(params: Mapping[str, Any], name: str) -> Any:
-    """The param `name` (a dotted name reaches into a nested table: `model.lr`), or None."""
+def param_value(params: Mapping[str, Any], name: str, missing: Any = None) -> Any:
+    """The param `name` (a dotted name reaches into a nested table: `model.lr`; None for one
+    the program had as None), or `missing`."""
     if name in params:
         value = params[name]
         return None if is_none_param(value) else value
@@ -383,10 +384,10 @@ def param_value(params: Mapping[str, Any], name: str) -> Any:
     while dot:
         inner = params.get(head)
         if isinstance(inner, Mapping) and inner:
-            return param_value(inner, rest)
+            return param_value(inner, rest, missing)
         more, dot, rest = rest.partition(".")
         head = f"{head}.{more}"                     # a key with a dot in it: `a.b` in [params]
-    return None
+    return missing
 
 
 def merge_params(base: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import journal, only_record, records
 
-from journal.capture.hook import HOOK_FOLDER, is_python_command
+from journal.capture.hook import HOOK_FOLDER, may_run_python
 
 PY = sys.executable
 
@@ -318,11 +318,91 @@ def test_which_commands_are_python(tmp_path: Path) -> None:
     shell.write_text("#!/bin/sh\necho 1\n")
     shell.chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
-    assert is_python_command(["python3", "x.py"], env)
-    assert is_python_command(["/usr/bin/python3.11", "-m", "pkg"], env)
-    assert is_python_command(["tool", "--lr", "1"], env)                # a Python shebang
-    assert is_python_command(["uv", "run", "train.py"], env)
-    assert is_python_command(["env", "X=1", "python", "-c", "pass"], env)
-    assert not is_python_command(["run", "--lr", "1"], env)
-    assert not is_python_command(["sh", "-c", "echo"], env)
-    assert not is_python_command(["no-such-program"], env)
+    assert may_run_python(["python3", "x.py"], env)
+    assert may_run_python(["/usr/bin/python3.11", "-m", "pkg"], env)
+    assert may_run_python(["tool", "--lr", "1"], env)                # a Python shebang
+    assert may_run_python(["uv", "run", "train.py"], env)
+    assert may_run_python(["env", "X=1", "python", "-c", "pass"], env)
+    assert may_run_python(["run", "--lr", "1"], env)                      # a shell script
+    assert may_run_python(["bash", "train.sh"], env)
+    assert not may_run_python(["make", "train"], env)
+    assert not may_run_python(["no-such-program"], env)
+    binary = tmp_path / "trainer"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01")
+    binary.chmod(0o755)
+    assert not may_run_python(["trainer", "--lr", "1"], env)
+
+
+def test_the_programs_own_parse_wins(repo: Path) -> None:
+    """A helper it started that parsed first, and a library's parse of a list of its own
+    (`parse_known_args([])`), do not replace what the program parsed from its command line."""
+    write(repo, "train.py", """\
+        import argparse, subprocess, sys
+        if "--helper" not in sys.argv:
+            subprocess.run([sys.executable, "train.py", "--helper", "--query", "mem"])
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--lr", type=float, default=0.1)
+        parser.add_argument("--helper", action="store_true")
+        parser.add_argument("--query")
+        parser.parse_args()
+        library = argparse.ArgumentParser()
+        library.add_argument("--lr", default="the library's")
+        library.add_argument("--workers", type=int, default=4)
+        library.parse_known_args([])
+        """)
+    assert journal("new", "-q", "--", PY, "train.py", "--lr", "0.3", cwd=repo).returncode == 0
+    record = only_record(repo / ".journal")
+    assert record["params"] == {"lr": 0.3, "helper": False, "query": {}, "workers": 4}
+    assert sorted(record["params_default"]) == ["helper", "query", "workers"]
+    assert journal("list", "--where", "query=None", "-n", "0", cwd=repo).stdout.count(b"\n") == 1
+    assert journal("list", "--where", "lr=None", "-n", "0", cwd=repo).stdout == b""
+
+
+def test_typer_and_a_click_subcommands_own_options(repo: Path) -> None:
+    """typer (whichever click it uses, its own bundled copy too), and a click group and its
+    command that both have `--seed`: each value kept, the command's as `train.seed`."""
+    pytest.importorskip("typer")
+    write(repo, "ty.py", """\
+        import typer
+        app = typer.Typer()
+
+        @app.command()
+        def train(data: str, lr: float = 1e-3, layers: int = 4, amp: bool = False):
+            print(lr)
+
+        app()
+        """)
+    assert journal("new", "-q", "--", PY, "ty.py", "d", "--lr", "0.1", "--amp",
+                   cwd=repo).returncode == 0
+    typer_run = records(repo / ".journal")[-1]
+    assert typer_run["params"] == {"data": "d", "lr": 0.1, "layers": 4, "amp": True}
+    assert typer_run["params_from"] in ("typer", "click") and typer_run["params_default"] == ["layers"]
+    write(repo, "cl.py", """\
+        import click
+
+        @click.group()
+        @click.option("--seed", default=0)
+        def cli(seed):
+            pass
+
+        @cli.command()
+        @click.option("--seed", default=42)
+        def train(seed):
+            print(seed)
+
+        cli()
+        """)
+    assert journal("new", "-q", "--", PY, "cl.py", "--seed", "7", "train", cwd=repo).returncode == 0
+    click_run = [r for r in records(repo / ".journal") if r["command"][1] == "cl.py"][0]
+    assert click_run["params"] == {"seed": 7, "train.seed": 42}
+    assert click_run["params_default"] == ["train.seed"]
+
+
+def test_a_shell_script_that_runs_python_gets_the_hook(repo: Path) -> None:
+    write(repo, "train.py", ARGPARSE)
+    write(repo, "train.sh", f"set -e\necho preparing\n{PY} train.py --mode 4 \"$@\"\n")
+    done = journal("new", "-q", "--", "bash", "train.sh", "--seed", "3", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    record = only_record(repo / ".journal")
+    assert record["params_from"] == "argparse"
+    assert (record["params"]["mode"], record["params"]["seed"], record["params"]["lr"]) == (4, 3, 0.1)

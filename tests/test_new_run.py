@@ -623,3 +623,22 @@ def test_stdout_and_stderr_on_one_terminal_keep_their_order(repo: Path) -> None:
     record = only_record(repo / ".journal")
     log = (repo / ".journal" / record["log"]["path"]).read_bytes().decode()
     assert log == expected + "\r 50%|#####     |\nprinted\n\r100%|##########|\n"
+
+
+def test_ctrl_c_stops_a_shell_loop_of_runs_as_without_journal(repo: Path) -> None:
+    """`for s in 1 2; do journal new -- python train.py; done` and Ctrl-C during the first run:
+    the run is recorded `interrupted`, and the loop stops (a shell stops it only when its child
+    died of SIGINT, so journal, once the record is final, ends that way too)."""
+    script = "import sys, time; print('RU' + 'N', sys.argv[1], flush=True); time.sleep(30)"
+    loop = (f"for s in 1 2; do {PY} -m journal new -q -- {PY} -c \"{script}\" $s; done; "
+            "echo LOOP-DONE\r")
+    screen = _interactive_shell(repo, [
+        (b"PROMPT$ ", loop.encode()),
+        (b"RUN 1", b"\x03"),                                   # Ctrl-C
+        (b"PROMPT$ ", b"exit\r"),
+    ])
+    after = screen.split(b"RUN 1", 1)[1]
+    assert b"KeyboardInterrupt" in after
+    assert b"RUN 2" not in after and b"LOOP-DONE" not in after
+    record = only_record(repo / ".journal")
+    assert (record["status"], record["exit_code"]) == ("interrupted", 130)

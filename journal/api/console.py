@@ -10,9 +10,11 @@ order of the two streams is kept) that a thread copies on. `stop()` puts them ba
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import threading
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,7 +23,9 @@ if TYPE_CHECKING:
     from journal.capture.sinks import MaskedLog
     from journal.redact import Redactor
 
-_WAIT_AT_STOP = 1.0      # seconds the copying may take to finish (a child may still hold the pipe)
+# Seconds the copying may take to finish, in all: a background process the script started may
+# still hold the pipe, and what it writes after the script's end is not copied (README).
+_WAIT_AT_STOP = 0.2
 
 
 class ConsoleTee:
@@ -75,8 +79,9 @@ class ConsoleTee:
             with contextlib.suppress(Exception):
                 stream.flush()
         _put_back(self._copies)
+        deadline = time.monotonic() + _WAIT_AT_STOP
         for thread in self._threads:
-            thread.join(_WAIT_AT_STOP)
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
             self.log.close()
             if self.log.sink.fd is not None:
@@ -94,10 +99,15 @@ class ConsoleTee:
                 break
             with self._lock:
                 self.log.write(data)
-            with contextlib.suppress(OSError):
+            try:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(destination, view):]
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:
+                    # The reader went away (`python train.py | head`): the script must see its
+                    # own pipe closed too (BrokenPipeError), as without journal.
+                    break
         with contextlib.suppress(OSError):
             os.close(read_end)
         with contextlib.suppress(OSError):

@@ -30,14 +30,19 @@ HOOK_FOLDER = Path(__file__).with_name("pyhook")
 SHOW_AFTER = 1.0             # seconds after params arrive before the running record shows them
 MAX_REPORT = 4 << 20          # bytes of one report; a bigger one is cut off and dropped
 _PYTHON = re.compile(r"(?:python|pypy)[0-9.]*(?:\.exe)?|ipython3?")
+_SHELL = re.compile(r"(?:ba|da|z|k|fi|)sh")
 
 
-def is_python_command(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+def may_run_python(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
     """A Python interpreter, a script with a Python shebang (torchrun, accelerate, a console
-    script), or a launcher given one (`uv run train.py`, `srun python ...`, `env X=1 python`)."""
+    script), a launcher given one (`uv run train.py`, `srun python ...`, `env X=1 python`), or
+    a shell script (`bash train.sh`, `./run.sh`), which usually runs one."""
     if not argv:
         return False
-    if any(_PYTHON.fullmatch(os.path.basename(arg)) or arg.endswith(".py") for arg in argv):
+    if any(_PYTHON.fullmatch(os.path.basename(arg)) or arg.endswith((".py", ".sh"))
+           for arg in argv):
+        return True
+    if _SHELL.fullmatch(os.path.basename(argv[0])):
         return True
     program = shutil.which(argv[0], path=environ.get("PATH")) if os.sep not in argv[0] \
         else argv[0]
@@ -48,7 +53,12 @@ def is_python_command(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
             first = handle.read(256).partition(b"\n")[0]
     except OSError:
         return False
-    return first.startswith(b"#!") and (b"python" in first or b"pypy" in first)
+    if not first.startswith(b"#!"):
+        return False
+    interpreter = first[2:].split()
+    names = [os.path.basename(word.decode("utf-8", "replace")) for word in interpreter[:2]]
+    return any(_PYTHON.fullmatch(name) or _SHELL.fullmatch(name) or name.startswith("pypy")
+               for name in names)
 
 
 def hook_environment(environ: Mapping[str, str], address: str) -> dict[str, str]:
@@ -189,22 +199,42 @@ class HookInbox:
         if kind == "problem" and isinstance(message.get("text"), str):
             report.problems.append(message["text"])
         elif kind == "params" and isinstance(message.get("params"), dict):
-            if self._params_pid is None:
+            if self._params_pid is None or (pid == self.command_pid != self._params_pid):
+                # The first process to parse, or the command itself over a helper it started
+                # that happened to parse first.
                 self._params_pid = pid
+                report.params, report.defaults = None, []
             elif pid != self._params_pid:
                 return                 # another process's: a helper the program started
-            report.params = {**(report.params or {}), **message["params"]}
-            report.parser = str(message.get("parser") or "") or None
-            defaults = message.get("defaults")
-            if isinstance(defaults, list):
-                given = set(message["params"]) - {str(name) for name in defaults}
-                report.defaults = [name for name in dict.fromkeys([*report.defaults, *defaults])
-                                   if isinstance(name, str) and name not in given]
+            self._take_params(message)
             self._environment_from(message, pid, partial=True)
             if self._params_since is None:
                 self._params_since = time.monotonic()
         elif kind == "environment":
             self._environment_from(message, pid, partial=False)
+
+    def _take_params(self, message: dict[str, Any]) -> None:
+        """Merge one parse into the params: a parse of the command line wins; a parse of a list
+        the code gave (`parse_known_args([])` in a library) only adds names; a click
+        subcommand's option named as its group's is kept apart (`train.seed`)."""
+        report = self.report
+        params: dict[str, Any] = message["params"]
+        old = report.params or {}
+        command = message.get("command")
+        if isinstance(command, str) and command:
+            params = {f"{command}.{name}" if name in old and old[name] != value else name: value
+                      for name, value in params.items()}
+        defaults = {str(name) for name in message.get("defaults") or [] if isinstance(name, str)}
+        if isinstance(command, str) and command:
+            defaults = {f"{command}.{name}" if f"{command}.{name}" in params else name
+                        for name in defaults}
+        if message.get("from_argv", True) is False and report.params is not None:
+            params = {name: value for name, value in params.items() if name not in old}
+            defaults &= set(params)
+        report.params = {**old, **params}
+        report.parser = str(message.get("parser") or "") or report.parser
+        report.defaults = [name for name in dict.fromkeys([*report.defaults, *defaults])
+                           if name not in params or name in defaults]
 
     def _environment_from(self, message: dict[str, Any], pid: Any, *, partial: bool) -> None:
         """Keep the environment of the process whose params count, else of the command itself,

@@ -76,6 +76,9 @@ class Outcome:
     exit_code: int
     record: Record             # as last written
     started: bool = False      # the command was started (False: note-only, or not found)
+    # Ctrl-C on the keyboard ended the command: journal should end as it did (a shell stops a
+    # loop of `journal new` runs only when its child died of SIGINT, as without journal).
+    interrupted_from_keyboard: bool = False
 
 
 @dataclass
@@ -176,7 +179,9 @@ def record_new(request: NewRun, context: Context, *, warn: Callable[[str], None]
         started = result.error is None and result.ended_at is not None
         if report is not None and started:
             report(run.record)
-    return Outcome(run.run_id, result.exit_code, run.record, started=started)
+    keyboard = result.had_terminal and result.child_signal == signal.SIGINT
+    return Outcome(run.run_id, result.exit_code, run.record, started=started,
+                   interrupted_from_keyboard=keyboard)
 
 
 class _Orphan:
@@ -257,9 +262,9 @@ def _hook_inbox(run: OpenRun, request: NewRun) -> HookInbox | None:
     """The socket a Python command's start-up hook reports to; None when the command is not
     Python, the hook is turned off (`[capture] python_hook = false`), or no socket can be had
     (then the record says so, and the command runs all the same)."""
-    from journal.capture.hook import HookInbox, is_python_command
+    from journal.capture.hook import HookInbox, may_run_python
 
-    if not run.config.python_hook or not is_python_command(request.command,
+    if not run.config.python_hook or not may_run_python(request.command,
                                                             run.context.environ):
         return None
 

@@ -46,6 +46,7 @@ class RunResult:
     problems: list[str] = field(default_factory=list)   # log or terminal failures, for the record
     log_bytes: int = 0
     ended_at: float | None = None       # time.monotonic() when the child was seen to end
+    had_terminal: bool = False          # the command was given the terminal (the keyboard)
     # Call once the run is on record: the keeper (the command's parent) stays until then, to
     # record the end itself if this process is killed while it writes the record.
     dismiss: Callable[[], None] = lambda: None
@@ -359,6 +360,7 @@ def run_command(
         log_bytes=log.written,
         ended_at=ended_at,
         dismiss=child.dismiss,
+        had_terminal=child.owns_terminal,
     )
 
 

@@ -113,6 +113,20 @@ def run_new(args: NewArgs) -> int:
 
         for signum in FORWARDED_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
+        if outcome.interrupted_from_keyboard:
+            _die_of_sigint()
     else:
         say(f"recorded {outcome.run_id}")
     return outcome.exit_code
+
+
+def _die_of_sigint() -> None:
+    """End as the command did, killed by Ctrl-C, so that the shell running a loop of runs
+    stops it, as it would without journal (its status still reads 130)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)

@@ -72,27 +72,38 @@ class Filters:
         return all(condition.test(record) for condition in self.where)
 
 
+MISSING = object()    # what `lookup` gives for a name the run does not have
+
+
 def lookup(record: Mapping[str, Any], table: str | None, name: str) -> Any:
-    """A metric's or param's value (params by dotted name into nested ones), or a field's."""
+    """A metric's or param's value (params by dotted name into nested ones; None for a param
+    the program had as None), a field's, or MISSING."""
     if table == "params":
         params = record.get("params")
-        return param_value(params, name) if isinstance(params, Mapping) else None
+        return param_value(params, name, MISSING) if isinstance(params, Mapping) else MISSING
     if table is not None:
         values = record.get(table)
-        return values.get(name) if isinstance(values, Mapping) else None
+        return values.get(name, MISSING) if isinstance(values, Mapping) else MISSING
     metrics = record.get("metrics")
     if isinstance(metrics, Mapping) and name in metrics:
         return metrics[name]
     params = record.get("params")
-    found = param_value(params, name) if isinstance(params, Mapping) else None
-    if found is not None:
+    found = param_value(params, name, MISSING) if isinstance(params, Mapping) else MISSING
+    if found is not MISSING:
         return found
     value = record.get(name)
-    return value if isinstance(value, (str, int, float, bool)) else None
+    return value if isinstance(value, (str, int, float, bool)) else MISSING
+
+
+NONE_WORDS = ("None", "null")    # `--where resume=None`: a param the program had as None
 
 
 def compare(actual: Any, op: str, wanted: Any) -> bool:
+    if actual is MISSING:
+        return op == "!="
     if actual is None:
+        if isinstance(wanted, str) and wanted in NONE_WORDS and op in ("=", "==", "!="):
+            return op != "!="
         return op == "!="
     if op == "~":
         return wanted.search(str(actual)) is not None

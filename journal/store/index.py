@@ -254,8 +254,15 @@ def _parse_all(jobs: list[tuple[str, str, str, str]]) -> Iterator[tuple[Any, ...
 
     # fork: workers inherit the imported modules, so there is nothing to start up.
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers) as pool:
+    pool = context.Pool(workers)
+    try:
         yield from pool.imap(_row_for, jobs, chunksize=256)
+        pool.close()
+    finally:
+        # Joined, not only terminated (as `with Pool` does): the pool's handler threads end
+        # here, so no later fork (another pool, a keeper) copies a lock one of them holds.
+        pool.terminate()
+        pool.join()
 
 
 class Index:
@@ -539,6 +546,7 @@ def _condition_sql(condition: Condition) -> tuple[str, list[Any]] | None:
             and not isinstance(value, bool):
         return f"({kind} = 'object' OR {expr} {condition.op} ?)", [*kind_args, *args, value]
     if condition.op in ("=", "==") and isinstance(value, str):
-        return (f"({kind} IN ('integer', 'real', 'true', 'false', 'object', 'array') OR {expr} = ?)",
+        return (f"({kind} IN ('integer', 'real', 'true', 'false', 'object', 'array', 'null') "
+                f"OR {expr} = ?)",
                 [*kind_args, *args, value])
     return None

@@ -180,9 +180,15 @@ def _safely(call: Callable[..., object], *args: Any) -> None:
         _forget_modules_since(loaded)
 
 
-def _report_params(parser: str, params: Any, defaults: list[str]) -> None:
-    _send({"kind": "params", "parser": parser, "params": plain_value(params),
-           "defaults": defaults, **_interpreter()})
+def _report_params(parser: str, params: Any, defaults: list[str], *, from_argv: bool = True,
+                   command: str | None = None) -> None:
+    """`from_argv`: the parse read the program's command line (not a list the code gave it:
+    such a parse never overrides one that did). `command`: a click subcommand's name."""
+    report = {"kind": "params", "parser": parser, "params": plain_value(params),
+              "defaults": defaults, "from_argv": from_argv, **_interpreter()}
+    if command:
+        report["command"] = command
+    _send(report)
 
 
 def _interpreter() -> dict[str, str]:
@@ -318,7 +324,8 @@ def _watched_parse(original: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             _depth -= 1
         if _depth == 0 and _the_programs(_caller(("argparse",))):
-            _safely(_report_argparse, self, result[0])
+            given = args[0] if args else kwargs.get("args")
+            _safely(_report_argparse, self, result[0], given is None)
         return result
 
     parse._journal_original = original          # type: ignore[attr-defined]
@@ -328,14 +335,14 @@ def _watched_parse(original: Callable[..., Any]) -> Callable[..., Any]:
     return parse
 
 
-def _report_argparse(parser: Any, namespace: Any) -> None:
+def _report_argparse(parser: Any, namespace: Any, from_argv: bool) -> None:
     values = dict(vars(namespace))
     defaults = _argparse_defaults(parser)
     at_default = []
     for name, value in values.items():
         if name in defaults and _same(value, defaults[name]):
             at_default.append(name)
-    _report_params("argparse", values, at_default)
+    _report_params("argparse", values, at_default, from_argv=from_argv)
 
 
 def _argparse_defaults(parser: Any) -> dict[str, tuple[Any, Any]]:
@@ -381,19 +388,20 @@ def _same(value: Any, default: tuple[Any, Any]) -> bool:
 
 
 def _patch_click(core: ModuleType) -> None:
+    """click's `make_context` (click itself, or the copy typer bundles as typer._click)."""
     for class_name in ("BaseCommand", "Command"):
         owner = getattr(core, class_name, None)
         original = owner.__dict__.get("make_context") if owner is not None else None
         if original is not None and not hasattr(original, "_journal_original"):
-            setattr(owner, "make_context", _watched_context(original))
+            setattr(owner, "make_context", _watched_context(original, core))
             return
 
 
-def _watched_context(original: Callable[..., Any]) -> Callable[..., Any]:
+def _watched_context(original: Callable[..., Any], core: ModuleType) -> Callable[..., Any]:
     def make_context(self: Any, *args: Any, **kwargs: Any) -> Any:
         context = original(self, *args, **kwargs)
         if not getattr(context, "resilient_parsing", False):
-            _safely(_report_click, context)
+            _safely(_report_click, context, core)
         return context
 
     make_context._journal_original = original    # type: ignore[attr-defined]
@@ -403,15 +411,16 @@ def _watched_context(original: Callable[..., Any]) -> Callable[..., Any]:
     return make_context
 
 
-def _report_click(context: Any) -> None:
-    import click.core
-
+def _report_click(context: Any, core: ModuleType) -> None:
     source = getattr(context, "get_parameter_source", None)
-    default_sources = {getattr(click.core.ParameterSource, name, None)
-                       for name in ("DEFAULT", "DEFAULT_MAP")} - {None}
+    sources = getattr(core, "ParameterSource", None)
+    default_sources = {getattr(sources, name, None) for name in ("DEFAULT", "DEFAULT_MAP")}
     values = dict(context.params)
-    at_default = [name for name in values if source is not None and source(name) in default_sources]
-    _report_params("click", values, at_default)
+    at_default = [name for name in values
+                  if source is not None and source(name) in default_sources - {None}]
+    parent = getattr(context, "parent", None)
+    _report_params("typer" if core.__name__.startswith("typer") else "click", values, at_default,
+                   command=str(context.info_name) if parent is not None else None)
 
 
 # -- Hydra ----------------------------------------------------------------------------------------
@@ -464,6 +473,7 @@ def _report_hydra(config: Any) -> None:
 WATCHED: dict[str, Callable[[ModuleType], None]] = {
     "argparse": _patch_argparse,
     "click.core": _patch_click,
+    "typer._click.core": _patch_click,          # typer 0.20+ bundles its own click
     "hydra._internal.callbacks": _patch_hydra,
 }
 
