@@ -568,5 +568,9 @@ def test_a_standalone_run_keeps_what_it_printed_in_its_log(repo: Path) -> None:
     assert sorted(log.splitlines()) == sorted(["val acc 80.22", "warning: *** leaked",
                                                "from a child", "raw bytes"])
     assert record["log"]["bytes"] == len(log.encode())
+    environment = record["environment"]
+    assert (environment["python"], environment["executable"]) == \
+        ("%d.%d.%d" % sys.version_info[:3], PY)
+    assert "platform" in environment and isinstance(environment["packages"], dict)
     found = journal("grep", "-F", "80.22", cwd=repo)
     assert found.returncode == 0 and record["id"].encode() in found.stdout

@@ -249,6 +249,7 @@ class Run:
         if self._console is not None:
             self._console.stop()
             self._console = None
+        record["environment"] = {**record.get("environment", {}), **_this_interpreter()}
         log = record.get("log")
         if self.log_path is not None and log is not None:
             try:
@@ -410,6 +411,23 @@ def _standalone(note: str | None, params: dict[str, Any], tags: list[str], quiet
         if log_file is not None:
             run._console = ConsoleTee.start(log_file, opened.redactor, list(sys.argv))
     return run
+
+
+def _this_interpreter() -> dict[str, Any]:
+    """The `[environment]` a standalone run adds at its end, as `journal new`'s hook would
+    report it: this interpreter and the distributions of the modules the script imported."""
+    from journal.capture.pyhook import _journal_hook as hook
+
+    found: dict[str, Any] = {"python": "%d.%d.%d" % sys.version_info[:3],
+                             "executable": sys.executable}
+    try:
+        found["packages"] = hook.packages()
+        gpus = hook.gpus()
+    except Exception:          # never the end of a run over this
+        return found
+    if gpus:
+        found["gpus"] = gpus
+    return found
 
 
 def _console_is_ours() -> bool:

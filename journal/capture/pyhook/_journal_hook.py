@@ -196,14 +196,14 @@ def _interpreter() -> dict[str, str]:
 
 
 def _report_environment() -> None:
-    report: dict[str, Any] = {"kind": "environment", **_interpreter(), "packages": _packages()}
-    gpus = _gpus()
-    if gpus:
-        report["gpus"] = gpus
+    report: dict[str, Any] = {"kind": "environment", **_interpreter(), "packages": packages()}
+    found = gpus()
+    if found:
+        report["gpus"] = found
     _send(report)
 
 
-def _packages() -> dict[str, str]:
+def packages() -> dict[str, str]:
     """The distributions (as pip names them) of the non-stdlib modules the program imported.
 
     Read from the .dist-info folders on sys.path, not with importlib.metadata: that module
@@ -278,7 +278,7 @@ def _name_and_version(info: str) -> tuple[str, str]:
     return name, version
 
 
-def _gpus() -> list[str]:
+def gpus() -> list[str]:
     """The CUDA devices, when the program initialised CUDA itself (never initialised here)."""
     torch = sys.modules.get("torch")
     cuda = getattr(torch, "cuda", None)
