@@ -343,14 +343,17 @@ def is_none_param(value: object) -> bool:
 
 
 def read_none_params(record: Record) -> Record:
-    """`record` (as just parsed) with each param written `{}` read back as None, in place."""
-    def walk(values: dict[str, Any]) -> None:
-        for key, value in values.items():
-            if isinstance(value, dict):
-                if value:
+    """`record` (as just parsed) with each param written `{}` read back as None, in place
+    (in nested tables and in arrays too)."""
+    def walk(values: dict[str, Any] | list[Any]) -> None:
+        keys = range(len(values)) if isinstance(values, list) else list(values)
+        for key in keys:
+            value = values[key]  # type: ignore[index]
+            if isinstance(value, (dict, list)):
+                if value or isinstance(value, list):
                     walk(value)
                 else:
-                    values[key] = None
+                    values[key] = None  # type: ignore[index]
 
     params = record.get("params")
     if isinstance(params, dict):

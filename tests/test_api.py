@@ -353,6 +353,7 @@ def test_log_never_raises_in_the_training_loop_and_a_finished_run_takes_nothing(
     """What W&B and MLflow users write works (a dict, `step=`), params set after start are kept,
     and a value that is no number is one warning (per name), never an exception mid-training."""
     monkeypatch.chdir(repo)
+    monkeypatch.setattr(sys, "argv", ["train.py"])     # not pytest's own options as params
     run = api.start(params={"lr": 0.1}, quiet=True)
     try:
         run.log({"loss": 0.5, "val/acc": 0.7}, step=1)

@@ -187,3 +187,31 @@ def test_the_fast_path_never_skips_what_the_shapes_would_mask() -> None:
         assert redactor.shapes(text) != text, secret            # a shape the log masks
         assert redactor.may_hold_secret(text.encode()), secret  # so never the fast path
     assert not redactor.may_hold_secret((filler * 20).encode())
+
+
+def test_a_private_key_on_a_long_line_cut_inside_its_header_is_masked() -> None:
+    """A service-account JSON line over 64 KiB whose key header straddles the point where the
+    line is written out (the header has spaces: the hold-back of the last word alone would cut
+    it in two)."""
+    key = ("-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEA7s3cr3tK3yB0dy"
+           "\\n-----END RSA PRIVATE KEY-----\\n")
+    head = b'{"pad": "' + b"y " * ((MAX_PENDING - 20) // 2) + b'", "private_key": "'
+    mask = masker()
+    out = mask.feed(head + key[:14].encode(), 1.0)      # "-----BEGIN RSA" in the first piece
+    out += mask.due(2.0)
+    out += mask.feed(key[14:].encode() + b'"}\n', 2.1) + mask.flush()
+    assert b"MIIEow" not in out and b"***" in out
+
+
+def test_a_token_cut_between_two_writes_to_stdout_with_stderr_between_is_masked(
+        repo: Path) -> None:
+    """stdout's partial line is not ended by a line on stderr: each stream is masked apart."""
+    script = ("import os, time\n"
+              f"os.write(1, b'token={GITHUB[:20]}')\n"
+              "os.write(2, b'progress 50%\\n')\n"
+              f"os.write(1, b'{GITHUB[20:]} done\\n')\n")
+    done = journal("new", "-q", "--", sys.executable, "-c", script, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    record = only_record(repo / ".journal")
+    log = (repo / ".journal" / record["log"]["path"]).read_bytes()
+    assert GITHUB[:12].encode() not in log and b"token=*** done\n" in log

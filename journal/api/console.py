@@ -33,8 +33,9 @@ class ConsoleTee:
         self.log = log
         self._copies = copies             # (read end, the fds pointed at it, the saved original)
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._copy, args=(read_end, saved), daemon=True,
-                                          name="journal-console") for read_end, _fds, saved in copies]
+        self._threads = [threading.Thread(target=self._copy, args=(read_end, saved, index),
+                                          daemon=True, name="journal-console")
+                         for index, (read_end, _fds, saved) in enumerate(copies)]
         for thread in self._threads:
             thread.start()
 
@@ -89,7 +90,7 @@ class ConsoleTee:
                 self.log.sink.fd = None
         return self.log.sink.written
 
-    def _copy(self, read_end: int, destination: int) -> None:
+    def _copy(self, read_end: int, destination: int, stream: int) -> None:
         while True:
             try:
                 data = os.read(read_end, 65536)
@@ -98,7 +99,7 @@ class ConsoleTee:
             if not data:
                 break
             with self._lock:
-                self.log.write(data)
+                self.log.write(data, stream)
             try:
                 view = memoryview(data)
                 while view:

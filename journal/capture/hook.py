@@ -109,7 +109,8 @@ class HookInbox:
         self.command_pid = pid
 
     def fds(self) -> list[int]:
-        return [self.listener.fileno(), *self._open]
+        listening = self.listener.fileno()      # -1 once closed
+        return [*([listening] if listening >= 0 else []), *self._open]
 
     def ready(self, fd: int) -> list[int]:
         """Serve `fd` (one of `fds()`); returns descriptors opened now, to be watched too."""
@@ -120,11 +121,17 @@ class HookInbox:
                     connection, _ = self.listener.accept()
                 except (BlockingIOError, InterruptedError):
                     return accepted
-                except OSError:
+                except OSError as exc:
+                    # Out of descriptors (a process holding hundreds of connections open): the
+                    # listener would stay readable and the loop spin; no more reports then.
+                    self.report.problems.append(f"the Python hook stopped listening: {exc.strerror}")
+                    self.listener.close()
                     return accepted
                 connection.setblocking(False)
                 self._open[connection.fileno()] = (connection, bytearray())
                 accepted.append(connection.fileno())
+        if fd not in self._open:
+            return []                           # the listener, closed meanwhile
         connection, buffer = self._open[fd]
         try:
             data = connection.recv(65536)
@@ -153,6 +160,7 @@ class HookInbox:
 
     def is_done(self, fd: int) -> bool:
         return fd != self.listener.fileno() and fd not in self._open
+
 
     def drain(self, timeout: float = 1.0) -> None:
         """Read what is still on its way (the environment, sent at the command's exit)."""
@@ -187,6 +195,16 @@ class HookInbox:
             os.rmdir(self.folder)
 
     def _take(self, data: bytes) -> None:
+        """One report; whatever it holds (it comes from any process that can reach the socket),
+        a bad one is dropped with a problem noted, and the run goes on."""
+        try:
+            self._take_report(data)
+        except Exception as exc:      # RecursionError (deep JSON), TypeError, ...
+            problem = f"a report of the Python hook was dropped: {type(exc).__name__}"
+            if problem not in self.report.problems:
+                self.report.problems.append(problem)
+
+    def _take_report(self, data: bytes) -> None:
         try:
             message = json.loads(data)
         except ValueError:

@@ -270,8 +270,8 @@ def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog, inbox: Inb
     """What the wrapper did, without it: every chunk to the log and to its destination, until
     every writer has closed the output; and the hook's reports, to the same end."""
     selector = selectors.DefaultSelector()
-    for read_end, sink in streams:
-        selector.register(read_end, selectors.EVENT_READ, sink)
+    for index, (read_end, sink) in enumerate(streams):
+        selector.register(read_end, selectors.EVENT_READ, (index, sink))
     for fd in inbox.fds() if inbox is not None else ():
         selector.register(fd, selectors.EVENT_READ, None)
     streams_open = len(streams)
@@ -292,9 +292,10 @@ def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog, inbox: Inb
                 selector.unregister(key.fd)
                 streams_open -= 1
                 continue
-            log.write(data)
-            key.data.write(data)
-            if key.data.reader_gone:     # `| head` went away: the command must see it too
+            index, sink = key.data
+            log.write(data, index)
+            sink.write(data)
+            if sink.reader_gone:     # `| head` went away: the command must see it too
                 selector.unregister(key.fd)
                 streams_open -= 1
                 with contextlib.suppress(OSError):

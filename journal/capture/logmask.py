@@ -57,6 +57,12 @@ class LogMasker:
         self._pending_since = 0.0
         self._in_key = False        # inside a private key block that began in an earlier line
 
+    def fresh(self) -> LogMasker:
+        """A masker with the same masks and nothing pending (for another stream)."""
+        other = LogMasker(self.redactor)
+        other._values, other._value_bytes = self._values, self._value_bytes
+        return other
+
     def feed(self, data: bytes, now: float) -> bytes:
         """What of `data` (and of what came before it) can go to the log now, masked."""
         if not self._pending:
@@ -75,6 +81,11 @@ class LogMasker:
         if self._pending and (now - self._pending_since >= FLUSH_AFTER
                               or len(self._pending) >= MAX_PENDING):
             word = len(self._pending) - len(self._pending.rstrip(_WORD_BYTES))
+            # A private key's header has spaces in it (`-----BEGIN RSA PRIVATE KEY-----`): a
+            # block begun and not ended waits whole, or neither piece would be seen as one.
+            begin = self._pending.rfind(b"-----BEGIN", max(0, len(self._pending) - HOLD_BACK))
+            if begin >= 0 and b"-----END" not in self._pending[begin:]:
+                word = max(word, len(self._pending) - begin)
             keep = min(word, HOLD_BACK)
             if keep == len(self._pending):
                 return b""                    # all one word so far: wait for its end

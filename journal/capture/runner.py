@@ -501,7 +501,7 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: 
             index, sink = key.data
             # The log first: a wrapper killed between the two writes has the output on record
             # (its keeper copies on from the next read), and the terminal loses at most a chunk.
-            log.write(data)
+            log.write(data, index)
             sink.write(data)
             if sink.reader_gone:
                 # The reader of journal's output went away (`| head`): the child's next write

@@ -18,6 +18,7 @@ class LogMasker(Protocol):
     def feed(self, data: bytes, now: float) -> bytes: ...
     def due(self, now: float) -> bytes: ...
     def flush(self) -> bytes: ...
+    def fresh(self) -> LogMasker: ...       # the same masks, for another stream
 
 
 class Sink:
@@ -57,31 +58,40 @@ def open_log(log_file: Path, problems: list[str]) -> Sink:
 
 
 class MaskedLog:
-    """The log sink behind a LogMasker, if there is one. A masking bug must neither stop the
-    copying nor leak: the log then ends there, and the record says why."""
+    """The log sink behind a LogMasker, one for each stream (stdout's partial line must not be
+    ended by a line of stderr: a secret cut between them would never be seen whole). A masking
+    bug must neither stop the copying nor leak: the log then ends there, and the record says
+    why."""
 
     def __init__(self, sink: Sink, masker: LogMasker | None) -> None:
         self.sink = sink
         self.masker = masker
+        self._maskers: dict[int, LogMasker] = {}
         self.broken = False
 
-    def write(self, data: bytes) -> None:
-        self._masked(lambda masker: masker.feed(data, time.monotonic()), data)
+    def write(self, data: bytes, stream: int = 0) -> None:
+        self._masked(lambda masker: masker.feed(data, time.monotonic()), data, stream)
 
     def tick(self) -> None:
-        self._masked(lambda masker: masker.due(time.monotonic()), b"")
+        for stream in list(self._maskers):
+            self._masked(lambda masker: masker.due(time.monotonic()), b"", stream)
 
     def close(self) -> None:
-        self._masked(lambda masker: masker.flush(), b"")
+        for stream in list(self._maskers):
+            self._masked(lambda masker: masker.flush(), b"", stream)
 
-    def _masked(self, step: Callable[[LogMasker], bytes], raw: bytes) -> None:
+    def _masked(self, step: Callable[[LogMasker], bytes], raw: bytes, stream: int) -> None:
         if self.broken:
             return
         if self.masker is None:
             self.sink.write(raw)
             return
         try:
-            data = step(self.masker)
+            masker = self._maskers.get(stream)
+            if masker is None:
+                masker = self._maskers[stream] = self.masker if not self._maskers \
+                    else self.masker.fresh()
+            data = step(masker)
         except Exception as exc:
             self.sink.problems.append(f"masking secrets in the log failed ({exc!r}): "
                                       f"the log stops after {self.sink.written} bytes")

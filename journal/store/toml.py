@@ -71,6 +71,10 @@ def format_key(key: str) -> str:
 
 
 def toml_value(value: Any) -> str:
+    if value is None:
+        # TOML has no null: a None in an array (`nargs=2` with `[None, 224]`, a Hydra list) is
+        # an empty table, as a None param is (record.py); a record must always be writable.
+        return "{}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

@@ -21,6 +21,7 @@ syntax here: no newer), under any interpreter the command picks.
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 MAX_TEXT = 1000           # characters kept of a value that is text, or made text
 MAX_ITEMS = 1000          # items kept of a list or a mapping
 MAX_DEPTH = 20
+MAX_NODES = 20000         # values visited in one report, in all
 # Code that parses a launcher's or a framework's own command line, not the program's.
 NOT_THE_PROGRAM = ("torch.distributed.", "accelerate.commands.", "deepspeed.launcher.",
                    "hydra.", "torch.distributed.run", "accelerate.commands")
@@ -42,8 +44,9 @@ RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID")
 
 _address = ""
 _before: frozenset[str] = frozenset()    # modules loaded before the program (site, .pth files)
-_depth = 0                # nested parse_known_args calls (a subparser's)
+_depth: dict[int, int] = {}   # thread -> nested parse_known_args calls (a subparser's)
 _hydra_reported = False
+_last_sent = b""
 
 
 def install(address: str) -> None:
@@ -70,51 +73,80 @@ def _is_rank_zero() -> bool:
 # -- values as a record holds them ----------------------------------------------------------------
 
 
-def plain_value(value: Any, depth: int = 0) -> Any:
+def plain_value(value: Any) -> Any:
     """`value` as JSON and TOML can hold it: None, bool, int (64-bit, else text), float, text,
     lists and string-keyed tables of those; paths, enums, numpy and torch scalars by their value;
     functions and classes by their qualified name; anything else as text without its address
-    (which would make two equal runs differ)."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**63 else str(value)
-    if isinstance(value, float):
-        return value
-    if isinstance(value, str):
-        return value[:MAX_TEXT]
-    if depth >= MAX_DEPTH:
-        return _text(value)
-    if isinstance(value, dict) or _is_namespace(value):
-        items = value.items() if isinstance(value, dict) else vars(value).items()
-        return {str(key): plain_value(item, depth + 1)
-                for index, (key, item) in enumerate(items) if index < MAX_ITEMS}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-        return [plain_value(item, depth + 1) for item in list(items)[:MAX_ITEMS]]
-    dataclasses = sys.modules.get("dataclasses")
-    if dataclasses is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: plain_value(getattr(value, field.name, None), depth + 1)
-                for field in dataclasses.fields(value)}
-    item = getattr(value, "item", None)        # numpy and torch scalars
-    if callable(item) and getattr(value, "ndim", None) == 0:
+    (which would make two equal runs differ). At most MAX_NODES values are visited, and a
+    container met again inside itself is text: a huge or cyclic default never stalls a parse."""
+    return _Plain().value(value, 0)
+
+
+class _Plain:
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+        self.open: set[int] = set()        # the containers being walked (a cycle comes back)
+
+    def value(self, value: Any, depth: int) -> Any:
+        self.left -= 1
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return value if -(2**63) <= value < 2**63 else str(value)
+        if isinstance(value, float):
+            return value
+        if isinstance(value, str):
+            return value[:MAX_TEXT]
+        if depth >= MAX_DEPTH or self.left <= 0 or id(value) in self.open:
+            return "..."
+        self.open.add(id(value))
         try:
-            return plain_value(item(), depth + 1)
-        except Exception:
-            pass
-    enum = sys.modules.get("enum")
-    if enum is not None and isinstance(value, enum.Enum):
-        return plain_value(value.value, depth + 1)
-    if isinstance(value, os.PathLike):
-        return _text(os.fspath(value))
-    if callable(value) and hasattr(value, "__qualname__"):    # set_defaults(func=train)
-        module = getattr(value, "__module__", None)
-        return f"{module}.{value.__qualname__}" if module not in (None, "__main__") \
-            else str(value.__qualname__)
-    name = getattr(value, "name", None)                       # argparse.FileType's files
-    if isinstance(name, str) and hasattr(value, "fileno"):
-        return name[:MAX_TEXT]
-    return _text(value)
+            return self._inner(value, depth)
+        finally:
+            self.open.discard(id(value))
+
+    def _inner(self, value: Any, depth: int) -> Any:
+        if isinstance(value, dict) or _is_namespace(value):
+            items = value.items() if isinstance(value, dict) else vars(value).items()
+            found = {}
+            for index, (key, item) in enumerate(items):
+                if index >= MAX_ITEMS or self.left <= 0:
+                    break
+                found[str(key)] = self.value(item, depth + 1)
+            return found
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) \
+                and len(value) <= MAX_ITEMS else value
+            kept = []
+            for index, item in enumerate(items):
+                if index >= MAX_ITEMS or self.left <= 0:
+                    break
+                kept.append(self.value(item, depth + 1))
+            return kept
+        dataclasses = sys.modules.get("dataclasses")
+        if dataclasses is not None and dataclasses.is_dataclass(value) \
+                and not isinstance(value, type):
+            return {field.name: self.value(getattr(value, field.name, None), depth + 1)
+                    for field in dataclasses.fields(value)}
+        item = getattr(value, "item", None)        # numpy and torch scalars
+        if callable(item) and getattr(value, "ndim", None) == 0:
+            try:
+                return self.value(item(), depth + 1)
+            except Exception:
+                pass
+        enum = sys.modules.get("enum")
+        if enum is not None and isinstance(value, enum.Enum):
+            return self.value(value.value, depth + 1)
+        if isinstance(value, os.PathLike):
+            return _text(os.fspath(value))
+        if callable(value) and hasattr(value, "__qualname__"):    # set_defaults(func=train)
+            module = getattr(value, "__module__", None)
+            return f"{module}.{value.__qualname__}" if module not in (None, "__main__") \
+                else str(value.__qualname__)
+        name = getattr(value, "name", None)                       # argparse.FileType's files
+        if isinstance(name, str) and hasattr(value, "fileno"):
+            return name[:MAX_TEXT]
+        return _text(value)
 
 
 def _is_namespace(value: Any) -> bool:
@@ -143,8 +175,12 @@ def _send(report: dict[str, Any]) -> None:
     import _socket
     import json
 
+    global _last_sent
     report["pid"] = os.getpid()
     data = json.dumps(report, separators=(",", ":"), default=_text).encode("utf-8", "replace")
+    if data == _last_sent:
+        return                  # parse_args in a loop: said once
+    _last_sent = data
     connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         connection.settimeout(5.0)
@@ -160,6 +196,9 @@ def _forget_modules_since(loaded: set[str]) -> None:
     """Take out of sys.modules what the hook itself imported (json, _socket, ...): the program
     finds the modules it expects, as without the hook (a later import loads them again). Not
     the interpreter's built-in ones: Python 3.8 keeps atexit's callbacks in its module."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return     # another thread may be importing: its modules must stay
     for name in set(sys.modules) - loaded - set(sys.builtin_module_names):
         sys.modules.pop(name, None)
 
@@ -213,8 +252,13 @@ def packages() -> dict[str, str]:
     stdlib = getattr(sys, "stdlib_module_names", None)
     if stdlib is None:
         return {}                               # before 3.10 stdlib and not cannot be told apart
-    wanted = {name.partition(".")[0] for name in list(sys.modules)}
-    wanted -= set(stdlib) | set(sys.builtin_module_names) | _before | {"__main__", "__mp_main__"}
+    imported = list(sys.modules)
+    tops = {name.partition(".")[0] for name in imported}
+    tops -= set(stdlib) | set(sys.builtin_module_names) | _before | {"__main__", "__mp_main__"}
+    # A namespace package (`google`) is shared by many distributions: there the second level
+    # (`google.protobuf`) tells which of them the program imported.
+    wanted = tops | {".".join(name.split(".")[:2]) for name in imported
+                     if name.count(".") >= 1 and name.partition(".")[0] in tops}
     found: dict[str, str] = {}
     for folder in dict.fromkeys(sys.path):
         if not wanted:
@@ -226,7 +270,7 @@ def packages() -> dict[str, str]:
         for name in names:
             if name.endswith((".dist-info", ".egg-info")) and wanted:
                 info = os.path.join(folder or os.curdir, name)
-                provided = _top_level_names(info) & wanted
+                provided = _provided(info) & wanted
                 if provided:
                     distribution, version = _name_and_version(info)
                     if distribution:
@@ -235,27 +279,39 @@ def packages() -> dict[str, str]:
     return dict(sorted(found.items(), key=lambda item: item[0].lower()))
 
 
-def _top_level_names(info: str) -> set[str]:
-    """The top-level modules a distribution installs: its top_level.txt, else its RECORD."""
-    names: set[str] = set()
-    for listing, is_record in (("top_level.txt", False), ("RECORD", True),
-                               ("installed-files.txt", True)):
+def _provided(info: str) -> set[str]:
+    """The modules a distribution installs, as the names `packages` looks for: each top-level
+    module it owns (has the `__init__.py` of, or is the file of), and `top.second` for its
+    modules under a top it shares (a namespace package such as `google`). From RECORD, else
+    top_level.txt."""
+    owned: set[str] = set()
+    shared: set[str] = set()
+    for listing in ("RECORD", "installed-files.txt"):
         try:
             with open(os.path.join(info, listing), encoding="utf-8", errors="replace") as handle:
                 for line in handle:
-                    path = line.split(",", 1)[0].strip() if is_record else line.strip()
-                    top = path.replace("\\", "/").split("/", 1)[0]
-                    if top.endswith(".py"):
-                        top = top[:-3]
-                    elif "." in top and is_record:          # foo.cpython-311-x86_64.so, *.pth
-                        top = top.split(".", 1)[0] if top.endswith((".so", ".pyd")) else ""
-                    if top and top not in ("..", "__pycache__"):
-                        names.add(top)
+                    parts = line.split(",", 1)[0].strip().replace("\\", "/").split("/")
+                    top = parts[0]
+                    if len(parts) == 1:                       # a module file, an extension
+                        if top.endswith(".py"):
+                            owned.add(top[:-3])
+                        elif top.endswith((".so", ".pyd")):
+                            owned.add(top.split(".", 1)[0])
+                    elif top not in ("..", "__pycache__") and not top.endswith(
+                            (".dist-info", ".egg-info", ".data")):
+                        if parts[1] == "__init__.py":
+                            owned.add(top)
+                        shared.add(f"{top}.{parts[1].split('.', 1)[0]}")
         except OSError:
             continue
-        if names:
-            return names
-    return names
+        if owned or shared:
+            return owned | shared
+    try:                                     # no file list: the names it declares
+        with open(os.path.join(info, "top_level.txt"), encoding="utf-8",
+                  errors="replace") as handle:
+            return {line.strip() for line in handle if line.strip()}
+    except OSError:
+        return set()
 
 
 def _name_and_version(info: str) -> tuple[str, str]:
@@ -317,13 +373,13 @@ def _patch_argparse(argparse: ModuleType) -> None:
 
 def _watched_parse(original: Callable[..., Any]) -> Callable[..., Any]:
     def parse(self: Any, *args: Any, **kwargs: Any) -> Any:
-        global _depth
-        _depth += 1
+        thread = _thread.get_ident()
+        _depth[thread] = _depth.get(thread, 0) + 1
         try:
             result = original(self, *args, **kwargs)
         finally:
-            _depth -= 1
-        if _depth == 0 and _the_programs(_caller(("argparse",))):
+            _depth[thread] -= 1
+        if _depth[thread] == 0 and _the_programs(_caller(("argparse",))):
             given = args[0] if args else kwargs.get("args")
             _safely(_report_argparse, self, result[0], given is None)
         return result
@@ -451,6 +507,14 @@ def _report_hydra(config: Any) -> None:
     _hydra_reported = True
     from omegaconf import Container, OmegaConf
 
+    raw = {str(key): OmegaConf.to_container(config._get_node(key), resolve=False)
+           if isinstance(config._get_node(key), Container) else config._get_node(key)._value()
+           for key in config if key != "hydra"}
+    if _calls_a_resolver_of_its_own(raw):
+        # Resolving `${draw:}` again would run the program's resolver once more (a new random
+        # seed, a second run folder) and record a value it never used: recorded as written.
+        _report_params("hydra", raw, [])
+        return
     composed: dict[str, Any] = {}
     for key in config:              # Hydra's own node is not the program's config
         if key == "hydra":
@@ -465,6 +529,24 @@ def _report_hydra(config: Any) -> None:
                 else getattr(node, "_value", lambda: None)()
         composed[str(key)] = value
     _report_params("hydra", composed, [])
+
+
+# Resolvers that only read: resolving their interpolations again changes nothing.
+PURE_RESOLVERS = frozenset({"hydra", "oc.env", "oc.decode", "oc.select", "oc.create",
+                            "oc.deprecated", "oc.dict.keys", "oc.dict.values"})
+
+
+def _calls_a_resolver_of_its_own(value: Any) -> bool:
+    import re
+
+    if isinstance(value, dict):
+        return any(_calls_a_resolver_of_its_own(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_calls_a_resolver_of_its_own(item) for item in value)
+    if isinstance(value, str) and "${" in value:
+        names = re.findall(r"\$\{\s*([\w.\-]+)\s*:", value)
+        return any(name not in PURE_RESOLVERS for name in names)
+    return False
 
 
 # -- patching modules when the program imports them ----------------------------------------------
