@@ -575,3 +575,44 @@ def test_a_standalone_run_keeps_what_it_printed_in_its_log(repo: Path) -> None:
     assert "platform" in environment and isinstance(environment["packages"], dict)
     found = journal("grep", "-F", "80.22", cwd=repo)
     assert found.returncode == 0 and record["id"].encode() in found.stdout
+
+
+def test_the_console_tee_loses_nothing_at_os_exit_or_from_a_background_child(repo: Path) -> None:
+    """The copier is a process of its own: what the script wrote just before `os._exit`, and
+    what a child it started writes after it ended, reach the console and the log; and a reader
+    that goes away is passed on (BrokenPipeError), as without journal."""
+    import time
+
+    write_script(repo, """\
+        import os, subprocess, sys
+        import journal
+        journal.start(quiet=True)
+        print("before exit", flush=True)
+        sys.stderr.write("err before exit\\n")
+        sys.stderr.flush()
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5); print('child alive')"])
+        os._exit(3)
+        """)
+    done = run_script(repo, "train.py")
+    assert done.returncode == 3
+    assert done.stdout == b"before exit\nchild alive\n" and done.stderr == b"err before exit\n"
+    [log_file] = (repo / ".journal" / "logs").iterdir()
+    deadline = time.monotonic() + 10
+    while "child alive" not in log_file.read_text():
+        assert time.monotonic() < deadline, log_file.read_text()
+        time.sleep(0.05)
+    assert sorted(log_file.read_text().splitlines()) == ["before exit", "child alive",
+                                                         "err before exit"]
+    write_script(repo, """\
+        import sys
+        import journal
+        journal.start(quiet=True)
+        try:
+            for i in range(1000000):
+                print("line", i)
+        except BrokenPipeError:
+            sys.stderr.write(f"broken pipe after {i} lines\\n")
+        """)
+    piped = subprocess.run(f"{PY} train.py | head -1", shell=True, cwd=repo, capture_output=True,
+                           timeout=60)
+    assert piped.stdout == b"line 0\n" and b"broken pipe after" in piped.stderr

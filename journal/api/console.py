@@ -4,120 +4,154 @@ subprocesses' output too) still reaches the terminal as it is, and also goes to
 
 At the descriptor level: fds 1 and 2 are pointed at a pipe (a pseudo-terminal when they were a
 terminal, one for both when they were the same one, so programs still see a terminal and the
-order of the two streams is kept) that a thread copies on. `stop()` puts them back.
+order of the two streams is kept), and a copier process, started from the script's own
+interpreter in a session of its own, copies on to where the output went and to the log. A
+process, not a thread: what the script wrote just before `os._exit` or a crash, and what a
+background process it started writes after it ended, are still copied (the copier stays until
+every writer has closed the pipe), and the script's exit waits for nothing. `stop()` puts fds 1
+and 2 back.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
+import json
 import os
+import subprocess
 import sys
-import threading
-import time
+from collections.abc import Mapping
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from journal.capture.sinks import MaskedLog
     from journal.redact import Redactor
 
-# Seconds the copying may take to finish, in all: a background process the script started may
-# still hold the pipe, and what it writes after the script's end is not copied (README).
+# Seconds `stop()` waits for the copier to have copied what is written so far (the record then
+# gives the log's size); a background process's later output is copied all the same.
 _WAIT_AT_STOP = 0.2
+_CHUNK = 65536
 
 
 class ConsoleTee:
-    def __init__(self, log: MaskedLog, copies: list[tuple[int, list[int], int]]) -> None:
-        self.log = log
-        self._copies = copies             # (read end, the fds pointed at it, the saved original)
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._copy, args=(read_end, saved, index),
-                                          daemon=True, name="journal-console")
-                         for index, (read_end, _fds, saved) in enumerate(copies)]
-        for thread in self._threads:
-            thread.start()
+    def __init__(self, copier: subprocess.Popen[bytes], copies: list[tuple[list[int], int]],
+                 log_file: Path) -> None:
+        self.copier = copier
+        self.log_file = log_file
+        self._copies = copies             # (the fds pointed at a pipe, the saved original)
 
     @classmethod
     def start(cls, log_file: Path, redactor: Redactor, argv: list[str]) -> ConsoleTee | None:
         """Tee fds 1 and 2 to `log_file`; None (nothing changed) where it cannot be done."""
-        from journal.capture.logmask import LogMasker, known_secrets
+        from journal.capture.logmask import known_secrets
         from journal.capture.runner import open_pty_like, same_terminal
-        from journal.capture.sinks import MaskedLog, open_log
 
-        problems: list[str] = []
-        sink = open_log(log_file, problems)
-        if sink.fd is None:
-            return None
-        masker = LogMasker(redactor, known_secrets(argv, redactor.argv(argv), os.environ,
-                                                   redactor))
         groups = [[1, 2]] if same_terminal(1, 2) else [[1], [2]]
-        copies: list[tuple[int, list[int], int]] = []
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        ends: list[tuple[list[int], int, int, int]] = []   # fds, read end, write end, saved
         try:
             for fds in groups:
-                if os.isatty(fds[0]):
-                    read_end, write_end = open_pty_like(fds[0])
-                else:
-                    read_end, write_end = os.pipe()
-                saved = os.dup(fds[0])
-                for fd in fds:
-                    os.dup2(write_end, fd)
-                os.close(write_end)
-                copies.append((read_end, fds, saved))
-        except OSError:
-            _put_back(copies)
-            os.close(sink.fd)
+                read_end, write_end = open_pty_like(fds[0]) if os.isatty(fds[0]) else os.pipe()
+                ends.append((fds, read_end, write_end, os.dup(fds[0])))
+            config = {
+                "log": str(log_file),
+                "secrets": known_secrets(argv, redactor.argv(argv), os.environ, redactor),
+                "copies": [[read_end, saved] for _fds, read_end, _write, saved in ends],
+            }
+            copier = _start_copier([fd for _fds, read_end, _w, saved in ends
+                                    for fd in (read_end, saved)], config)
+        except (OSError, subprocess.SubprocessError):
+            for _fds, read_end, write_end, saved in ends:
+                for fd in (read_end, write_end, saved):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
             return None
-        return cls(MaskedLog(sink, masker), copies)
+        for fds, read_end, write_end, _saved in ends:
+            for fd in fds:
+                os.dup2(write_end, fd)
+            os.close(write_end)
+            os.close(read_end)                 # the copier's now
+        return cls(copier, [(fds, saved) for fds, _r, _w, saved in ends], log_file)
 
-    def stop(self) -> int:
-        """Put fds 1 and 2 back, let the copying finish, close the log; returns its size."""
+    def stop(self) -> None:
+        """Put fds 1 and 2 back; the copier ends once every writer of the pipe has closed it."""
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        _put_back(self._copies)
-        deadline = time.monotonic() + _WAIT_AT_STOP
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            self.log.close()
-            if self.log.sink.fd is not None:
-                os.close(self.log.sink.fd)
-                self.log.sink.fd = None
-        return self.log.sink.written
+        for fds, saved in self._copies:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.dup2(saved, fd)
+            with contextlib.suppress(OSError):
+                os.close(saved)
+        self._copies = []
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.copier.wait(_WAIT_AT_STOP)
 
-    def _copy(self, read_end: int, destination: int, stream: int) -> None:
-        while True:
+
+def _start_copier(pass_fds: list[int], config: Mapping[str, object]) -> subprocess.Popen[bytes]:
+    """The copier, from this interpreter, with journal importable as it is here; its settings
+    (secrets among them) come through a pipe, never on a command line or in the environment."""
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
+    copier = subprocess.Popen(
+        [sys.executable, "-c", "from journal.api.console import copy_on; copy_on()"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=pass_fds, env=env, start_new_session=True)   # no Ctrl-C meant for the script
+    assert copier.stdin is not None
+    copier.stdin.write(json.dumps(config).encode())
+    copier.stdin.close()
+    return copier
+
+
+def copy_on() -> None:
+    """The copier's life: every chunk to where it went and to the log (masked), until every
+    writer has closed the output; a reader that goes away (`| head`) is passed on."""
+    import errno
+    import selectors
+    from pathlib import Path
+
+    from journal.capture.logmask import LogMasker
+    from journal.capture.sinks import MaskedLog, open_log
+    from journal.redact import Redactor
+    from journal.store.config import load_config
+
+    config = json.loads(sys.stdin.buffer.read())
+    log_file = Path(config["log"])
+    try:
+        settings = load_config(log_file.parent.parent)        # .journal/logs/<id>.log
+        redactor = Redactor(settings.redact_names, settings.redact_values, os.environ)
+    except Exception:                  # a config gone bad since the run started: still mask
+        redactor = Redactor(environ=os.environ)
+    log = MaskedLog(open_log(log_file, []), LogMasker(redactor, config["secrets"]))
+    selector = selectors.DefaultSelector()
+    for index, (read_end, destination) in enumerate(config["copies"]):
+        selector.register(read_end, selectors.EVENT_READ, [index, destination])
+    while selector.get_map():
+        for key, _mask in selector.select(0.5):
+            index, destination = key.data
             try:
-                data = os.read(read_end, 65536)
-            except OSError:           # EIO: the pseudo-terminal's other side is closed
+                data = os.read(key.fd, _CHUNK)
+            except OSError:            # EIO: the pseudo-terminal's other side is closed
                 data = b""
             if not data:
-                break
-            with self._lock:
-                self.log.write(data, stream)
+                selector.unregister(key.fd)
+                continue
+            log.write(data, index)
+            if destination is None:
+                continue
             try:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(destination, view):]
             except OSError as exc:
-                if exc.errno == errno.EPIPE:
-                    # The reader went away (`python train.py | head`): the script must see its
-                    # own pipe closed too (BrokenPipeError), as without journal.
-                    break
-        with contextlib.suppress(OSError):
-            os.close(read_end)
-        with contextlib.suppress(OSError):
-            os.close(destination)
-
-
-def _put_back(copies: list[tuple[int, list[int], int]]) -> None:
-    """The original descriptors back at 1 and 2 (the copy of each is kept for its thread)."""
-    for _read_end, fds, saved in copies:
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.dup2(saved, fd)
+                if exc.errno == errno.EPIPE:   # the script's next write finds its pipe closed
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+                else:                          # the terminal is gone: the log goes on
+                    key.data[1] = None
+        log.tick()
+    log.close()
