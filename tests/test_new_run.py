@@ -36,17 +36,49 @@ def test_binary_output_passes_through_byte_exact_and_is_logged(repo: Path, tmp_p
     blob.write_bytes(payload)
     script = (
         "import sys, time; data = open(sys.argv[1], 'rb').read();"
-        "sys.stderr.buffer.write(data[:4096]); sys.stderr.flush(); time.sleep(0.3);"
+        "sys.stderr.buffer.write(data[-4096:]); sys.stderr.flush(); time.sleep(0.3);"
         "sys.stdout.buffer.write(data)"
     )
     done = journal("new", "-q", "--", PY, "-c", script, str(blob), cwd=repo, timeout=120)
     assert done.returncode == 0
     assert done.stdout == payload
-    assert done.stderr == payload[:4096]
+    assert done.stderr == payload[-4096:]
     record = only_record(repo / ".journal")
     log = (repo / ".journal" / record["log"]["path"]).read_bytes()
     assert record["log"]["bytes"] == len(payload) + 4096 == len(log)
-    assert log == payload[:4096] + payload   # both streams, in the order they came
+    # Both streams whole, each in order; they meet at line ends (each stream's partial line
+    # waits for its own end, so a secret cut by the other stream's line is still seen whole).
+    assert _interleaves(log, payload, payload[-4096:])
+
+
+def _common(a: memoryview, b: memoryview) -> int:
+    """The length of the common start of `a` and `b`."""
+    size = 0
+    while size < min(len(a), len(b)):
+        step = min(65536, len(a) - size, len(b) - size)
+        if a[size:size + step] == b[size:size + step]:
+            size += step
+            continue
+        while a[size] == b[size]:
+            size += 1
+        return size
+    return size
+
+
+def _interleaves(log: bytes, first: bytes, second: bytes) -> bool:
+    """`log` is `first` and `second` cut in pieces and interleaved, each in its own order."""
+    i = j = k = 0
+    log_view, first_view, second_view = memoryview(log), memoryview(first), memoryview(second)
+    while k < len(log):
+        take_first = _common(log_view[k:], first_view[i:])
+        take_second = _common(log_view[k:], second_view[j:])
+        if not take_first and not take_second:
+            return False
+        if take_first >= take_second:
+            i, k = i + take_first, k + take_first
+        else:
+            j, k = j + take_second, k + take_second
+    return (i, j) == (len(first), len(second))
 
 
 def test_exit_code_passes_through_and_marks_failed(repo: Path) -> None:

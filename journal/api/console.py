@@ -109,13 +109,13 @@ def _start_copier(pass_fds: list[int], config: Mapping[str, object]) -> subproce
 
 def copy_on() -> None:
     """The copier's life: every chunk to where it went and to the log (masked), until every
-    writer has closed the output; a reader that goes away (`| head`) is passed on."""
-    import errno
-    import selectors
+    writer has closed the output; a reader that goes away (`| head`) is passed on. The same
+    copying as `journal new`'s keeper does once its wrapper is gone."""
     from pathlib import Path
 
+    from journal.capture.keeper import copy_to_the_end
     from journal.capture.logmask import LogMasker
-    from journal.capture.sinks import MaskedLog, open_log
+    from journal.capture.sinks import MaskedLog, Sink, open_log
     from journal.redact import Redactor
     from journal.store.config import load_config
 
@@ -126,32 +126,8 @@ def copy_on() -> None:
         redactor = Redactor(settings.redact_names, settings.redact_values, os.environ)
     except Exception:                  # a config gone bad since the run started: still mask
         redactor = Redactor(environ=os.environ)
-    log = MaskedLog(open_log(log_file, []), LogMasker(redactor, config["secrets"]))
-    selector = selectors.DefaultSelector()
-    for index, (read_end, destination) in enumerate(config["copies"]):
-        selector.register(read_end, selectors.EVENT_READ, [index, destination])
-    while selector.get_map():
-        for key, _mask in selector.select(0.5):
-            index, destination = key.data
-            try:
-                data = os.read(key.fd, _CHUNK)
-            except OSError:            # EIO: the pseudo-terminal's other side is closed
-                data = b""
-            if not data:
-                selector.unregister(key.fd)
-                continue
-            log.write(data, index)
-            if destination is None:
-                continue
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(destination, view):]
-            except OSError as exc:
-                if exc.errno == errno.EPIPE:   # the script's next write finds its pipe closed
-                    selector.unregister(key.fd)
-                    os.close(key.fd)
-                else:                          # the terminal is gone: the log goes on
-                    key.data[1] = None
-        log.tick()
+    problems: list[str] = []
+    log = MaskedLog(open_log(log_file, problems), LogMasker(redactor, config["secrets"]))
+    copy_to_the_end([(read_end, Sink(destination, "writing to the console", problems))
+                     for read_end, destination in config["copies"]], log, None)
     log.close()

@@ -210,7 +210,7 @@ def _keep(argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int]
     if ended_at is None:
         return                            # dismissed: the wrapper recorded the run
     orphan.taken_over(keeper_pid, command_ended=bool(ended_at))
-    _copy_to_the_end([stream for stream in streams if stream[0] >= 0], log, inbox)
+    copy_to_the_end([stream for stream in streams if stream[0] >= 0], log, inbox)
     log.close()
     if process.returncode is None:
         process.wait()
@@ -265,10 +265,11 @@ def _wait_for_the_command(process: subprocess.Popen[bytes], lifeline: int, statu
                 streams[int(index)] = (-1, sink)
 
 
-def _copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog, inbox: Inbox | None
+def copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog, inbox: Inbox | None
                      ) -> None:
     """What the wrapper did, without it: every chunk to the log and to its destination, until
-    every writer has closed the output; and the hook's reports, to the same end."""
+    every writer has closed the output; and the hook's reports, to the same end. (Also the
+    standalone API's console copier, api/console.py.)"""
     selector = selectors.DefaultSelector()
     for index, (read_end, sink) in enumerate(streams):
         selector.register(read_end, selectors.EVENT_READ, (index, sink))

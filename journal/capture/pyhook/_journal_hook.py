@@ -360,6 +360,20 @@ def _the_programs(caller: str) -> bool:
     return not caller.startswith(NOT_THE_PROGRAM)
 
 
+def _standing_in_for(original: Callable[..., Any], wrapper: Callable[..., Any]
+                     ) -> Callable[..., Any]:
+    """`wrapper`, named and documented as `original` (help() and tracebacks read the same), and
+    marked so that a module patched twice is not wrapped twice."""
+    for name in ("__name__", "__qualname__", "__doc__", "__module__"):
+        try:
+            setattr(wrapper, name, getattr(original, name))
+        except (AttributeError, TypeError):
+            pass
+    wrapper._journal_original = original       # type: ignore[attr-defined]
+    wrapper.__wrapped__ = original             # type: ignore[attr-defined]  # inspect.signature
+    return wrapper
+
+
 # -- argparse -------------------------------------------------------------------------------------
 
 
@@ -384,11 +398,7 @@ def _watched_parse(original: Callable[..., Any]) -> Callable[..., Any]:
             _safely(_report_argparse, self, result[0], given is None)
         return result
 
-    parse._journal_original = original          # type: ignore[attr-defined]
-    parse.__name__ = original.__name__
-    parse.__qualname__ = original.__qualname__
-    parse.__doc__ = original.__doc__
-    return parse
+    return _standing_in_for(original, parse)
 
 
 def _report_argparse(parser: Any, namespace: Any, from_argv: bool) -> None:
@@ -460,11 +470,7 @@ def _watched_context(original: Callable[..., Any], core: ModuleType) -> Callable
             _safely(_report_click, context, core)
         return context
 
-    make_context._journal_original = original    # type: ignore[attr-defined]
-    make_context.__name__ = original.__name__
-    make_context.__qualname__ = original.__qualname__
-    make_context.__doc__ = original.__doc__
-    return make_context
+    return _standing_in_for(original, make_context)
 
 
 def _report_click(context: Any, core: ModuleType) -> None:
@@ -496,8 +502,7 @@ def _patch_hydra(callbacks: ModuleType) -> None:
             _safely(_report_hydra, config)
         return original(self, *args, **kwargs)
 
-    on_job_start._journal_original = original    # type: ignore[attr-defined]
-    setattr(owner, "on_job_start", on_job_start)
+    setattr(owner, "on_job_start", _standing_in_for(original, on_job_start))
 
 
 def _report_hydra(config: Any) -> None:
