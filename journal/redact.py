@@ -161,9 +161,10 @@ _IN_A_COMMAND_LINE = (
 # lower() copy of megabytes of output for each check would cost more than the check).
 _AUTHORIZATION = ("uthorization", "UTHORIZATION")
 # Every literal a pattern of `shapes` needs (UTF-8): without one of them, nothing can match.
+# (Not the command-line words: the log is not searched for `curl -u user:X` shapes, see
+# `shapes`; each literal here is one more search of every chunk of a command's output.)
 _TRIGGERS = tuple(word.encode() for word in (
-    *_SHAPE_PREFIXES, "PRIVATE KEY", *_AUTHORIZATION, "Bearer ",
-    *(word for words, _pattern in _IN_A_COMMAND_LINE for word in words)))
+    *_SHAPE_PREFIXES, "PRIVATE KEY", *_AUTHORIZATION, "Bearer "))
 
 
 def _by_first_byte(literals: Iterable[bytes]) -> list[re.Pattern[bytes]]:
@@ -255,8 +256,8 @@ class Redactor:
         return parts[-1] in SECRET_LAST_WORDS or joined.endswith(SECRET_SUFFIXES)
 
     def may_hold_secret(self, data: bytes) -> bool:
-        """False when `shapes` surely finds nothing in `data` (UTF-8): none of the literal parts
-        its patterns need is there. A few substring scans in C, instead of decoding megabytes
+        """False when `shapes(..., command_lines=False)` surely finds nothing in `data` (UTF-8):
+        none of the literal parts its patterns need is there. A few substring scans in C, instead of decoding megabytes
         of output and running the patterns (the log masker's fast path)."""
         if self._custom_shapes:
             return True
@@ -266,8 +267,12 @@ class Redactor:
             return True
         return any(search.search(data) for search in _TRIGGER_SEARCHES)
 
-    def shapes(self, text: str) -> str:
-        """Mask secret-shaped values only: token formats, private keys, URL passwords, headers.
+    def shapes(self, text: str, *, command_lines: bool = True) -> str:
+        """Mask secret-shaped values only: token formats, private keys, URL passwords, headers,
+        and with `command_lines` the passwords of `curl -u user:X`, `mysql -pX` and the like
+        (wanted in scripts and patches; the log leaves them out: its masking must keep up with
+        a chatty command, and such a password given on journal's command line is masked in
+        the log by its value anyway).
 
         Each regex runs only when the text holds its literal part: `str.find` scans megabytes
         of patch in microseconds, the alternation of shapes in tens of milliseconds."""
@@ -281,8 +286,8 @@ class Redactor:
             text = _URL_PASSWORD.sub(lambda m: m["user"] + ":" + MASK + "@", text)
         if ":" in text and any(word in text for word in _AUTHORIZATION):
             text = _AUTH_HEADER.sub(lambda m: m.string[m.start():m.start("value")] + MASK, text)
-        for words, pattern in _IN_A_COMMAND_LINE:     # `curl -u user:X` in a script too
-            if any(word in text for word in words):
+        for words, pattern in _IN_A_COMMAND_LINE if command_lines else ():
+            if any(word in text for word in words):   # `curl -u user:X` in a script too
                 text = pattern.sub(lambda m: m.group("keep") + MASK, text)
         return _BEARER.sub(MASK, text) if "Bearer " in text else text
 

@@ -174,9 +174,8 @@ def test_the_fast_path_never_skips_what_the_shapes_would_mask() -> None:
     redactor = Redactor(environ={"WANDB_API_KEY": WANDB})
     secrets = [ANTHROPIC, AWS, GITHUB, GITHUB_FINE, GITLAB, GOOGLE, HF, JWT, NPM, OPENAI, SLACK,
                STRIPE, WANDB, "https://bob:hunter2@example.com/x", "Authorization: token abc123",
-               "AUTHORIZATION: Basic dXNlcjpwYXNz", "Bearer abcdef123456", "curl -u bob:hunter2",
-               "mysql -u root -phunter2", "wandb login 0123456789abcdef0123",
-               "sshpass -p hunter2 ssh x", "ya29.a0AfH6SMBx1234567890abcdefgh",
+               "AUTHORIZATION: Basic dXNlcjpwYXNz", "Bearer abcdef123456",
+               "ya29.a0AfH6SMBx1234567890abcdefgh",
                "SG.abcdefghijklmnop.qrstuvwxyz012345", "r8_abcdefghijklmnopqrstuvwxyz01234",
                "pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6MDEyMzQ1Njc4OQ",
                "https://hooks.slack.com/services/T000/B000/XXXX",
@@ -184,7 +183,7 @@ def test_the_fast_path_never_skips_what_the_shapes_would_mask() -> None:
     filler = "epoch 3 step 1200 loss=0.3127 grad_norm=1.25 weight_decay=0.01 high lr\n" * 50
     for secret in secrets:
         text = f"{filler}value: {secret} end\n{filler}"
-        assert redactor.shapes(text) != text, secret            # a shape the log masks
+        assert redactor.shapes(text, command_lines=False) != text, secret  # the log masks it
         assert redactor.may_hold_secret(text.encode()), secret  # so never the fast path
     assert not redactor.may_hold_secret((filler * 20).encode())
 

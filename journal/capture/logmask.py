@@ -111,7 +111,7 @@ class LogMasker:
             end = KEY_END_RE.search(masked)
             masked = MASK if end is None else MASK + masked[end.end():]
             self._in_key = end is None
-        masked = self.redactor.shapes(masked)
+        masked = self.redactor.shapes(masked, command_lines=False)
         if self._values is not None:
             masked = self._values.sub(MASK, masked)
         begins = list(KEY_BEGIN_RE.finditer(text))
