@@ -17,14 +17,14 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import socket
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 HOOK_FOLDER = Path(__file__).with_name("pyhook")
 SHOW_AFTER = 1.0             # seconds after params arrive before the running record shows them
@@ -44,7 +44,7 @@ def may_run_python(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
         return True
     if _SHELL.fullmatch(os.path.basename(argv[0])):
         return True
-    program = shutil.which(argv[0], path=environ.get("PATH")) if os.sep not in argv[0] \
+    program = _which(argv[0], environ.get("PATH", os.defpath)) if os.sep not in argv[0] \
         else argv[0]
     if program is None:
         return False
@@ -59,6 +59,26 @@ def may_run_python(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
     names = [os.path.basename(word.decode("utf-8", "replace")) for word in interpreter[:2]]
     return any(_PYTHON.fullmatch(name) or _SHELL.fullmatch(name) or name.startswith("pypy")
                for name in names)
+
+
+def _which(name: str, path: str) -> str | None:
+    """shutil.which, without importing shutil on every `journal new` (~2 ms)."""
+    for folder in path.split(os.pathsep):
+        candidate = os.path.join(folder or os.curdir, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _private_folder() -> str:
+    """A new folder only this user can enter, for the socket (AF_UNIX paths are short: 108
+    bytes; TMPDIR may be long)."""
+    for parent in (os.environ.get("TMPDIR", "/tmp"), "/tmp"):
+        folder = os.path.join(parent, f"journal-hook-{os.urandom(6).hex()}")
+        if len(os.path.join(folder, "s").encode()) <= 100:
+            os.mkdir(folder, 0o700)
+            return folder
+    raise OSError("no short private folder for the hook's socket")
 
 
 def hook_environment(environ: Mapping[str, str], address: str) -> dict[str, str]:
@@ -86,12 +106,10 @@ class HookInbox:
         """`on_params` is told of parsed arguments that arrived, once the run has gone on for
         SHOW_AFTER seconds since (the record shows them while a long run goes on; a short run
         does not pay for a write it does not need)."""
-        self.folder = tempfile.mkdtemp(prefix="journal-hook-")
+        import socket
+
+        self.folder = _private_folder()
         self.address = os.path.join(self.folder, "s")
-        if len(self.address.encode()) > 100:       # AF_UNIX paths are short (108 bytes)
-            os.rmdir(self.folder)
-            self.folder = tempfile.mkdtemp(prefix="journal-hook-", dir="/tmp")
-            self.address = os.path.join(self.folder, "s")
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(self.address)
         self.listener.listen(64)
