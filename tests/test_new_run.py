@@ -270,7 +270,7 @@ def test_yes_piped_to_head_ends_at_once_as_without_journal(repo: Path) -> None:
     assert code == 128 + signal.SIGPIPE, err
     record = only_record(repo / ".journal")
     assert (record["status"], record["exit_code"]) == ("killed", 141)
-    assert record["log"]["bytes"] < 1 << 20
+    assert record["log"]["bytes"] <= 4 << 20       # a few 1 MiB reads at most, not for ever
 
 
 def test_fifty_concurrent_runs_give_fifty_records(repo: Path) -> None:
