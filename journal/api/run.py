@@ -421,10 +421,12 @@ def _this_interpreter() -> dict[str, Any]:
     found: dict[str, Any] = {"python": "%d.%d.%d" % sys.version_info[:3],
                              "executable": sys.executable}
     try:
-        found["packages"] = hook.packages()
+        packages = hook.packages()
         gpus = hook.gpus()
     except Exception:          # never the end of a run over this
         return found
+    if packages is not None:
+        found["packages"] = packages
     if gpus:
         found["gpus"] = gpus
     return found

@@ -235,14 +235,17 @@ def _interpreter() -> dict[str, str]:
 
 
 def _report_environment() -> None:
-    report: dict[str, Any] = {"kind": "environment", **_interpreter(), "packages": packages()}
+    report: dict[str, Any] = {"kind": "environment", **_interpreter()}
+    found_packages = packages()
+    if found_packages is not None:      # unknown (before 3.10) is not "none"
+        report["packages"] = found_packages
     found = gpus()
     if found:
         report["gpus"] = found
     _send(report)
 
 
-def packages() -> dict[str, str]:
+def packages() -> dict[str, str] | None:
     """The distributions (as pip names them) of the non-stdlib modules the program imported.
 
     Read from the .dist-info folders on sys.path, not with importlib.metadata: that module
@@ -251,7 +254,7 @@ def packages() -> dict[str, str]:
     "unhandled KeyboardInterrupt" flag on each eval)."""
     stdlib = getattr(sys, "stdlib_module_names", None)
     if stdlib is None:
-        return {}                               # before 3.10 stdlib and not cannot be told apart
+        return None                             # before 3.10 stdlib and not cannot be told apart
     imported = list(sys.modules)
     tops = {name.partition(".")[0] for name in imported}
     tops -= set(stdlib) | set(sys.builtin_module_names) | _before | {"__main__", "__mp_main__"}
