@@ -173,11 +173,10 @@ def _send(report: dict[str, Any]) -> None:
     """One report, one connection: the wrapper reads it to the end. A run whose wrapper is gone
     (the socket refuses) loses the report, and the program goes on."""
     import _socket
-    import json
 
     global _last_sent
     report["pid"] = os.getpid()
-    data = json.dumps(report, separators=(",", ":"), default=_text).encode("utf-8", "replace")
+    data = _json(report).encode("utf-8", "replace")
     if data == _last_sent:
         return                  # parse_args in a loop: said once
     _last_sent = data
@@ -201,6 +200,35 @@ def _forget_modules_since(loaded: set[str]) -> None:
         return     # another thread may be importing: its modules must stay
     for name in set(sys.modules) - loaded - set(sys.builtin_module_names):
         sys.modules.pop(name, None)
+
+
+_ESCAPES = {**{chr(code): "\\u%04x" % code for code in range(32)},
+            '"': '\\"', "\\": "\\\\", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _json(value: Any) -> str:
+    """A report as JSON, without the json module: importing json at exit (json -> re -> enum
+    -> functools) makes a namedtuple, which runs `eval`, and an `eval` after the program died
+    of Ctrl-C makes CPython exit 1 instead of dying of SIGINT. Values are plain_value's."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(_json(str(key)) + ":" + _json(item)
+                              for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_json(item) for item in value) + "]"
+    text = value if isinstance(value, str) else _text(value)
+    return '"' + "".join(_ESCAPES.get(char, char) for char in text) + '"'
 
 
 def _safely(call: Callable[..., object], *args: Any) -> None:

@@ -13,12 +13,18 @@ def _journal_install():
     address = os.environ.get("JOURNAL_HOOK")
     if not address or sys.version_info < (3, 8):
         return              # no run to report to, or an interpreter the hook does not serve
+    loaded = set(sys.modules)
     try:
         import _journal_hook  # type: ignore[import-not-found]  # (found beside this file)
 
         _journal_hook.install(address)
     except Exception:
         pass                # the hook reports its own failures; it never stops a program
+    # What importing the hook loaded besides itself (`__future__`, for its annotations) is
+    # forgotten: the program finds sys.modules as it would without the hook.
+    for name in set(sys.modules) - loaded - set(sys.builtin_module_names):
+        if name != "_journal_hook":
+            del sys.modules[name]
 
 
 def _journal_chain():
