@@ -197,3 +197,22 @@ def test_build_filters_rejects_unknown_status() -> None:
     with pytest.raises(UsageError):
         build_filters(statuses=["finished", "Finished"], now=NOW)
     assert build_filters(statuses=["crashed"], now=NOW).statuses == ("crashed",)
+
+
+def test_host_and_user_select_the_machine_and_the_person(tmp_path: Path) -> None:
+    """`--host` and `--user` (repeatable: any of them), with the index and without, in list,
+    grep and export alike."""
+    jd = tmp_path / ".journal"
+    start = now() - dt.timedelta(hours=5)
+    laptop = write_run(jd, start, host="laptop", user="ana", note="on the laptop")
+    cluster = write_run(jd, start + dt.timedelta(hours=1), host="gpu01", user="ana", note="on gpu01")
+    bob = write_run(jd, start + dt.timedelta(hours=2), host="gpu01", user="bob", note="bob's")
+    assert ids_listed(both("list", "-n", "0", "--host", "gpu01", cwd=tmp_path)) == [bob, cluster]
+    assert ids_listed(both("list", "-n", "0", "--user", "ana", cwd=tmp_path)) == [cluster, laptop]
+    assert ids_listed(cli("list", "-n", "0", "--host", "gpu01", "--user", "ana", cwd=tmp_path)) \
+        == [cluster]
+    assert ids_listed(cli("list", "-n", "0", "--host", "laptop", "--host", "gpu01", "--user",
+                          "bob", cwd=tmp_path)) == [bob]
+    assert cli("grep", "-l", "on", "--user", "bob", cwd=tmp_path).lines == [bob]
+    exported = cli("export", "-f", "json", "--since", "2d", "--host", "laptop", cwd=tmp_path)
+    assert laptop in exported.out and cluster not in exported.out

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from journal.capture.gitstate import CodeState, capture_code_state, redirected_output
 from journal.capture.params import params_from_argv
+from journal.capture.who import run_user
 from journal.errors import StoreError
 from journal.record import (
     PLATFORM,
@@ -366,6 +367,7 @@ def _initial_record(request: NewRun, context: Context, code: CodeState, config: 
         record["command"] = list(request.command)
     record["cwd"] = context.relative_cwd()
     record["host"] = THIS_HOST
+    record["user"] = run_user(context.environ, context.worktree_root)
     record["pid"] = os.getpid()
     if context.worktree_root is not None:
         record["git"] = code.fields

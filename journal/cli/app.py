@@ -102,6 +102,8 @@ Until = Annotated[Optional[str], typer.Option("--until", help="Runs started befo
 Tags = Annotated[list[str], typer.Option("--tag", "-t", help="Only runs with this tag (repeatable: all of them).")]
 Statuses = Annotated[list[str], typer.Option("--status", "-s", help="Only runs with this status (repeatable: any of them).")]
 Where = Annotated[list[str], typer.Option("--where", "-w", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")]
+Hosts = Annotated[list[str], typer.Option("--host", help="Only runs on this machine (repeatable: any of them).")]
+Users = Annotated[list[str], typer.Option("--user", help="Only runs by this user (repeatable: any of them).")]
 
 
 def _context() -> Context:
@@ -112,11 +114,12 @@ def _context() -> Context:
 
 
 def _filters(context: Context, since: str | None, until: str | None, tags: list[str],
-             statuses: list[str], where: list[str]) -> Filters:
+             statuses: list[str], where: list[str], hosts: list[str], users: list[str]
+             ) -> Filters:
     from journal.store.filters import build_filters
 
     return build_filters(since=since, until=until, tags=tags, statuses=statuses, where=where,
-                         now=context.now())
+                         hosts=hosts, users=users, now=context.now())
 
 
 def _source(context: Context) -> RunSource:
@@ -133,6 +136,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one run each.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+    host: Hosts = [], user: Users = [],
 ) -> None:
     """List runs, newest first: id, start, status, commit, duration, note and headline metrics.
 
@@ -142,7 +146,8 @@ def list_(
 
     fmt = "json" if as_json else "csv" if as_csv else "text"
     context = _context()
-    list_runs(_source(context), _filters(context, since, until, tag, status, where), limit=limit or None,
+    list_runs(_source(context), _filters(context, since, until, tag, status, where, host, user),
+              limit=limit or None,
               sort=sort, fmt=fmt, absolute=absolute, out=sys.stdout, now=context.now())
 
 
@@ -172,6 +177,7 @@ def grep(
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not search the run logs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one match each.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+    host: Hosts = [], user: Users = [],
 ) -> None:
     """Search notes, tags, params, metrics, commands, git fields and logs; exit 1 when nothing matches.
 
@@ -182,7 +188,8 @@ def grep(
     options = GrepOptions(pattern=pattern, fixed=fixed, ignore_case=ignore_case, ids_only=ids_only,
                           logs=not no_logs, as_json=as_json)
     context = _context()
-    found = grep_runs(_source(context), _filters(context, since, until, tag, status, where), options,
+    found = grep_runs(_source(context), _filters(context, since, until, tag, status, where, host, user),
+                      options,
                       out=sys.stdout)
     raise typer.Exit(0 if found else 1)
 
@@ -262,6 +269,7 @@ def export(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+    host: Hosts = [], user: Users = [],
 ) -> None:
     """Write the runs of a time range (default: the last 7 days) as one note: Markdown, HTML, JSON or CSV.
 
@@ -271,7 +279,8 @@ def export(
     from journal.read.export import export as export_runs
 
     request = ExportRequest(since=since, until=until, week=week_argument(week, weeks),
-                            tags=tag, statuses=status, where=where, fmt=fmt, template=template)
+                            tags=tag, statuses=status, where=where, hosts=host, users=user,
+                            fmt=fmt, template=template)
     context = _context()
     done = export_runs(request, _source(context), context)
     write_output(done.text, output, force=force, out=sys.stdout)

@@ -38,6 +38,8 @@ class ExportRequest:
     tags: Sequence[str] = ()
     statuses: Sequence[str] = ()
     where: Sequence[str] = ()
+    hosts: Sequence[str] = ()
+    users: Sequence[str] = ()
     fmt: str = "md"
     template: Path | None = None
 
@@ -67,7 +69,8 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
     now = context.now()
     span = time_range(request, now)
     filters = dataclasses.replace(
-        build_filters(tags=request.tags, statuses=request.statuses, where=request.where, now=now),
+        build_filters(tags=request.tags, statuses=request.statuses, where=request.where,
+                      hosts=request.hosts, users=request.users, now=now),
         since=span.since, until=span.until)
     template = None
     if request.fmt in ("md", "html"):

@@ -374,7 +374,9 @@ class _Run:
         if cwd and cwd != ".":
             where += f" in {code_span(cwd)}" if where else code_span(cwd)
         if where:
-            items.append(f"**Host:** {where}")
+            user = record.get("user")
+            by = f", by {code_span(format_value(user))}" if isinstance(user, str) and user else ""
+            items.append(f"**Host:** {where}{by}")
         env = table(record, "env")
         if env:
             items.append("**Environment:** " + _pairs_inline(env))

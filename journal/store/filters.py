@@ -1,4 +1,5 @@
-"""The filters shared by list, grep and export: `--since/--until/--tag/--status/--where`.
+"""The filters shared by list, grep and export: `--since/--until/--tag/--status/--host/--user/
+--where`.
 
 Parsed once into a `Filters` value that can test a record in Python and, for the index, say the
 same thing in SQL, so both paths select exactly the same runs.
@@ -46,10 +47,13 @@ class Filters:
     tags: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     where: tuple[Condition, ...] = field(default=())
+    hosts: tuple[str, ...] = ()        # the machine that ran it (any of them)
+    users: tuple[str, ...] = ()        # who ran it (any of them)
 
     @property
     def empty(self) -> bool:
-        return not (self.since or self.until or self.tags or self.statuses or self.where)
+        return not (self.since or self.until or self.tags or self.statuses or self.where
+                    or self.hosts or self.users)
 
     def matches(self, record: Mapping[str, Any], status: str) -> bool:
         """`status` is the run's effective status (a dead wrapper's `running` is `crashed`)."""
@@ -68,6 +72,10 @@ class Filters:
             if not all(tag in tags for tag in self.tags):
                 return False
         if self.statuses and status not in self.statuses:
+            return False
+        if self.hosts and record.get("host") not in self.hosts:
+            return False
+        if self.users and record.get("user") not in self.users:
             return False
         return all(condition.test(record) for condition in self.where)
 
@@ -214,6 +222,8 @@ def build_filters(
     tags: Sequence[str] = (),
     statuses: Sequence[str] = (),
     where: Sequence[str] = (),
+    hosts: Sequence[str] = (),
+    users: Sequence[str] = (),
     now: dt.datetime,
 ) -> Filters:
     """The filters the options give; `now` is what relative times (3d, yesterday) count from."""
@@ -227,6 +237,8 @@ def build_filters(
         tags=tuple(tags),
         statuses=tuple(statuses),
         where=tuple(parse_condition(text) for text in where),
+        hosts=tuple(hosts),
+        users=tuple(users),
     )
 
 
