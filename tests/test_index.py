@@ -479,3 +479,25 @@ def test_real_runs_listed_from_the_index_in_a_real_process(repo: Path) -> None:
     assert cache_file(repo / ".journal").is_file()
     assert journal("grep", "-l", "^42$", cwd=repo).stdout.decode().split() == [
         r["id"] for r in reversed(records(repo / ".journal"))]
+
+
+def test_the_cache_is_per_host_and_never_on_a_network_file_system(tmp_path: Path) -> None:
+    """Hosts sharing one home (a cluster's NFS) never write one index file, and a cache folder
+    on NFS, where SQLite's locks cannot be trusted, moves to a local folder."""
+    from journal.record import THIS_HOST
+    from journal.store.index import filesystem_type
+
+    jd = tmp_path / "project" / ".journal"
+    home = tmp_path / "home"
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\nserver:/export/home {home} nfs4 rw 0 0\n"
+                      f"tmpfs {tmp_path / 'run'} tmpfs rw 0 0\n")
+    assert filesystem_type(home / ".cache" / "journal", str(mounts)) == "nfs4"
+    assert filesystem_type(tmp_path / "elsewhere", str(mounts)) == "ext4"
+    local = cache_path(jd, {"XDG_CACHE_HOME": str(tmp_path / "cache")}, mounts=str(mounts))
+    assert local.parent == tmp_path / "cache" / "journal" and f"-{THIS_HOST}-" in local.name
+    on_nfs = cache_path(jd, {"XDG_CACHE_HOME": str(home / ".cache"),
+                             "XDG_RUNTIME_DIR": str(tmp_path / "run")}, mounts=str(mounts))
+    assert on_nfs.parent == tmp_path / "run" / "journal"
+    no_runtime = cache_path(jd, {"XDG_CACHE_HOME": str(home / ".cache")}, mounts=str(mounts))
+    assert no_runtime.parent == Path(f"/tmp/journal-cache-{os.getuid()}")
