@@ -559,15 +559,19 @@ def test_submodule_at_another_commit_is_marked_moved(tmp_path: Path) -> None:
 
 
 def test_linked_worktree(repo: Path, tmp_path: Path) -> None:
-    linked = tmp_path / "linked"
+    """A run in a linked worktree lands in the repository's one journal (in the main work
+    tree), named by its worktree; its cwd is relative to that worktree."""
+    linked = tmp_path / "exp-wt"
     git(repo, "worktree", "add", "-q", "-b", "experiment", str(linked))
     write(linked / "train.py", "in the linked worktree\n")
     sub = linked / "src"
     sub.mkdir()
-    table, journal_dir = capture(sub, TRUE, journal_dir=linked / ".journal")
-    assert not (repo / ".journal").exists()
+    table, journal_dir = capture(sub, TRUE, journal_dir=repo / ".journal")
+    assert not (linked / ".journal").exists()
     assert only_record(journal_dir)["cwd"] == "src"
-    assert table["worktree"] == "linked"
+    assert table["worktree"] == "exp-wt"
+    listed = journal("list", cwd=linked).stdout.decode()
+    assert "@exp-wt" in listed and listed == journal("list", cwd=repo).stdout.decode()
     assert (table["branch"], table["commit"]) == ("experiment", head(repo))
     assert (table["changed"], table["untracked"]) == (["train.py"], [])
     assert_rebuilds(linked, journal_dir, table, tmp_path)
@@ -580,7 +584,7 @@ def test_merge_in_a_linked_worktree_is_seen(repo: Path, tmp_path: Path) -> None:
     linked = tmp_path / "linked"
     git(repo, "worktree", "add", "-q", "-b", "other", str(linked), "main")
     git(linked, "merge", "feature", check=False)
-    table, _ = capture(linked)
+    table, _ = capture(linked, journal_dir=repo / ".journal")
     assert (table["in_progress"], table["worktree"], table["branch"]) == ("merge", "linked", "other")
     assert "in_progress" not in capture(repo)[0]
 

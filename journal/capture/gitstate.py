@@ -212,6 +212,15 @@ def _empty_tree(git: Git) -> str:
     return _decode(git.run("hash-object", "-t", "tree", "--stdin", stdin=b"")).strip()
 
 
+def _linked_worktree_name(git_dir: Path) -> str:
+    """A linked worktree's folder name (its `.git/worktrees/<name>/gitdir` names its `.git`
+    file), which `list` and `show` give: runs of all worktrees share one journal."""
+    try:
+        return Path(_decode((git_dir / "gitdir").read_bytes()).strip()).parent.name or "linked"
+    except OSError:
+        return "linked"
+
+
 def _repo_situation(git_dir: Path | None) -> GitState:
     """Merge/rebase in progress, linked worktree, shallow clone: facts a reader of the run needs."""
     situation: GitState = {}
@@ -224,7 +233,7 @@ def _repo_situation(git_dir: Path | None) -> GitState:
     common = git_dir
     commondir = git_dir / "commondir"
     if commondir.is_file():
-        situation["worktree"] = "linked"
+        situation["worktree"] = _linked_worktree_name(git_dir)
         try:
             common = (git_dir / _decode(commondir.read_bytes()).strip()).resolve()
         except OSError:

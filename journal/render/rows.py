@@ -169,13 +169,16 @@ def relative_time(moment: dt.datetime, now: dt.datetime) -> str:
 
 
 def commit_mark(record: Record) -> str:
-    """`9ac7188*`: short commit, `*` when the tree was dirty; `-` outside git."""
+    """`9ac7188*`: short commit, `*` when the tree was dirty, `@name` for a linked worktree
+    (the repository's worktrees share one journal); `-` outside git."""
     git = record.get("git")
     if not isinstance(git, Mapping):
         return "-"
     commit = git.get("commit")
     text = str(commit)[:7] if commit else "nocommit"
-    return printable(text + ("*" if git.get("dirty") else ""))
+    worktree = git.get("worktree")
+    where = f"@{worktree}" if isinstance(worktree, str) and worktree else ""
+    return printable(text + ("*" if git.get("dirty") else "") + where)
 
 
 def duration_text(record: Record, now: dt.datetime) -> str:

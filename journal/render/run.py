@@ -350,7 +350,9 @@ class _Run:
         items = [f"**When:** {times['when']}", f"**Code:** {code['code']}"]
         situation = [inline_text(f"{format_value(git['in_progress'])} in progress")
                      if git.get("in_progress") else "",
-                     "linked worktree" if git.get("worktree") else "",
+                     (f"linked worktree {code_span(str(git['worktree']))}"
+                      if isinstance(git.get("worktree"), str) and git["worktree"] != "linked"
+                      else "linked worktree") if git.get("worktree") else "",
                      "shallow clone" if git.get("shallow") else ""]
         if any(situation):
             items.append("**Repository:** " + ", ".join(part for part in situation if part))

@@ -25,17 +25,37 @@ def find_worktree_root(start: Path, environ: Mapping[str, str]) -> Path | None:
 
 
 def find_journal_dir(cwd: Path, worktree_root: Path | None, environ: Mapping[str, str]) -> Path:
-    """`JOURNAL_DIR`, else `.journal/` at the work-tree root, else the nearest ancestor that has
+    """`JOURNAL_DIR`, else `.journal/` at the root of the repository's main work tree (a linked
+    worktree's runs land in the repository's one journal), else the nearest ancestor that has
     one, else `.journal/` in `cwd`."""
     override = environ.get("JOURNAL_DIR")
     if override:
         return (cwd / override).resolve()
     if worktree_root is not None:
-        return worktree_root / JOURNAL_FOLDER
+        return main_worktree_root(worktree_root) / JOURNAL_FOLDER
     for folder in (cwd, *cwd.parents):
         if (folder / JOURNAL_FOLDER).is_dir():
             return folder / JOURNAL_FOLDER
     return cwd / JOURNAL_FOLDER
+
+
+def main_worktree_root(worktree_root: Path) -> Path:
+    """The main work tree of the repository `worktree_root` belongs to: itself, unless it is a
+    linked worktree (`git worktree add`: its `.git` file names a folder that has `commondir`).
+    A submodule (a `.git` file too, but no `commondir`) and a bare repository's worktrees keep
+    their own."""
+    marker = worktree_root / ".git"
+    if not marker.is_file():
+        return worktree_root
+    try:
+        first = marker.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+        if not first.startswith("gitdir:"):
+            return worktree_root
+        git_dir = (worktree_root / first[len("gitdir:"):].strip()).resolve()
+        common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+    except (OSError, IndexError):
+        return worktree_root
+    return common.parent if common.name == ".git" else worktree_root
 
 
 # -- a run's files --------------------------------------------------------------------------------
