@@ -259,6 +259,21 @@ def diff(
     diff_runs(_source(context), ref1, ref2, out=sys.stdout, context=context)
 
 
+@app.command()
+def checkout(
+    ref: Annotated[str, typer.Argument(help="The run.", show_default=False)],
+    folder: Annotated[Optional[str], typer.Argument(metavar="[DIR]", help="Where (default: beside the repository, named after it and the run's short id).", show_default=False)] = None,
+) -> None:
+    """Rebuild a run's exact code in a new linked worktree and print its path.
+
+    Example: journal checkout @~1 ../exp-before   (or: cd "$(journal checkout @)")
+    """
+    from journal.read.checkout import checkout_run
+
+    context = _context()
+    checkout_run(_source(context), ref, folder, context=context, out=sys.stdout, say=say)
+
+
 # `--week -1` must reach the command: unknown options pass through as the optional N.
 @app.command(context_settings={"ignore_unknown_options": True})
 def export(

@@ -1,0 +1,94 @@
+"""`journal checkout REF [DIR]`: a run's exact code, rebuilt in a new linked worktree.
+
+The worktree is made at the run's commit (detached: no branch is made or moved), its patch is
+applied (the uncommitted changes and the untracked files it captured), and its path is the only
+thing printed, so `cd "$(journal checkout @)"` works. The user's own checkout, index and
+branches are untouched: git writes only the new worktree and its entry under `.git/worktrees/`.
+What the record says the patch could not hold is named on stderr: files left out (credentials,
+big files) and lines whose secrets were masked (they read `***`).
+
+Runs recorded before schema 2's `git.tree` are verified by the patch applying cleanly (said so);
+the tree check comes with `git.tree`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from journal.errors import UsageError
+from journal.git import Git, GitFailed
+from journal.record import short_id, table, text_list
+from journal.store.config import load_config
+from journal.store.context import Context
+from journal.store.source import RunSource
+from journal.text import printable
+
+
+def checkout_run(source: RunSource, ref: str, folder: str | None, *, context: Context,
+                 out: TextIO, say: Callable[[str], None]) -> Path:
+    """Rebuild run `ref`'s code in a new worktree (`folder`, default beside the repository,
+    named after it and the run's short id); print its path on `out` and return it."""
+    run = source.resolve(ref)
+    git_state = table(run.record, "git")
+    commit = git_state.get("commit")
+    if not isinstance(commit, str) or not commit:
+        raise UsageError(f"run {run.id} has no commit to check out",
+                         hint="it was recorded outside git or before the first commit")
+    root = context.worktree_root
+    if root is None:
+        raise UsageError("not in a git repository", hint="run journal checkout inside the repository")
+    from journal.store.paths import main_worktree_root
+
+    main = main_worktree_root(root)
+    target = (context.cwd / folder).resolve() if folder else \
+        main.parent / f"{main.name}-{short_id(run.id)}"
+    if target.exists():
+        raise UsageError(f"{printable(str(target))} exists already",
+                         hint="give another DIR, or remove that one")
+    patch = git_state.get("patch")
+    patch_file = source.journal_dir / patch if isinstance(patch, str) and patch else None
+    if patch_file is not None and not patch_file.is_file():
+        raise UsageError(f"run {run.id}'s patch {printable(str(patch_file))} is missing",
+                         hint="a record synced without its patch cannot be rebuilt exactly")
+    git = Git(main, load_config(source.journal_dir).git_timeout, context.environ)
+    try:
+        git.run("cat-file", "-e", f"{commit}^{{commit}}")
+    except GitFailed:
+        raise UsageError(f"commit {commit[:12]} of run {run.id} is not in this repository",
+                         hint="fetch it first (git fetch --all)") from None
+    try:
+        git.run("worktree", "add", "--detach", "--quiet", str(target), commit)
+    except GitFailed as exc:
+        raise UsageError(f"cannot make a worktree at {printable(str(target))}: {exc}") from None
+    if patch_file is not None:
+        try:
+            git.run("apply", "--binary", "--whitespace=nowarn", str(patch_file.resolve()),
+                    cwd=target)
+        except GitFailed as exc:
+            _remove_worktree(git, target)
+            raise UsageError(f"run {run.id}'s patch does not apply to {commit[:12]}: {exc}",
+                             hint="the worktree was removed again") from None
+    for name, what in (("left_out", "left out of the patch, not rebuilt"),
+                       ("redacted", "secrets masked in the patch: those lines read ***")):
+        paths = text_list(git_state.get(name))
+        if paths:
+            say(f"{what}: " + ", ".join(map(printable, paths)))
+    if "tree" not in git_state:
+        say(f"rebuilt {short_id(run.id)} at {commit[:12]}"
+            + (" with its patch" if patch_file is not None else "")
+            + "; the run has no recorded tree id, so the patch applying cleanly is the check")
+    out.write(str(target) + "\n")
+    return target
+
+
+def _remove_worktree(git: Git, target: Path) -> None:
+    with contextlib.suppress(GitFailed):
+        git.run("worktree", "remove", "--force", str(target))
+    if target.exists():
+        shutil.rmtree(target, ignore_errors=True)
+    with contextlib.suppress(GitFailed):
+        git.run("worktree", "prune")
