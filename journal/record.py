@@ -83,6 +83,7 @@ if TYPE_CHECKING:
         cwd: str
         host: str
         user: str                   # who ran it (capture/who.py)
+        rerun_of: str               # `journal rerun`: the id of the run this one repeats
         pid: int
         git: GitState
         params: dict[str, Any]      # nested where the program's config is; None kept (as {})
@@ -251,7 +252,8 @@ _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
                     ((dict,), "a table")),
     **dict.fromkeys(("tags", "command", "amendments", "problems", "params_default"),
                     ((list,), "a list")),
-    **dict.fromkeys(("id", "note", "status", "host", "user", "cwd", "error", "params_from"),
+    **dict.fromkeys(("id", "note", "status", "host", "user", "cwd", "error", "params_from",
+                     "rerun_of"),
                     ((str,), "text")),
     **dict.fromkeys(("started", "ended"), ((dt.datetime,), "a time")),
     **dict.fromkeys(("exit_code", "pid"), ((int,), "a whole number")),

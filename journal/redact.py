@@ -30,7 +30,7 @@ MIN_SECRET = 6            # a masked value shorter than this (`1`, `abc`) is not
 # Record fields journal itself fills with values it made (ids, times, statuses, paths and git's
 # own words): left as they are. Every other field is masked.
 _JOURNAL_FIELDS = frozenset({"schema", "id", "status", "started", "ended", "duration", "exit_code",
-                             "pid", "host", "user", "cwd", "git", "log", "series",
+                             "pid", "host", "user", "cwd", "git", "log", "series", "rerun_of",
                              # interpreter, platform, package versions: `google-auth = "2.1"` is
                              # no credential, whatever its name says
                              "environment"})

@@ -52,3 +52,45 @@ def test_checkout_refuses_a_folder_that_exists_and_a_run_without_a_commit(tmp_pa
     assert done.returncode == 2 and b"has no commit" in done.stderr
     done = journal("checkout", "nosuchrun", cwd=repo)
     assert done.returncode == 2
+
+
+def test_rerun_repeats_a_run_on_its_exact_code_as_a_new_run(tmp_path: Path) -> None:
+    """The command runs again in a new worktree with the run's code (uncommitted change and
+    all), from the same sub-folder, with arguments added; the new record says `rerun_of`, and
+    `journal diff` shows what changed. The user's checkout is untouched."""
+    import sys
+
+    script = ("import argparse\np = argparse.ArgumentParser()\n"
+              "p.add_argument('--lr', type=float, default=0.1)\n"
+              "p.add_argument('--seed', type=int, default=0)\na = p.parse_args()\n"
+              "print('LR', a.lr, 'SEED', a.seed, open('../VERSION').read().strip())\n")
+    repo = make_repo(tmp_path / "proj", {"src/train.py": script, "VERSION": "v1\n"})
+    (repo / "VERSION").write_text("v1-dirty\n")
+    first = journal("new", "-q", "--", sys.executable, "train.py", "--lr", "0.5",
+                    cwd=repo / "src")
+    assert first.stdout == b"LR 0.5 SEED 0 v1-dirty\n", first.stderr
+    (repo / "VERSION").write_text("v2\n")                     # the user has moved on
+    before = state(repo)
+    again = journal("rerun", "@", "--", "--seed", "3", cwd=repo / "src")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == b"LR 0.5 SEED 3 v1-dirty\n"        # the old code, the same folder
+    assert state(repo) == before
+    runs = journal("list", "--json", "-n", "0", cwd=repo).stdout.decode().splitlines()
+    assert len(runs) == 2
+    from conftest import records
+
+    old, new = sorted(records(repo / ".journal"), key=lambda record: record["id"])
+    assert new["rerun_of"] == old["id"] and new["note"] == f"rerun of {old['id']}"
+    assert new["command"] == [*old["command"], "--seed", "3"] and new["cwd"] == "src"
+    assert new["params"]["seed"] == 3 and new["git"]["worktree"].startswith("proj-")
+    diff = journal("diff", old["id"], new["id"], cwd=repo).stdout.decode()
+    assert "seed" in diff
+
+
+def test_rerun_refuses_a_command_that_held_a_secret(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "proj", {"train.py": "print(1)\n"})
+    assert journal("new", "-q", "--", "true", "--api-key", "sk-live-0123456789abcdefghij",
+                   cwd=repo).returncode == 0
+    done = journal("rerun", "@", cwd=repo)
+    assert done.returncode == 2 and b"held a secret" in done.stderr
+    assert not list(tmp_path.glob("proj-*"))

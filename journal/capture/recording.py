@@ -69,6 +69,7 @@ class NewRun:
     tags: Sequence[str] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    rerun_of: str | None = None      # `journal rerun`: the run this one repeats
 
 
 @dataclass
@@ -368,6 +369,8 @@ def _initial_record(request: NewRun, context: Context, code: CodeState, config: 
     record["cwd"] = context.relative_cwd()
     record["host"] = THIS_HOST
     record["user"] = run_user(context.environ, context.worktree_root)
+    if request.rerun_of:
+        record["rerun_of"] = request.rerun_of
     record["pid"] = os.getpid()
     if context.worktree_root is not None:
         record["git"] = code.fields

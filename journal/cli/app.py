@@ -274,6 +274,28 @@ def checkout(
     checkout_run(_source(context), ref, folder, context=context, out=sys.stdout, say=say)
 
 
+@app.command(context_settings={"allow_interspersed_args": False})
+def rerun(
+    ref: Annotated[str, typer.Argument(help="The run to repeat.", show_default=False)],
+    extra: Annotated[Optional[list[str]], typer.Argument(metavar="[-- ARG...]", help="Arguments added to its command, after --.", show_default=False)] = None,
+    note: Annotated[Optional[str], typer.Option("--note", "-n", help="Why (default: rerun of REF).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No final report on stderr when the run ends.")] = False,
+) -> None:
+    """Run a run's command again on its exact code (a new linked worktree), as a new run.
+
+    Example: journal rerun @~1 -- --seed 2
+    """
+    from journal.cli.new import NewArgs, run_new
+    from journal.read.checkout import rerun_setup
+
+    added = list(extra or ())
+    added = added[1:] if added[:1] == ["--"] else added      # typer keeps the `--` itself
+    context = _context()
+    command, folder, run_id = rerun_setup(_source(context), ref, added, context=context, say=say)
+    raise typer.Exit(run_new(NewArgs(command, note or f"rerun of {run_id}", quiet=quiet,
+                                     cwd=folder, rerun_of=run_id)))
+
+
 # `--week -1` must reach the command: unknown options pass through as the optional N.
 @app.command(context_settings={"ignore_unknown_options": True})
 def export(

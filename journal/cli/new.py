@@ -32,6 +32,8 @@ class NewArgs:
     metrics: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
     quiet: bool = False
+    cwd: Path | None = None              # where to run (`journal rerun`: in the run's worktree)
+    rerun_of: str | None = None          # the run this one repeats
 
 
 def parse_new(argv: Sequence[str]) -> NewArgs | None:
@@ -92,7 +94,10 @@ def run_new(args: NewArgs) -> int:
         tags=args.tags,
         params=dict(parse_assignment(text, "--param") for text in args.params),
         metrics=dict(parse_metric(text) for text in args.metrics),
+        rerun_of=args.rerun_of,
     )
+    if args.cwd is not None:
+        os.chdir(args.cwd)          # the command runs there, as it would have been typed there
     context = Context.find(Path.cwd(), os.environ)
 
     def report(record: Record) -> None:

@@ -85,6 +85,41 @@ def checkout_run(source: RunSource, ref: str, folder: str | None, *, context: Co
     return target
 
 
+def rerun_setup(source: RunSource, ref: str, extra: list[str], *, context: Context,
+                say: Callable[[str], None]) -> tuple[list[str], Path, str]:
+    """For `journal rerun`: the run's command (with `extra` added), the folder to run it in (a
+    new worktree with its exact code, at the run's `cwd` there) and the run's id. A command
+    that held a secret (masked on record) cannot be run again as recorded: one error line."""
+    from journal.redact import MASK
+
+    run = source.resolve(ref)
+    command = run.record.get("command")
+    if not isinstance(command, list) or not command:
+        raise UsageError(f"run {run.id} ran no command", hint="a note-only entry has nothing to rerun")
+    if any(MASK in str(arg) for arg in command):
+        raise UsageError(f"run {run.id}'s command held a secret, masked on record: it cannot "
+                         "be run again as recorded",
+                         hint="journal checkout REF, then run it there by hand")
+    root = context.worktree_root
+    if root is None:
+        raise UsageError("not in a git repository", hint="run journal rerun inside the repository")
+    from journal.store.paths import main_worktree_root
+
+    main = main_worktree_root(root)
+    base = main.parent / f"{main.name}-{short_id(run.id)}-rerun"
+    folder, number = base, 1
+    while folder.exists():
+        number += 1
+        folder = base.with_name(f"{base.name}-{number}")
+    import io
+
+    target = checkout_run(source, run.id, str(folder), context=context, out=io.StringIO(), say=say)
+    say(f"rerunning {run.id} in {target}")
+    cwd = run.record.get("cwd")
+    where = target / cwd if isinstance(cwd, str) and cwd not in ("", ".") else target
+    return [str(arg) for arg in command] + extra, where if where.is_dir() else target, run.id
+
+
 def _remove_worktree(git: Git, target: Path) -> None:
     with contextlib.suppress(GitFailed):
         git.run("worktree", "remove", "--force", str(target))
