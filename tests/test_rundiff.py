@@ -13,7 +13,10 @@ from readkit import tag_by_hand
 
 
 def run_ids(repo: Path) -> list[str]:
-    return [record["id"] for record in records(repo / ".journal")]
+    """The runs of the journal `repo` writes to (a linked worktree's is its main work tree's)."""
+    from journal.store.paths import main_worktree_root
+
+    return [record["id"] for record in records(main_worktree_root(repo) / ".journal")]
 
 
 def new(repo: Path, *args: str) -> str:
