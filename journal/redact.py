@@ -187,12 +187,16 @@ def _name_parts(name: str) -> list[str]:
     return [part.lower() for part in _NAME_PARTS.findall(name)]
 
 
+def is_path(value: str) -> bool:
+    """A path (SECRETS_DIR, GIT_ASKPASS, a CI's *_TOKEN_DIR, the shell's PWD): a credential-named
+    variable's value that is no secret, and masking it would hide folders everywhere."""
+    return value.startswith(("/", "~", "./", "../"))
+
+
 def _looks_like_a_secret(value: str) -> bool:
     """A value of a credential-named variable worth looking for elsewhere: not a word that
     would mask ordinary text (`AUTH_TYPE=bearer`), nor a path or a list."""
-    if value.startswith(("/", "~", "./", "../")):
-        # A path (SECRETS_DIR, GIT_ASKPASS, a CI's *_TOKEN_FILE): masking it would hide the
-        # project's own folder in every command line, note and patch.
+    if is_path(value):
         return False
     return (len(value) >= 8 and not any(char.isspace() for char in value)
             and (len(value) >= 16 or any(char.isdigit() for char in value)))

@@ -616,3 +616,21 @@ def test_the_console_tee_loses_nothing_at_os_exit_or_from_a_background_child(rep
     piped = subprocess.run(f"{PY} train.py | head -1", shell=True, cwd=repo, capture_output=True,
                            timeout=60)
     assert piped.stdout == b"line 0\n" and b"broken pipe after" in piped.stderr
+
+
+def test_a_console_copier_that_cannot_start_leaves_the_script_as_it_was(
+        repo: Path, tmp_path: Path) -> None:
+    """The script's output goes through the copier only once it said it is up: one that dies
+    at its start (here a sitecustomize that ends it) leaves stdout alone, no tee, no harm."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\nif any('copy_on' in arg for arg in getattr(sys, 'orig_argv', [])):\n"
+        "    raise SystemExit(3)\n")
+    write_script(repo, """\
+        import journal
+        journal.start(quiet=True)
+        print("still printing")
+        """)
+    done = run_script(repo, "train.py", env={**os.environ, "PYTHONPATH": str(site)})
+    assert (done.returncode, done.stdout) == (0, b"still printing\n"), done.stderr

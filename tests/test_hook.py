@@ -406,3 +406,14 @@ def test_a_shell_script_that_runs_python_gets_the_hook(repo: Path) -> None:
     record = only_record(repo / ".journal")
     assert record["params_from"] == "argparse"
     assert (record["params"]["mode"], record["params"]["seed"], record["params"]["lr"]) == (4, 3, 0.1)
+
+
+def test_a_float_subclass_reports_as_a_float() -> None:
+    """numpy's float64 is a float whose repr is `np.float64(0.1)`: not JSON."""
+    from journal.capture.pyhook._journal_hook import _json
+
+    class Float64(float):
+        def __repr__(self) -> str:
+            return f"np.float64({float(self)})"
+
+    assert json.loads(_json({"lr": Float64(0.25), "n": 3})) == {"lr": 0.25, "n": 3}

@@ -214,3 +214,24 @@ def test_a_token_cut_between_two_writes_to_stdout_with_stderr_between_is_masked(
     record = only_record(repo / ".journal")
     log = (repo / ".journal" / record["log"]["path"]).read_bytes()
     assert GITHUB[:12].encode() not in log and b"token=*** done\n" in log
+
+
+def test_a_secret_with_spaces_or_a_header_awaiting_its_token_waits_whole() -> None:
+    """A known value with spaces in it, or `Authorization: Bearer ` whose token comes after a
+    pause, is not cut at its last space (the hold-back of the last word alone would)."""
+    phrase = "correct horse battery staple"
+    mask = masker(phrase)
+    out = mask.feed(b"slow: correct h", 0.0) + mask.due(0.9)
+    out += mask.feed(b"orse battery staple\n", 1.0) + mask.flush()
+    assert out == b"slow: ***\n"
+    header = masker()
+    out = header.feed(b"Authorization: Bearer ", 0.0) + header.due(0.9)
+    out += header.feed(b"abcdefghij0123456789\n", 1.0) + header.flush()
+    assert b"abcdefghij" not in out and b"***" in out
+
+
+def test_a_path_in_a_credential_named_variable_is_no_secret() -> None:
+    """The shell's PWD is named like a password (`pwd`): its folder must stay readable."""
+    found = known_secrets([], [], {"PWD": "/home/ana/project", "DB_PASSWORD": "hunter2hunter2"},
+                          Redactor())
+    assert found == ["hunter2hunter2"]

@@ -676,3 +676,17 @@ def test_ctrl_c_stops_a_shell_loop_of_runs_as_without_journal(repo: Path) -> Non
     assert b"RUN 2" not in after and b"LOOP-DONE" not in after
     record = only_record(repo / ".journal")
     assert (record["status"], record["exit_code"]) == ("interrupted", 130)
+
+
+def test_stdout_and_stderr_into_one_file_keep_their_order(repo: Path, tmp_path: Path) -> None:
+    """`journal new -- CMD > out.txt 2>&1`: one pipe for both, so the file (and the log) get the
+    lines in the order written, as without journal."""
+    out = tmp_path / "out.txt"
+    script = "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done"
+    done = subprocess.run(f"{PY} -m journal new -q -- sh -c '{script}' > {out} 2>&1", shell=True,
+                          cwd=repo, timeout=60)
+    assert done.returncode == 0
+    expected = "".join(f"out{i}\nerr{i}\n" for i in range(1, 6))
+    assert out.read_text() == expected
+    record = only_record(repo / ".journal")
+    assert (repo / ".journal" / record["log"]["path"]).read_text() == expected

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 # Seconds `stop()` waits for the copier to have copied what is written so far (the record then
 # gives the log's size); a background process's later output is copied all the same.
-_WAIT_AT_STOP = 0.2
+_WAIT_AT_STOP = 1.0
+_READY_WITHIN = 10.0     # seconds the copier may take to start
 _CHUNK = 65536
 
 
@@ -44,9 +45,9 @@ class ConsoleTee:
     def start(cls, log_file: Path, redactor: Redactor, argv: list[str]) -> ConsoleTee | None:
         """Tee fds 1 and 2 to `log_file`; None (nothing changed) where it cannot be done."""
         from journal.capture.logmask import known_secrets
-        from journal.capture.runner import open_pty_like, same_terminal
+        from journal.capture.runner import open_pty_like, same_file
 
-        groups = [[1, 2]] if same_terminal(1, 2) else [[1], [2]]
+        groups = [[1, 2]] if same_file(1, 2) else [[1], [2]]   # one terminal, file or pipe
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
@@ -98,12 +99,24 @@ def _start_copier(pass_fds: list[int], config: Mapping[str, object]) -> subproce
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
     copier = subprocess.Popen(
-        [sys.executable, "-c", "from journal.api.console import copy_on; copy_on()"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # -P: the script's folder (a `copy.py` of its own) is not on the copier's path.
+        [sys.executable, "-P", "-c", "from journal.api.console import copy_on; copy_on()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         pass_fds=pass_fds, env=env, start_new_session=True)   # no Ctrl-C meant for the script
-    assert copier.stdin is not None
+    assert copier.stdin is not None and copier.stdout is not None
     copier.stdin.write(json.dumps(config).encode())
     copier.stdin.close()
+    # The script's output goes through the copier only once it is up: a copier that cannot
+    # start (a broken environment) must not take the script's stdout with it.
+    import select
+
+    ready = select.select([copier.stdout], [], [], _READY_WITHIN)[0] and \
+        copier.stdout.read(3) == b"ok\n"
+    copier.stdout.close()
+    if not ready:
+        copier.kill()
+        copier.wait()
+        raise subprocess.SubprocessError("the console copier did not start")
     return copier
 
 
@@ -128,6 +141,8 @@ def copy_on() -> None:
         redactor = Redactor(environ=os.environ)
     problems: list[str] = []
     log = MaskedLog(open_log(log_file, problems), LogMasker(redactor, config["secrets"]))
+    os.write(1, b"ok\n")                # to the script: the copying can start
+    os.close(1)
     copy_to_the_end([(read_end, Sink(destination, "writing to the console", problems))
                      for read_end, destination in config["copies"]], log, None)
     log.close()

@@ -19,7 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from journal.redact import KEY_BEGIN_RE, KEY_END_RE, MASK, MIN_SECRET, Redactor, masked_pieces
+from journal.redact import (
+    KEY_BEGIN_RE,
+    KEY_END_RE,
+    MASK,
+    MIN_SECRET,
+    Redactor,
+    is_path,
+    masked_pieces,
+)
 
 FLUSH_AFTER = 0.5         # seconds a partial line may wait for its end
 MAX_PENDING = 1 << 16     # bytes a partial line may grow to before it is written anyway
@@ -40,8 +48,8 @@ def known_secrets(argv: Sequence[str], masked_argv: Sequence[str], environ: Mapp
     for arg, masked in zip(argv, masked_argv):
         found.update(masked_pieces(arg, masked))
     for name, value in environ.items():
-        if redactor.is_secret_name(name) and len(value) >= MIN_SECRET:
-            found.add(value)
+        if redactor.is_secret_name(name) and len(value) >= MIN_SECRET and not is_path(value):
+            found.add(value)       # (PWD is named like a password: its folder is no secret)
         else:
             found.update(masked_pieces(value, redactor.shapes(value)))
     return sorted(found, key=len, reverse=True)
@@ -86,6 +94,7 @@ class LogMasker:
             begin = self._pending.rfind(b"-----BEGIN", max(0, len(self._pending) - HOLD_BACK))
             if begin >= 0 and b"-----END" not in self._pending[begin:]:
                 word = max(word, len(self._pending) - begin)
+            word = max(word, self._awaited_tail())
             keep = min(word, HOLD_BACK)
             if keep == len(self._pending):
                 return b""                    # all one word so far: wait for its end
@@ -94,6 +103,24 @@ class LogMasker:
             self._pending_since = now
             return self._mask(ready)
         return b""
+
+    def _awaited_tail(self) -> int:
+        """Bytes at the end of the partial line that may be the start of a secret with spaces
+        in it: of a known value (`correct horse battery staple`), or a header whose token has
+        not come yet (`Authorization: Bearer `)."""
+        pending = self._pending
+        window = pending[-HOLD_BACK:]
+        keep = 0
+        for value in self._value_bytes:
+            for size in range(min(len(value) - 1, len(window)), keep, -1):
+                if window.endswith(value[:size]):
+                    keep = size
+                    break
+        for marker in (b"uthorization", b"UTHORIZATION", b"Bearer"):
+            at = window.rfind(marker)
+            if at >= 0:
+                keep = max(keep, len(window) - at + 1)
+        return min(keep, len(pending))
 
     def flush(self) -> bytes:
         ready, self._pending = self._pending, b""

@@ -115,15 +115,18 @@ def _enlarge(pipe: int) -> None:
         fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), _CHUNK)
 
 
-def same_terminal(first: int, second: int) -> bool:
-    """Both descriptors are one terminal (not merely two terminals)."""
+def same_file(first: int, second: int) -> bool:
+    """Both descriptors are one file, pipe or terminal (`> out.txt 2>&1`, `2>&1 | tee`)."""
     try:
-        if not (os.isatty(first) and os.isatty(second)):
-            return False
         a, b = os.fstat(first), os.fstat(second)
     except OSError:
         return False
     return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
+
+
+def same_terminal(first: int, second: int) -> bool:
+    """Both descriptors are one terminal (not merely two terminals)."""
+    return os.isatty(first) and os.isatty(second) and same_file(first, second)
 
 
 def open_pty_like(terminal_fd: int) -> tuple[int, int]:
@@ -311,6 +314,13 @@ def run_command(
             read_end, write_end = open_pty_like(stdout_fd)
             terminals.append((stdout_fd, read_end))
             streams.append((read_end, Sink(stdout_fd, "writing to the terminal", problems)))
+            child_ends += [write_end, write_end]
+        elif same_file(stdout_fd, stderr_fd):
+            # `> out.txt 2>&1`: one pipe for both, so the file gets them in the order written,
+            # as it would without journal.
+            read_end, write_end = os.pipe()
+            _enlarge(read_end)
+            streams.append((read_end, Sink(stdout_fd, "writing to stdout and stderr", problems)))
             child_ends += [write_end, write_end]
         else:
             for fd, name in ((stdout_fd, "stdout"), (stderr_fd, "stderr")):

@@ -221,7 +221,7 @@ def _json(value: Any) -> str:
             return "NaN"
         if value in (float("inf"), float("-inf")):
             return "Infinity" if value > 0 else "-Infinity"
-        return repr(value)
+        return float.__repr__(value)       # np.float64's own repr is `np.float64(0.1)`
     if isinstance(value, dict):
         return "{" + ",".join(_json(str(key)) + ":" + _json(item)
                               for key, item in value.items()) + "}"
