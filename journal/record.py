@@ -116,7 +116,7 @@ STATUSES = tuple(status.value for status in Status)
 THIS_HOST = os.uname().nodename
 # `[environment] platform` of every run: the kernel and machine, as `platform.platform()` begins
 # (that call costs ~1 ms at start-up; this costs nothing).
-PLATFORM = "-".join((os.uname().sysname, os.uname().release, os.uname().machine))
+PLATFORM = "-".join(os.uname()[i] for i in (0, 2, 4))   # sysname, release, machine
 
 
 def effective_status(record: Mapping[str, object]) -> str:

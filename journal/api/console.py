@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 # gives the log's size); a background process's later output is copied all the same.
 _WAIT_AT_STOP = 1.0
 _READY_WITHIN = 10.0     # seconds the copier may take to start
-_CHUNK = 65536
 
 
 class ConsoleTee:

@@ -257,11 +257,10 @@ class HookInbox:
         params: dict[str, Any] = message["params"]
         old = report.params or {}
         command = message.get("command")
+        defaults = {str(name) for name in message.get("defaults") or [] if isinstance(name, str)}
         if isinstance(command, str) and command:
             params = {f"{command}.{name}" if name in old and old[name] != value else name: value
                       for name, value in params.items()}
-        defaults = {str(name) for name in message.get("defaults") or [] if isinstance(name, str)}
-        if isinstance(command, str) and command:
             defaults = {f"{command}.{name}" if f"{command}.{name}" in params else name
                         for name in defaults}
         if message.get("from_argv", True) is False and report.params is not None:
@@ -282,10 +281,8 @@ class HookInbox:
                 return 2
             return 1
 
-        if self._environment_pid is not None and rank(pid) < rank(self._environment_pid):
-            return
-        if self._environment_pid is not None and rank(pid) == rank(self._environment_pid) \
-                and pid != self._environment_pid:
+        if self._environment_pid is not None and pid != self._environment_pid \
+                and rank(pid) <= rank(self._environment_pid):
             return
         keep = ("python", "executable") if partial else ("python", "executable", "packages", "gpus")
         environment = {name: message[name] for name in keep if message.get(name) not in (None, "")}

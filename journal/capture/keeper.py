@@ -36,9 +36,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from journal.capture.sinks import MaskedLog, Sink
+from journal.capture.sinks import MaskedLog, Sink, pass_on
 
-_CHUNK = 1 << 20
 _DISMISS = b"x"
 IGNORED_BY_THE_KEEPER = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                          signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTOU, signal.SIGWINCH,
@@ -285,22 +284,17 @@ def copy_to_the_end(streams: list[tuple[int, Sink]], log: MaskedLog, inbox: Inbo
                 if inbox.is_done(key.fd):
                     selector.unregister(key.fd)
                 continue
-            try:
-                data = os.read(key.fd, _CHUNK)
-            except OSError:            # EIO: the pseudo-terminal's child side is closed
-                data = b""
-            if not data:
-                selector.unregister(key.fd)
-                streams_open -= 1
-                continue
             index, sink = key.data
-            log.write(data, index)
-            sink.write(data)
-            if sink.reader_gone:     # `| head` went away: the command must see it too
+            try:
+                data, still_open = pass_on(key.fd, index, sink, log)
+            except OSError:            # the keeper copies what it can, never gives up the run
+                data, still_open = b"", False
+            if not still_open:
                 selector.unregister(key.fd)
                 streams_open -= 1
-                with contextlib.suppress(OSError):
-                    os.close(key.fd)
+                if data:             # `| head` went away: the command must see it too
+                    with contextlib.suppress(OSError):
+                        os.close(key.fd)
         log.tick()
         if inbox is not None:
             inbox.tick()

@@ -9,7 +9,6 @@ the child keeps running, and its exit status passes through.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import selectors
 import signal
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from journal.capture.keeper import CannotStart, Inbox, Orphan, start_command
-from journal.capture.sinks import LogMasker, MaskedLog, Sink, open_log
+from journal.capture.sinks import CHUNK, LogMasker, MaskedLog, Sink, open_log, pass_on
 
 if TYPE_CHECKING:
     from journal.capture.keeper import Keeper
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 PASSED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
 FORWARDED_SIGNALS = ENDING_SIGNALS + PASSED_SIGNALS
-_CHUNK = 1 << 20     # bytes read at once: the pipes below are made this big (Linux)
 _TICK = 0.1         # seconds between looks at the child, the window size and the signals
 
 
@@ -112,7 +110,7 @@ def _enlarge(pipe: int) -> None:
     import fcntl
 
     with contextlib.suppress(OSError, AttributeError):
-        fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), _CHUNK)
+        fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), CHUNK)
 
 
 def same_file(first: int, second: int) -> bool:
@@ -498,29 +496,19 @@ def _pump(streams: list[tuple[int, Sink]], log: MaskedLog, child: Child, relay: 
                 assert inbox is not None
                 _serve(inbox, selector, key.fd)
                 continue
-            try:
-                data = os.read(key.fd, _CHUNK)
-            except OSError as exc:   # a pseudo-terminal reports EIO once the child side is closed
-                if exc.errno not in (errno.EIO, errno.EBADF):
-                    raise
-                data = b""
-            if not data:
-                selector.unregister(key.fd)
-                streams_open -= 1
-                continue
             index, sink = key.data
-            # The log first: a wrapper killed between the two writes has the output on record
-            # (its keeper copies on from the next read), and the terminal loses at most a chunk.
-            log.write(data, index)
-            sink.write(data)
-            if sink.reader_gone:
-                # The reader of journal's output went away (`| head`): the child's next write
-                # must find its pipe closed too, as it would without journal (SIGPIPE, EPIPE).
+            data, still_open = pass_on(key.fd, index, sink, log)
+            if not still_open:
                 selector.unregister(key.fd)
                 streams_open -= 1
-                _close_read_end(streams, key.fd)
-                if isinstance(child, _KeptChild):
-                    child.keeper.let_go(index)
+                if data:
+                    # The reader of journal's output went away (`| head`): the child's next
+                    # write must find its pipe closed too, as without journal (SIGPIPE, EPIPE).
+                    _close_read_end(streams, key.fd)
+                    if isinstance(child, _KeptChild):
+                        child.keeper.let_go(index)
+            if not data:
+                continue
             if watch is not None:
                 try:
                     watch(index, data)

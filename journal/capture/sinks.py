@@ -57,6 +57,28 @@ def open_log(log_file: Path, problems: list[str]) -> Sink:
     return Sink(fd, "writing the log", problems)
 
 
+CHUNK = 1 << 20     # bytes read at once (the runner makes its pipes this big, Linux)
+
+
+def pass_on(fd: int, index: int, sink: Sink, log: MaskedLog) -> tuple[bytes, bool]:
+    """One chunk of stream `index` from `fd`, to the log first (a wrapper killed between the two
+    writes has it on record, and its keeper copies on from the next read), then to `sink`.
+    Returns the chunk and whether the stream is still to be read: not at its end (a
+    pseudo-terminal reports EIO once its child side is closed), nor once the sink's reader went
+    away (`| head`), which the caller passes on by closing `fd`."""
+    try:
+        data = os.read(fd, CHUNK)
+    except OSError as exc:
+        if exc.errno not in (errno.EIO, errno.EBADF):
+            raise
+        data = b""
+    if not data:
+        return data, False
+    log.write(data, index)
+    sink.write(data)
+    return data, not sink.reader_gone
+
+
 class MaskedLog:
     """The log sink behind a LogMasker, one for each stream (stdout's partial line must not be
     ended by a line of stderr: a secret cut between them would never be seen whole). A masking
