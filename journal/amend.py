@@ -8,7 +8,9 @@ appended as
     text = "this run had a data leak"
 
 (the form the record writer gives an array of tables, so the wrapper's final write of a running
-record keeps it as it is). Tags are edited in place.
+record keeps it as it is). Tags are edited in place, and each change is kept as an amendment too
+(`tags = ["+best", "-draft"]`), so that `journal sync` can apply the changes made to one run on
+several machines in time order.
 
 Every change goes through `store.records.amend_record`: under the record's lock (the lock the
 wrapper's final write takes too, so concurrent amendments and a finishing run never lose each
@@ -90,18 +92,29 @@ def change_tags(source: RunSource, ref: str, changes: Sequence[str], *, context:
             raise StoreError(f"{path}: `tags` is not a list of strings; the record was not changed",
                              hint="fix the file by hand")
         new = list(tags)
+        done = []
         for add, name in parsed:
             if add and name not in new:
                 new.append(name)
+            elif not add and name in new:
+                new.remove(name)
             elif not add:
-                if name in new:
-                    new.remove(name)
-                else:
-                    source.warn(f"warning: run {run_id} has no tag {printable(name)!r}")
+                source.warn(f"warning: run {run_id} has no tag {printable(name)!r}")
+                continue
+            else:
+                continue
+            done.append(("+" if add else "-") + name)
         result[:] = new
-        if new == tags and "tags" in record:
+        if not done:
             return None
-        return {**record, "tags": new}
+        amendments = record.get("amendments", [])
+        if not isinstance(amendments, list):
+            raise StoreError(f"{path}: `amendments` is not a list; the record was not changed",
+                             hint="fix the file by hand")
+        # What changed, with its time: `journal sync` applies the changes made to one run on
+        # several machines in time order (of an add and a remove of one tag, the later wins).
+        entry: Amendment = {"at": context.now(), "tags": done}
+        return {**record, "tags": new, "amendments": [*amendments, entry]}
 
     amend_record(path, change, mask=redactor.record)
     return run_id, result

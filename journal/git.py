@@ -2,9 +2,12 @@
 out of what we parse, machine-readable output, a timeout, and nothing left running.
 
 Every git call of journal goes through `Git.run`: the capture before each run (capture/gitstate),
-the code comparison of `journal diff` and the commits of an export. Plain `git`, not GitPython:
-`journal new` runs before every experiment, and two git processes cost a third of GitPython's
-import alone (DESIGN.md gives GitPython the work off the hot path, which does not exist yet).
+the code comparison of `journal diff`, the commits of an export, `journal checkout` and `journal
+sync`. Plain `git`, not GitPython: `journal new` runs before every experiment, and two git
+processes cost a third of GitPython's import alone; and `journal sync` must cost at most twice a
+`git fetch` that brings nothing (about 15 ms from a local remote), while importing GitPython
+takes 160 ms (measured on the 2-core machine of bench/, 2026-11-30). DESIGN.md names GitPython
+for sync and checkout; these figures are why neither uses it.
 """
 
 from __future__ import annotations
@@ -38,28 +41,43 @@ class GitFailed(Exception):
 
 
 class Git:
-    """git in one work tree, with a timeout for every call."""
+    """git in one work tree, with a timeout for every call. `prompts`: git may ask for a
+    password or passphrase on the terminal (`journal sync` reaching a remote with the user's
+    own credentials); every other call runs in its own session and never asks."""
 
-    def __init__(self, root: Path, timeout: float, environ: Mapping[str, str]) -> None:
+    def __init__(self, root: Path, timeout: float, environ: Mapping[str, str], *,
+                 prompts: bool = False) -> None:
         self.root = root
         self.timeout = timeout
+        self.prompts = prompts
         self.env = {
             **{name: value for name, value in environ.items() if name not in _DROPPED_ENV},
             "GIT_OPTIONAL_LOCKS": "0",      # status must not refresh (write) the user's index
-            "GIT_TERMINAL_PROMPT": "0",
             "GIT_PAGER": "cat",
             "LC_ALL": "C",
         }
+        if not prompts:
+            self.env["GIT_TERMINAL_PROMPT"] = "0"
 
     def run(self, *args: str, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
-        """git's output; GitFailed when it cannot start, fails or outlives the timeout. git runs
-        in its own process group, so on a timeout (or Ctrl-C) everything it started is killed too,
-        not left running in the user's repo."""
+        """git's output; GitFailed when it cannot start, fails or outlives the timeout."""
+        returncode, stdout, stderr = self.attempt(*args, stdin=stdin, cwd=cwd)
+        if returncode != 0:
+            raise GitFailed(f"`git {args[0]}` failed: {first_error(stderr, returncode)}")
+        return stdout
+
+    def attempt(self, *args: str, stdin: bytes | None = None, cwd: Path | None = None
+                ) -> tuple[int, bytes, bytes]:
+        """git's exit status, output and error output (for a caller that reads why it failed);
+        GitFailed when it cannot start or outlives the timeout. git runs in its own process
+        group, so on a timeout (or Ctrl-C) everything it started is killed too, not left running
+        in the user's repo."""
         try:
             process = subprocess.Popen(
                 ["git", *_NEUTRAL_CONFIG, *args], cwd=cwd or self.root, env=self.env,
                 stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=not self.prompts,
             )
         except OSError as exc:
             raise GitFailed(f"cannot run git: {exc.strerror}") from exc
@@ -71,14 +89,15 @@ class Git:
         except BaseException:
             _kill_group(process)
             raise
-        if process.returncode != 0:
-            raise GitFailed(f"`git {args[0]}` failed: {_first_error(stderr, process.returncode)}")
-        return stdout
+        return process.returncode, stdout, stderr
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:                   # it shares our group (it may prompt): only git itself
+            process.kill()
     except (ProcessLookupError, PermissionError):
         pass
     for pipe in (process.stdin, process.stdout, process.stderr):
@@ -87,7 +106,7 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def _first_error(stderr: bytes, returncode: int) -> str:
+def first_error(stderr: bytes, returncode: int) -> str:
     """The line that says what went wrong: the first `fatal:`/`error:` line, as warnings and trace
     output may come before it."""
     text = stderr.decode("utf-8", "replace")

@@ -32,7 +32,7 @@ from journal.text import printable
 TYPE_CHECKING = False     # see the module docstring; type checkers treat this name as True
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Any, TypedDict, TypeGuard
+    from typing import Any, NotRequired, TypedDict, TypeGuard
 
     class GitState(TypedDict, total=False):
         commit: str                 # 40 (or 64) hex; absent before the first commit
@@ -66,7 +66,8 @@ if TYPE_CHECKING:
 
     class Amendment(TypedDict):
         at: dt.datetime
-        text: str
+        text: NotRequired[str]          # a note added after the fact
+        tags: NotRequired[list[str]]    # `journal tag`'s changes, `+name` / `-name`, in order
 
     class Record(TypedDict, total=False):
         schema: int
@@ -173,7 +174,7 @@ def new_run_id(started: dt.datetime, short_commit: str | None) -> str:
     """`20261128-074207.123-9ac7188-k3f9qa`: UTC start (so ids sort by time across time zones and
     machines), the commit, and 30 random bits so runs started in the same millisecond on several
     machines still differ. Uniqueness in one folder is enforced again when the file is created."""
-    utc = started.astimezone(dt.timezone.utc)
+    utc = started.astimezone(dt.UTC)
     stamp = utc.strftime("%Y%m%d-%H%M%S") + f".{utc.microsecond // 1000:03d}"
     random = int.from_bytes(os.urandom(4), "big")
     suffix = "".join(_ID_ALPHABET[(random >> shift) & 31] for shift in range(0, 30, 5))
@@ -193,7 +194,7 @@ def short_id(run_id: str) -> str:
 def id_time(run_id: str) -> dt.datetime | None:
     """The UTC start time an id begins with, or None for ids not made by `journal`."""
     try:
-        return dt.datetime.strptime(run_id[:19], "%Y%m%d-%H%M%S.%f").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(run_id[:19], "%Y%m%d-%H%M%S.%f").replace(tzinfo=dt.UTC)
     except ValueError:
         return None
 
@@ -457,6 +458,16 @@ def is_valid_tag(tag: str) -> bool:
     return bool(_TAG.fullmatch(tag)) and not _INVISIBLE.search(tag) and len(tag) <= MAX_TAG_LENGTH
 
 
+def amendment_text(amendment: Mapping[str, object]) -> str:
+    """What an amendment says, for a reader: its text, and a tag change as `tags +a -b`."""
+    text = amendment.get("text")
+    parts = [text] if isinstance(text, str) and text else []
+    changes = [change for change in listed(amendment.get("tags")) if isinstance(change, str)]
+    if changes:
+        parts.append("tags " + " ".join(changes))
+    return "\n\n".join(parts)
+
+
 # -- what grep searches ---------------------------------------------------------------------------
 
 _GIT_SEARCHED = ("commit", "branch", "changed", "untracked", "left_out", "in_progress")
@@ -487,7 +498,7 @@ def searchable_lines(record: Mapping[str, object]) -> Iterator[tuple[str, str]]:
     yield from lines("note", record.get("note", ""))
     for amendment in listed(record.get("amendments")):
         if isinstance(amendment, Mapping):
-            yield from lines("amendment", amendment.get("text", ""))
+            yield from lines("amendment", amendment_text(amendment))
     for tag in listed(record.get("tags")):
         yield from lines("tag", tag)
     command = record.get("command")

@@ -80,9 +80,10 @@ def test_amending_keeps_the_files_hand_formatting(repo: Path) -> None:
     remaining = iter(new_text.splitlines())
     assert all(any(line == other for other in remaining) for line in old_lines)
     assert 'tags = ["draft", "baseline"]' in new_text
-    assert new_text.count("[[amendments]]") == 2
+    assert new_text.count("[[amendments]]") == 3
     record = tomllib.loads(new_text)
-    assert [a["text"] for a in record["amendments"]] == ["first", "second"]
+    assert [a.get("text") or a["tags"] for a in record["amendments"]] == [
+        "first", ["+baseline"], "second"]
     assert record["params"] == {"lr": 0.1}
 
 
@@ -140,7 +141,8 @@ def test_amendments_made_while_the_run_goes_survive_its_final_write(repo: Path) 
     record = only_record(repo / ".journal")
     assert record["status"] == "finished" and record["exit_code"] == 0
     assert record["duration"] >= 1.5
-    assert [a["text"] for a in record["amendments"]] == texts and texts
+    assert [a.get("text") or a["tags"] for a in record["amendments"]] == [
+        ["+live", "-first"], *texts] and texts
     assert record["tags"] == ["live"]
     assert record["note"] == "long run"
 
@@ -265,7 +267,8 @@ def test_records_with_finer_or_naive_times_can_be_amended(repo: Path) -> None:
     record = only_record(repo / ".journal")
     assert record["started"].microsecond == 123456
     assert record["naive"] == {"at": dt.datetime(2026, 11, 28, 16, 42, 7), "day": dt.date(2026, 11, 28)}
-    assert [a["text"] for a in record["amendments"]] == ["still amendable"] and record["tags"] == ["hand"]
+    assert [a.get("text") or a["tags"] for a in record["amendments"]] == [
+        "still amendable", ["+hand"]] and record["tags"] == ["hand"]
     assert "started = 2026-11-28T16:42:07.123456+09:00" in path.read_text()
 
 

@@ -13,6 +13,7 @@ package's `__init__`, which hands on the public API lazily.
     amend                   a user's changes to a record: record, redact, store
     render/                 runs as text: record, errors, text, store
     read/                   reading commands: everything but capture, api and cli
+    sync/                   the journal exchanged through a git remote: record, git, redact, store
     api/                    the Python API: everything but read and cli
     cli/                    the command line: anything
 """
@@ -41,11 +42,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "journal.render": {"journal.record", "journal.store", *BASE},
     "journal.read": {"journal.record", "journal.git", "journal.redact", "journal.store",
                      "journal.render", *BASE},
+    "journal.sync": {"journal.record", "journal.git", "journal.redact", "journal.store", *BASE},
     "journal.api": {"journal.record", "journal.redact", "journal.store", "journal.capture",
                     "journal.render", *BASE},
     "journal.cli": {"journal", "journal.record", "journal.git", "journal.redact", "journal.store",
                     "journal.capture", "journal.amend", "journal.render", "journal.read",
-                    "journal.api", *BASE},
+                    "journal.api", "journal.sync", *BASE},
     "journal.__main__": {"journal.cli"},
 }
 EXEMPT = {"journal"}     # the package's __init__: lazy re-exports of the public API

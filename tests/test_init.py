@@ -18,7 +18,7 @@ def test_init_creates_the_folder_config_and_template(repo: Path) -> None:
     assert done.returncode == 0, done.stderr
     jdir = repo / ".journal"
     assert sorted(p.name for p in jdir.iterdir()) == [".gitignore", "config.toml", "logs", "patches", "runs"]
-    assert tomllib.loads((jdir / "config.toml").read_text()) == {"capture": {}, "redact": {}, "env": {}}
+    assert tomllib.loads((jdir / "config.toml").read_text()) == {"capture": {}, "redact": {}, "env": {}, "sync": {}}
     assert "# untracked_max_bytes = 1048576" in (jdir / "config.toml").read_text()
     assert (repo / ".journal-template.md").read_text() == default_template()
     assert done.stdout == b""

@@ -296,6 +296,23 @@ def rerun(
                                      cwd=folder, rerun_of=run_id)))
 
 
+@app.command()
+def sync(
+    remote: Annotated[Optional[str], typer.Argument(metavar="[REMOTE]", help="A remote's name, a URL or a path (default: [sync] remote in the config, else the current branch's remote, else origin).", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Say nothing unless something goes wrong.")] = False,
+) -> None:
+    """Exchange runs with other machines through a git remote (refs/journal/*: no branch, no commit of yours).
+
+    Example: journal sync origin
+    """
+    from journal.sync.exchange import sync as sync_journal
+
+    report = sync_journal(_context(), remote, warn=say)
+    if not quiet:
+        for line in report.lines():
+            print(line)
+
+
 # `--week -1` must reach the command: unknown options pass through as the optional N.
 @app.command(context_settings={"ignore_unknown_options": True})
 def export(

@@ -27,7 +27,15 @@ from typing import Any, TextIO
 
 from journal.git import GitFailed, exclude_pathspec
 from journal.read.codediff import NoCode, State, compare
-from journal.record import Record, StoredRun, flat_params, is_number, table, text_list
+from journal.record import (
+    Record,
+    StoredRun,
+    amendment_text,
+    flat_params,
+    is_number,
+    table,
+    text_list,
+)
 from journal.store.config import load_config
 from journal.store.context import Context
 from journal.store.files import open_regular
@@ -219,7 +227,7 @@ def _note_lines(record: Record) -> list[str]:
     amendments = record.get("amendments")
     for amendment in amendments if isinstance(amendments, list) else []:
         if isinstance(amendment, Mapping):
-            text = printable_block(str(amendment.get("text", ""))).splitlines() or [""]
+            text = printable_block(amendment_text(amendment)).splitlines() or [""]
             lines.append(f"amended {_when(amendment.get('at'))}: {text[0]}")
             lines += ["  " + line for line in text[1:]]
     return [line.replace("\t", "    ") for line in lines]

@@ -23,7 +23,7 @@ from journal.record import Status, StoredRun, effective_status, table
 from journal.render.logtext import LogCleaner
 from journal.store.files import open_regular
 from journal.store.records import read_record
-from journal.store.runfiles import log_file, start_of_last_lines
+from journal.store.runfiles import log_file, start_of_last_lines, stayed_behind
 from journal.store.source import RunSource
 from journal.text import printable
 
@@ -154,6 +154,11 @@ def _open(run: StoredRun, path: Path, follow: bool, poll: float, warn: Callable[
         except OSError as exc:
             raise LogUnavailable(f"cannot read the log of run {run.id} ({path}): "
                                  f"{exc.strerror}") from None
+    behind = stayed_behind(path)
+    if behind is not None:
+        raise LogUnavailable(f"the log of run {run.id} {behind}",
+                             hint="to bring it: raise [sync] max_file_bytes on that machine, "
+                                  "and sync there and here")
     raise LogUnavailable(f"the log of run {run.id} is missing: {path}",
                          hint="it was deleted or moved; `journal show` still has the record")
 

@@ -27,6 +27,7 @@ from journal.record import (
     Record,
     Status,
     StoredRun,
+    amendment_text,
     aware,
     finite_number,
     flat_params,
@@ -45,10 +46,10 @@ from journal.render.markdown import (
 )
 from journal.store.files import open_regular
 from journal.store.paths import shown_path
-from journal.store.runfiles import log_file, patch_file, read_log_tail
+from journal.store.runfiles import log_file, patch_file, read_log_tail, stayed_behind
 from journal.text import format_value, human_duration, printable_block
 
-__all__ = ["FIELDS", "run_markdown", "run_fields", "log_excerpt", "log_text"]
+__all__ = ["FIELDS", "log_excerpt", "log_text", "run_fields", "run_markdown"]
 
 STATUS_MARKS: dict[str, str] = {Status.FINISHED: "✓", Status.FAILED: "✗", Status.INTERRUPTED: "⏹",
                 Status.KILLED: "✗", Status.CRASHED: "✗", Status.RUNNING: "…"}
@@ -208,6 +209,10 @@ def log_excerpt(run: StoredRun, journal_dir: Path, lines: int) -> tuple[str, byt
         return f"**Log:** {shown} is outside the journal folder, so it is not shown\n", None
     try:
         data = read_log_tail(path, lines)
+    except FileNotFoundError:
+        behind = stayed_behind(path)
+        why = inline_text(behind) if behind else "is missing"
+        return f"**Log:** {shown} {why}\n", None
     except OSError as exc:
         return f"**Log:** {shown} cannot be read ({inline_text(exc.strerror or exc)})\n", None
     if not data:
@@ -237,7 +242,7 @@ def _amendments(record: Record, level: int, tz: dt.tzinfo | None) -> str:
             continue
         moment = _local(item.get("at"), tz)
         when = inline_text(_time_text(moment) if moment else format_value(item.get("at", "")))
-        body = note_markdown(format_value(item.get("text", "")), level)
+        body = note_markdown(format_value(amendment_text(item)), level)
         # A quote keeps the amendment's Markdown inside it: a list or an open fence ends with it.
         quoted = [f"> **Amended {when}**".rstrip()]
         if body:
@@ -521,8 +526,8 @@ def run_markdown(run: StoredRun, journal_dir: Path, *, heading_level: int = 2, d
         blocks += ["**Command**\n", fields["command"]]
     if fields["params_table"]:
         source = run.record.get("params_from")
-        blocks += [f"**Params**{f' (as {source} parsed them)' if isinstance(source, str) else ''}"
-                   "\n", fields["params_table"]]
+        blocks += [(f"**Params**{f' (as {source} parsed them)' if isinstance(source, str) else ''}"
+                   "\n"), fields["params_table"]]
     if fields["metrics_table"]:
         blocks += ["**Metrics**\n", fields["metrics_table"]]
     if diff:

@@ -71,6 +71,13 @@ CONFIG_TEMPLATE = """\
 #     '\\bloss=(?P<loss>[-+0-9.eE]+)',
 #     '\\bval_acc=(?P<val_acc>[-+0-9.eE]+)',
 # ]
+
+[sync]
+# `journal sync` with no REMOTE uses this remote (else the current branch's, else origin).
+# remote = "origin"
+# Logs, patches and per-step metrics bigger than this stay on the machine that has them (a
+# marker travels instead, saying where); records always travel.
+# max_file_bytes = 25000000
 """
 
 
@@ -84,6 +91,8 @@ class Config:
     env_allow: tuple[str, ...] = DEFAULT_ENV_ALLOW
     metric_patterns: tuple[str, ...] = ()
     python_hook: bool = True
+    sync_remote: str | None = None
+    sync_max_bytes: int = 25_000_000
     source: Path | None = field(default=None, compare=False)
 
 
@@ -98,6 +107,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, type]]] = {
     "redact": {"names": ("redact_names", list), "values": ("redact_values", list)},
     "env": {"allow": ("env_allow", list)},
     "metrics": {"patterns": ("metric_patterns", list)},
+    "sync": {"remote": ("sync_remote", str), "max_file_bytes": ("sync_max_bytes", int)},
 }
 
 
@@ -183,6 +193,10 @@ def _checked(value: Any, expected: type, name: str, path: Path) -> Any:
         return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if expected is str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path}: {name} must be a non-empty string")
+        return value
     if expected is list:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{path}: {name} must be a list of strings")

@@ -78,10 +78,16 @@ class NotARecord(ValueError):
 
 def _load(path: Path) -> tuple[str, Record]:
     """A record file's text and what it says; raises OSError (NotARegularFile, TooLarge) or
-    NotARecord. The one place a record file is parsed."""
+    NotARecord. The one place a record file is read."""
+    data = read_regular(path, MAX_RECORD_BYTES)
+    return data.decode("utf-8", "replace"), parse_record(data)
+
+
+def parse_record(data: bytes) -> Record:
+    """What a record's bytes say (from a file, or from another machine through `journal
+    sync`); NotARecord when they are not UTF-8 TOML. The one place a record is parsed."""
     import tomllib
 
-    data = read_regular(path, MAX_RECORD_BYTES)
     try:
         text = data.decode("utf-8")
         record: Record = tomllib.loads(text)  # type: ignore[assignment]
@@ -89,7 +95,7 @@ def _load(path: Path) -> tuple[str, Record]:
         raise NotARecord(str(exc)) from exc
     except RecursionError:          # thousands of nested brackets
         raise NotARecord("nested too deeply") from None
-    return text, read_none_params(record)
+    return read_none_params(record)
 
 
 def _quiet(_message: str) -> None:
@@ -132,7 +138,7 @@ def create_record(journal_dir: Path, record: Record, make_id: Callable[[], str],
                   mask: Mask) -> Record:
     """Write a new record, masked by `mask`, under a fresh id from `make_id()` (retried if the id
     is taken); returns the record as written."""
-    _ensure_gitignore(journal_dir)
+    ensure_gitignore(journal_dir)
     for _attempt in range(20):
         run_id = make_id()
         record["id"] = run_id
@@ -150,7 +156,7 @@ def create_record(journal_dir: Path, record: Record, make_id: Callable[[], str],
 _OLDER_GITIGNORES = ("# journal: scratch files that must never be committed\n*.tmp\n*.lock\n",)
 
 
-def _ensure_gitignore(journal_dir: Path) -> None:
+def ensure_gitignore(journal_dir: Path) -> None:
     """`.journal/.gitignore` keeps lock, temp and reserve files out of a commit of `.journal/`,
     also in a journal that `journal init` never made. A file the user wrote is never touched.
     Best effort: a record matters more than this file."""
@@ -245,6 +251,39 @@ def amend_record(path: Path, change: Callable[[Record], Record | None], *, mask:
             return written
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {reason(exc)}") from exc
+
+
+def replace_record(path: Path, decide: Callable[[str, Record], bytes | None]) -> bool:
+    """`journal sync`'s write of a record that came from another machine too: under the
+    record's lock, `decide` gets the file's text and record as they are now and returns the new
+    file (already masked), or None to leave it. False when the file is missing or not a record
+    (left as it is: the caller says so)."""
+    try:
+        with record_lock(path):
+            try:
+                text, current = _load(path)
+            except (OSError, NotARecord):
+                return False
+            data = decide(text, current)
+            if data is not None:
+                write_atomic(path, data)
+            return True
+    except OSError as exc:
+        raise StoreError(f"cannot update the run record {path.stem}: {reason(exc)}") from exc
+
+
+def record_text(record: Record) -> str:
+    """A record as the record writer writes it."""
+    return _text_of(record)
+
+
+def edited_text(path: Path, text: str, old: Record, new: Record) -> str | None:
+    """The file's text with the fields that differ between `old` and `new` changed in place
+    (comments and layout kept), or None when that cannot be done safely."""
+    try:
+        return _edited_text(path, text, old, new)[0]
+    except StoreError:
+        return None
 
 
 def load_record_strictly(path: Path) -> tuple[str, Record]:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import IO
 
 from journal.record import table
-from journal.store.files import open_regular
+from journal.store.files import open_regular, read_regular
+from journal.text import printable
 from journal.store.paths import inside_journal
 
 BLOCK = 1 << 16             # bytes read backwards at a time when looking for the last lines
@@ -58,3 +59,54 @@ def start_of_last_lines(handle: IO[bytes], count: int, max_bytes: int | None = N
             if remaining == 0:
                 return position + index + 1
     return floor
+
+
+# -- files that stayed behind on another machine ---------------------------------------------------
+# `journal sync` carries a run's log, patch and per-step metrics up to a size cap; a bigger one
+# stays on the machine that has it, and `<file>.behind` travels in its place, saying where.
+
+BEHIND_SUFFIX = ".behind"
+
+
+def behind_text(host: str, size: int, cap: int) -> str:
+    return f"host = {_quoted(host)}\nbytes = {size}\ncap = {cap}\n"
+
+
+def stayed_behind(path: Path) -> str | None:
+    """Why the file at `path` is not here, when `journal sync` left it behind on another
+    machine: `stayed behind on gpu01 (2.1 GB; sync carries files up to 25 MB)`; else None."""
+    import tomllib
+
+    try:
+        marker = tomllib.loads(read_regular(path.with_name(path.name + BEHIND_SUFFIX),
+                                            4096).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    host, size, cap = marker.get("host"), marker.get("bytes"), marker.get("cap")
+    where = f" on {printable(host)}" if isinstance(host, str) and host else ""
+    sizes = []
+    if isinstance(size, int) and not isinstance(size, bool):
+        sizes.append(byte_size(size))
+    if isinstance(cap, int) and not isinstance(cap, bool):
+        sizes.append(f"sync carries files up to {byte_size(cap)}")
+    return f"stayed behind{where}" + (f" ({'; '.join(sizes)})" if sizes else "")
+
+
+def byte_size(size: int) -> str:
+    """`812 bytes`, `25.0 MB`, `2.1 GB` (decimal units, as `ls -h --si` and disk makers count)."""
+    if size < 1000:
+        return f"{size} bytes"
+    value = size / 1000
+    for unit in ("KB", "MB", "GB"):
+        if value < 1000:
+            break
+        value /= 1000
+    else:
+        unit = "TB"
+    return f"{value:.1f} {unit}"
+
+
+def _quoted(text: str) -> str:
+    import json
+
+    return json.dumps(text)     # a TOML basic string: JSON's escapes are TOML's

@@ -1,0 +1,101 @@
+"""Which files of the journal folder travel: records, logs, patches and per-step metrics, each
+up to the size cap (`[sync] max_file_bytes`). A file over the cap stays behind, and a small
+`<file>.behind` (which machine has it, how big it is) travels in its place, so a reader on
+another machine says where the log is instead of "missing".
+
+Paths are relative to the journal folder, as they are in the tree `journal sync` exchanges.
+Only plain names travel (`[A-Za-z0-9._-]`, no dot first), only regular files (never a link or a
+FIFO), and a path from a remote is taken only when it has one of these shapes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from journal.record import THIS_HOST, is_valid_id
+from journal.store.files import write_atomic
+from journal.store.records import MAX_RECORD_BYTES
+from journal.store.runfiles import BEHIND_SUFFIX, behind_text
+
+# folder -> the suffix of its files (after the run id)
+SIDE_FILES = {"logs": ".log", "patches": ".patch", "metrics": ".jsonl"}
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def kind_of(path: str) -> tuple[str, str] | None:
+    """(kind, run id) of a path that may travel: `record`, `file` (a log, patch or series) or
+    `behind` (a marker); None for anything else."""
+    parts = path.split("/")
+    if not all(_NAME.fullmatch(part) for part in parts):
+        return None
+    if parts[0] == "runs" and len(parts) >= 2 and parts[-1].endswith(".toml"):
+        run_id = parts[-1][:-5]
+        return ("record", run_id) if is_valid_id(run_id) else None
+    if len(parts) != 2 or parts[0] not in SIDE_FILES:
+        return None
+    name, suffix = parts[1], SIDE_FILES[parts[0]]
+    kind = "file"
+    if name.endswith(BEHIND_SUFFIX):
+        name, kind = name[: -len(BEHIND_SUFFIX)], "behind"
+    if not name.endswith(suffix) or not is_valid_id(name[: -len(suffix)]):
+        return None
+    return kind, name[: -len(suffix)]
+
+
+def travelling_files(journal_dir: Path, cap: int) -> tuple[list[str], int]:
+    """The paths that travel now, and how many files stayed behind (over `cap`). A file over
+    the cap gets (or keeps up to date) its `.behind` marker, which travels instead."""
+    paths: list[str] = []
+    behind = 0
+    for folder in ("runs", *SIDE_FILES):
+        for relative, size in _regular_files(journal_dir, folder):
+            kind = kind_of(relative)
+            if kind is None:
+                continue
+            if kind[0] == "record" and size > MAX_RECORD_BYTES:
+                continue            # not a record (every reader skips it too)
+            if kind[0] == "file" and size > cap:
+                behind += 1
+                _mark_behind(journal_dir / (relative + BEHIND_SUFFIX), size, cap)
+                marker = relative + BEHIND_SUFFIX
+                if marker not in paths:
+                    paths.append(marker)
+                continue
+            if kind[0] != "behind" or relative not in paths:
+                paths.append(relative)
+    return paths, behind
+
+
+def _regular_files(journal_dir: Path, folder: str) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    stack = [folder]
+    while stack:
+        relative = stack.pop()
+        try:
+            entries = list(os.scandir(journal_dir / relative))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if folder == "runs":
+                        stack.append(f"{relative}/{entry.name}")
+                elif entry.is_file(follow_symlinks=False):
+                    found.append((f"{relative}/{entry.name}", entry.stat(follow_symlinks=False).st_size))
+            except OSError:
+                continue
+    return found
+
+
+def _mark_behind(marker: Path, size: int, cap: int) -> None:
+    text = behind_text(THIS_HOST, size, cap).encode()
+    try:
+        if marker.read_bytes() == text:
+            return
+    except OSError:
+        pass
+    write_atomic(marker, text)

@@ -1,0 +1,283 @@
+"""`journal sync`: runs and amendments of several machines exchanged through a real bare remote,
+so that every machine lists the same journal; nothing of the user's git state touched; offline,
+killed or raced, nothing lost and the next sync completes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import git, journal, make_repo, records
+from journal.record import new_run_id
+from journal.store.paths import run_path
+from journal.store.toml import dumps
+
+
+def clone(remote: Path, path: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(remote), str(path)], check=True,
+                   capture_output=True)
+    return path
+
+
+@pytest.fixture
+def machines(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """A bare remote and three clones of it: a laptop, a workstation, a cluster."""
+    first = make_repo(tmp_path / "seed", {"train.py": "print('hi')\n"})
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(first), str(remote))
+    return remote, *(clone(remote, tmp_path / name) for name in ("a", "b", "c"))  # type: ignore[return-value]
+
+
+def sync(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = journal("sync", *args, cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+    return done.stdout.decode()
+
+
+def listing(repo: Path) -> list[dict[str, Any]]:
+    """`journal list --json` without each record file's path (which names the machine's folder)."""
+    done = journal("list", "--json", "-n", "0", cwd=repo)
+    assert done.returncode == 0, done.stderr.decode()
+    rows = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    for row in rows:
+        row.pop("path")
+    return rows
+
+
+def at(moment: str) -> dict[str, str]:
+    return {**os.environ, "JOURNAL_NOW": moment}
+
+
+def user_state(repo: Path) -> tuple[str, ...]:
+    """Everything of the user's that sync must leave alone."""
+    return (git(repo, "rev-parse", "HEAD"), git(repo, "symbolic-ref", "HEAD"),
+            git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads",
+                "refs/tags", "refs/remotes"),
+            git(repo, "ls-files", "--stage"), git(repo, "status", "--porcelain",
+                                                  "--untracked-files=all", "--", ":!.journal"),
+            (repo / ".git" / "config").read_text(), str((repo / ".git" / "FETCH_HEAD").exists()))
+
+
+def test_three_machines_syncing_in_turn_list_the_same_journal(machines: tuple[Path, ...]) -> None:
+    remote, a, b, c = machines
+    assert journal("new", "-n", "laptop run", "-t", "draft", "--", sys.executable, "-c",
+                   "print('acc 0.8')", cwd=a).returncode == 0
+    assert journal("new", "-n", "workstation idea", cwd=b).returncode == 0
+    assert journal("new", "-n", "cluster run", "--", "echo", "on the cluster", cwd=c).returncode == 0
+    before = {repo: user_state(repo) for repo in (a, b, c)}
+    remote_branches = git(remote, "for-each-ref", "refs/heads", "refs/tags")
+
+    assert sync(a) == "sync with origin: sent 1 run\n"
+    assert sync(b) == "sync with origin: received 1 new run; sent 1 run\n"
+    assert sync(c) == "sync with origin: received 2 new runs; sent 1 run\n"
+    laptop_run = listing(a)[0]["id"]
+    # The laptop's run is amended on all three machines, at times that interleave.
+    assert journal("note", laptop_run, "from b", cwd=b, env=at("2026-11-30T10:00:00+00:00")).returncode == 0
+    assert journal("tag", laptop_run, "-draft", "+best", cwd=b,
+                   env=at("2026-11-30T10:01:00+00:00")).returncode == 0
+    assert journal("note", laptop_run, "from c", cwd=c, env=at("2026-11-30T09:00:00+00:00")).returncode == 0
+    assert journal("note", laptop_run, "from a", cwd=a, env=at("2026-11-30T11:00:00+00:00")).returncode == 0
+    assert journal("tag", laptop_run, "+seen", cwd=a, env=at("2026-11-30T11:01:00+00:00")).returncode == 0
+    for repo in (b, c, a, b, c):
+        sync(repo)
+    for repo in (a, b, c):
+        assert sync(repo) == "sync with origin: nothing to send or receive\n"
+    assert listing(a) == listing(b) == listing(c)
+    rows = listing(a)
+    assert len(rows) == 3 and {row["note"] for row in rows} == {
+        "laptop run", "workstation idea", "cluster run"}
+    run = next(row for row in rows if row["id"] == laptop_run)
+    texts = [item.get("text") or item["tags"] for item in run["amendments"]]
+    assert texts == ["from c", "from b", ["-draft", "+best"], "from a", ["+seen"]]  # time order
+    assert sorted(run["tags"]) == ["best", "seen"]
+    # The runs' logs travelled with them.
+    shown = journal("tail", laptop_run, cwd=c)
+    assert shown.returncode == 0 and b"acc 0.8" in shown.stdout
+    for repo in (a, b, c):
+        assert user_state(repo) == before[repo]
+    assert git(remote, "for-each-ref", "refs/heads", "refs/tags") == remote_branches
+    assert git(remote, "for-each-ref", "--format=%(refname)", "refs/journal").split() == [
+        "refs/journal/runs"]
+
+
+def test_a_tag_added_and_removed_on_two_machines_ends_as_the_later_change(
+        machines: tuple[Path, ...]) -> None:
+    _remote, a, b, _c = machines
+    assert journal("new", "-n", "x", "-t", "keep", cwd=a).returncode == 0
+    sync(a), sync(b)
+    assert journal("tag", "@", "-keep", cwd=a, env=at("2026-11-30T12:00:00+00:00")).returncode == 0
+    assert journal("tag", "@", "+other", "-keep", cwd=b,
+                   env=at("2026-11-30T11:00:00+00:00")).returncode == 0
+    assert journal("tag", "@", "+keep", cwd=b, env=at("2026-11-30T13:00:00+00:00")).returncode == 0
+    sync(a), sync(b), sync(a)
+    assert listing(a) == listing(b)
+    assert sorted(listing(a)[0]["tags"]) == ["keep", "other"]
+
+
+def test_a_running_run_finishes_on_the_other_machine_too_with_its_note_kept(
+        machines: tuple[Path, ...]) -> None:
+    _remote, a, b, _c = machines
+    gate = a / "gate"
+    wrapper = subprocess.Popen(
+        [sys.executable, "-m", "journal", "new", "-n", "long", "--", sys.executable, "-c",
+         f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.02)\nprint('done')"],
+        cwd=a, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not records(a / ".journal"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        sync(a), sync(b)
+        assert listing(b)[0]["status"] == "running"
+        assert journal("note", "@", "watching from b", cwd=b).returncode == 0
+        sync(b)
+        sync(a)                       # the note reaches the running record on a
+    finally:
+        gate.write_text("go")
+        assert wrapper.wait(timeout=30) == 0
+    sync(a), sync(b)
+    row = listing(b)[0]
+    assert row["status"] == "finished" and row["exit_code"] == 0
+    assert [item["text"] for item in row["amendments"]] == ["watching from b"]
+    assert listing(a) == listing(b)
+    assert b"done" in journal("tail", "@", cwd=b).stdout
+
+
+def test_a_log_over_the_cap_stays_behind_and_says_where(machines: tuple[Path, ...]) -> None:
+    _remote, a, b, _c = machines
+    (a / ".journal").mkdir()
+    (a / ".journal" / "config.toml").write_text("[sync]\nmax_file_bytes = 1000\n")
+    assert journal("new", "-n", "chatty", "--", sys.executable, "-c",
+                   "print('x' * 5000)", cwd=a).returncode == 0
+    out = sync(a)
+    assert "sent 1 run" in out and "1 file over 1.0 KB stayed here" in out
+    sync(b)
+    tail = journal("tail", "@", cwd=b)
+    assert tail.returncode != 0
+    assert b"stayed behind on" in tail.stderr and b"5.0 KB" in tail.stderr
+    shown = journal("show", "--log", "@", cwd=b)
+    assert shown.returncode == 0 and b"stayed behind on" in shown.stdout
+    assert journal("tail", "@", cwd=a).stdout == b"x" * 5000 + b"\n"   # the log stays whole here
+    assert "nothing to send or receive" in sync(a)
+    assert "nothing to send or receive" in sync(b)
+
+
+def test_offline_or_no_remote_is_one_line_and_nothing_is_lost(machines: tuple[Path, ...],
+                                                              tmp_path: Path) -> None:
+    remote, a, _b, _c = machines
+    assert journal("new", "-n", "precious", cwd=a).returncode == 0
+    before = records(a / ".journal")
+    moved = tmp_path / "elsewhere.git"
+    remote.rename(moved)                           # the remote cannot be reached
+    done = journal("sync", cwd=a)
+    assert done.returncode == 1
+    lines = done.stderr.decode().splitlines()
+    assert lines[0].startswith("journal: error: cannot fetch from origin: ") and len(lines) == 2
+    assert lines[1].startswith("hint: nothing was lost")
+    assert records(a / ".journal") == before
+    moved.rename(remote)
+    assert sync(a) == "sync with origin: sent 1 run\n"
+
+    lonely = make_repo(tmp_path / "lonely")
+    done = journal("sync", cwd=lonely)
+    assert done.returncode == 1 and b"no remote to sync with" in done.stderr
+    done = journal("sync", "nosuchremote", cwd=lonely)
+    assert done.returncode == 1 and b"no remote named 'nosuchremote'" in done.stderr
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    done = journal("sync", cwd=outside)
+    assert done.returncode == 1 and b"needs a git repository" in done.stderr
+    # A path or URL works without a configured remote.
+    assert sync(lonely, str(remote)) .startswith(f"sync with {remote}: received 1 new run")
+
+
+def test_a_remote_journal_with_foreign_files_is_taken_only_where_it_is_a_journal(
+        machines: tuple[Path, ...], tmp_path: Path) -> None:
+    remote, a, b, _c = machines
+    assert journal("new", "-n", "real", cwd=a).returncode == 0
+    sync(a)
+    # Someone pushes a tree with a stray file, a record whose name lies, and a link.
+    work = clone(remote, tmp_path / "hostile")
+    git(work, "fetch", "-q", "origin", "refs/journal/runs:refs/journal/runs")
+    git(work, "checkout", "-q", "refs/journal/runs")
+    real = records(a / ".journal")[0]
+    liar = new_run_id(dt.datetime(2026, 11, 1, tzinfo=dt.UTC), "abcdef0")
+    (work / "runs" / "2026-11" / f"{liar}.toml").write_text(
+        dumps({**real, "id": "something-else"}))
+    (work / "README.md").write_text("not a journal file\n")
+    os.symlink("/etc/passwd", work / "logs" / f"{liar}.log") if (work / "logs").exists() else \
+        (work / "logs").mkdir() or os.symlink("/etc/passwd", work / "logs" / f"{liar}.log")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "hostile")
+    git(work, "push", "-q", "origin", "HEAD:refs/journal/runs")
+    done = journal("sync", cwd=b)
+    assert done.returncode == 0, done.stderr
+    err = done.stderr.decode()
+    assert "not a journal's" in err and "says it is run" in err
+    assert [row["note"] for row in listing(b)] == ["real"]
+    assert not (b / ".journal" / "README.md").exists()
+    assert not (b / ".journal" / "logs" / f"{liar}.log").exists()
+
+
+def generate(journal_dir: Path, count: int, seed: int) -> None:
+    """`count` finished runs with logs, written as journal writes them."""
+    rng = random.Random(seed)
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(hours=seed)
+    for number in range(count):
+        started = start + dt.timedelta(seconds=number * 7 + rng.random())
+        run_id = new_run_id(started, "%07x" % rng.getrandbits(28))
+        record = {"schema": 2, "id": run_id, "note": f"generated {seed}/{number}", "tags": [],
+                  "status": "finished", "started": started, "exit_code": 0,
+                  "command": ["python", "train.py"], "host": f"gen{seed}",
+                  "log": {"path": f"logs/{run_id}.log"}}
+        path = run_path(journal_dir, run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dumps(record))
+        (journal_dir / "logs").mkdir(exist_ok=True)
+        (journal_dir / "logs" / f"{run_id}.log").write_bytes(rng.randbytes(2000))
+
+
+def test_a_sync_killed_at_any_moment_leaves_both_sides_readable_and_the_next_completes(
+        machines: tuple[Path, ...]) -> None:
+    remote, a, b, _c = machines
+    generate(a / ".journal", 300, 1)
+    generate(b / ".journal", 300, 2)
+    sync(b)
+    for delay in (0.05, 0.15, 0.3, 0.5, 0.8):
+        killed = subprocess.Popen([sys.executable, "-m", "journal", "sync"], cwd=a,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        assert journal("list", "-n", "0", cwd=a).returncode == 0
+        git(remote, "fsck", "--no-progress")
+    sync(a)
+    sync(b)
+    assert "nothing to send or receive" in sync(a)
+    assert len(listing(a)) == 600 and listing(a) == listing(b)
+
+
+def test_two_machines_pushing_at_once_both_land(machines: tuple[Path, ...]) -> None:
+    _remote, a, b, c = machines
+    generate(a / ".journal", 150, 3)
+    generate(b / ".journal", 150, 4)
+    procs = [subprocess.Popen([sys.executable, "-m", "journal", "sync"], cwd=repo,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for repo in (a, b)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    sync(c)
+    assert len(listing(c)) == 300
+    sync(a), sync(b)
+    assert listing(a) == listing(b) == listing(c)
