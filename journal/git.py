@@ -129,3 +129,41 @@ def exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
     if relative is not None and relative.parts and relative.as_posix() not in folders:
         folders.append(relative.as_posix())
     return [f":(top,exclude,literal){folder}" for folder in folders]
+
+
+# -- tree ids of a captured state (schema 2's `git.tree`) --------------------------------------------
+# Both are built in a scratch index, never the user's: the capture's from the commit and the
+# patch (after the child started: it needs no work tree), `journal checkout`'s from the files of
+# the worktree it rebuilt. Equal ids mean the rebuilt code is the captured code, byte for byte.
+
+def tree_with_patch(git: Git, commit: str, patch: bytes) -> str:
+    """The tree of `commit` with `patch` applied (untracked files it holds included)."""
+    with _scratch_index(git) as scratch:
+        scratch.run("read-tree", commit)
+        if patch:
+            scratch.run("apply", "--cached", "--binary", "--whitespace=nowarn", "-", stdin=patch)
+        return scratch.run("write-tree").decode().strip()
+
+
+def tree_of_worktree(git: Git, folder: Path) -> str:
+    """The tree of the files in the worktree `folder` (tracked and untracked, ignored ones not)."""
+    with _scratch_index(git) as scratch:
+        scratch.run("read-tree", "HEAD", cwd=folder)
+        scratch.run("add", "-A", "--", ".", cwd=folder)
+        return scratch.run("write-tree", cwd=folder).decode().strip()
+
+
+class _scratch_index:
+    def __init__(self, git: Git) -> None:
+        self.git = git
+
+    def __enter__(self) -> Git:
+        import tempfile
+
+        self.folder = tempfile.TemporaryDirectory(prefix="journal-tree-")
+        scratch = Git(self.git.root, self.git.timeout, self.git.env)
+        scratch.env = {**self.git.env, "GIT_INDEX_FILE": os.path.join(self.folder.name, "index")}
+        return scratch
+
+    def __exit__(self, *_exc: object) -> None:
+        self.folder.cleanup()

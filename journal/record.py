@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     class GitState(TypedDict, total=False):
         commit: str                 # 40 (or 64) hex; absent before the first commit
+        tree: str                   # the captured state's tree: the commit's with the patch
         branch: str                 # absent on a detached HEAD
         dirty: bool
         changed: list[str]

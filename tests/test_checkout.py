@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import git, journal, make_repo, only_record
+from conftest import git, journal, make_repo, only_record, records
 
 
 def state(repo: Path) -> tuple[str, str, str, str]:
@@ -94,3 +94,56 @@ def test_rerun_refuses_a_command_that_held_a_secret(tmp_path: Path) -> None:
     done = journal("rerun", "@", cwd=repo)
     assert done.returncode == 2 and b"held a secret" in done.stderr
     assert not list(tmp_path.glob("proj-*"))
+
+
+def _tree_of_work_tree(repo: Path) -> str:
+    """The tree of the files in `repo` as they are (the journal folder aside), made in a
+    scratch index the way a user would check it by hand."""
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "GIT_INDEX_FILE": os.path.join(scratch, "index")}
+        subprocess.run(["git", "read-tree", "HEAD"], cwd=repo, env=env, check=True)
+        subprocess.run(["git", "add", "-A", "--", ".", ":!.journal"], cwd=repo, env=env, check=True)
+        return subprocess.run(["git", "write-tree"], cwd=repo, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+
+def test_the_captured_tree_is_recorded_and_checked_on_checkout(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "proj", {"train.py": "lr = 0.1\n", "lib/model.py": "x = 1\n"})
+    (repo / "train.py").write_text("lr = 0.05\n")
+    (repo / "lib" / "model.py").unlink()
+    (repo / "notes.txt").write_text("untracked\n")
+    expected = _tree_of_work_tree(repo)
+    assert journal("new", "-n", "run", "--", "true", cwd=repo).returncode == 0
+    assert journal("new", "-n", "a note", cwd=repo).returncode == 0
+    run, note = sorted((r for r in records(repo / ".journal")), key=lambda r: r["started"])
+    assert run["git"]["tree"] == note["git"]["tree"] == expected
+    done = journal("checkout", run["id"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert f"checked: its tree is the recorded {expected[:12]}".encode() in done.stderr
+    target = Path(done.stdout.decode().strip())
+    assert _tree_of_work_tree(target) == expected
+
+    # A patch changed after the run rebuilds other code: refused, and nothing is left behind.
+    patch = repo / ".journal" / run["git"]["patch"]
+    patch.write_text(patch.read_text().replace("+lr = 0.05", "+lr = 0.07"))
+    done = journal("checkout", run["id"], str(tmp_path / "tampered"), cwd=repo)
+    assert done.returncode == 2 and b"is not what it ran" in done.stderr
+    assert not (tmp_path / "tampered").exists()
+    assert b"Traceback" not in done.stderr
+
+
+def test_a_run_without_a_tree_is_checked_by_its_patch_alone(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "proj", {"train.py": "lr = 0.1\n"})
+    (repo / "train.py").write_text("lr = 0.2\n")
+    assert journal("new", "-n", "old", cwd=repo).returncode == 0
+    path = next((repo / ".journal" / "runs").rglob("*.toml"))
+    path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
+                            if not line.startswith("tree = ")))
+    done = journal("checkout", "@", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert b"no recorded tree id, so the patch applying cleanly is the check" in done.stderr
+    assert (Path(done.stdout.decode().strip()) / "train.py").read_text() == "lr = 0.2\n"

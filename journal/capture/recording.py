@@ -32,6 +32,7 @@ from journal.capture.who import run_user
 from journal.errors import StoreError
 from journal.record import (
     PLATFORM,
+    GitState,
     SCHEMA_VERSION,
     THIS_HOST,
     Record,
@@ -111,6 +112,8 @@ def open_run(request: NewRun, context: Context, *, warn: Callable[[str], None], 
     started = context.now()
     clock_start = time.monotonic()
     code = _capture(context, config, redactor)
+    if not running:
+        _record_tree(context, config, code.fields, code.patch)
     for line in code.warnings:
         warn(redactor.shapes(line))       # a file may be named after a secret
     argv_params = params_from_argv(list(request.command)[1:])
@@ -439,6 +442,9 @@ def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
     for name in ("env", "environment", "log", "series"):   # late tables after params/metrics
         if name in record:
             record[name] = record.pop(name)
+    git_state = record.get("git")
+    if git_state is not None and "tree" not in git_state and run.context.worktree_root:
+        _record_tree(run.context, run.config, git_state, _patch_of(run))
     try:
         try:
             write_record(run)
@@ -450,6 +456,34 @@ def finish_run(run: OpenRun, warn: Callable[[str], None], *, status: str,
         # The child's exit status still passes through; the record stays `running`.
         warn(exc.message)
     release_space(run_path(run.journal_dir, run.run_id))
+
+
+def _record_tree(context: Context, config: Config, git_state: GitState, patch: bytes | None
+                 ) -> None:
+    """`git.tree`: the tree of the captured state, made at the end of the run (from the commit
+    and the patch; the child never waits for it). Left out when git cannot make it, or when the
+    patch is gone: `journal checkout` then checks by the patch applying."""
+    commit = git_state.get("commit")
+    if not commit or patch is None or context.worktree_root is None:
+        return
+    from journal.git import Git, GitFailed, tree_with_patch
+
+    try:
+        git_state["tree"] = tree_with_patch(
+            Git(context.worktree_root, config.git_timeout, context.environ), commit, patch)
+    except GitFailed:
+        pass
+
+
+def _patch_of(run: OpenRun) -> bytes | None:
+    """The run's patch as captured (b"" for a clean state); None when it cannot be read."""
+    relative = run.record.get("git", {}).get("patch")
+    if not relative:
+        return b""
+    try:
+        return (run.journal_dir / relative).read_bytes()
+    except OSError:
+        return None
 
 
 def _disk_full(exc: StoreError) -> bool:

@@ -7,8 +7,9 @@ branches are untouched: git writes only the new worktree and its entry under `.g
 What the record says the patch could not hold is named on stderr: files left out (credentials,
 big files) and lines whose secrets were masked (they read `***`).
 
-Runs recorded before schema 2's `git.tree` are verified by the patch applying cleanly (said so);
-the tree check comes with `git.tree`.
+The result is checked against `git.tree`, the tree id recorded at capture (schema 2): a
+different tree removes the worktree again and is one error. Runs recorded before `git.tree` are
+checked by the patch applying cleanly alone (said so).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from journal.errors import UsageError
-from journal.git import Git, GitFailed
+from journal.git import Git, GitFailed, tree_of_worktree
 from journal.record import short_id, table, text_list
 from journal.store.config import load_config
 from journal.store.context import Context
@@ -77,10 +78,26 @@ def checkout_run(source: RunSource, ref: str, folder: str | None, *, context: Co
         paths = text_list(git_state.get(name))
         if paths:
             say(f"{what}: " + ", ".join(map(printable, paths)))
-    if "tree" not in git_state:
-        say(f"rebuilt {short_id(run.id)} at {commit[:12]}"
-            + (" with its patch" if patch_file is not None else "")
-            + "; the run has no recorded tree id, so the patch applying cleanly is the check")
+    rebuilt = f"rebuilt {short_id(run.id)} at {commit[:12]}" + (
+        " with its patch" if patch_file is not None else "")
+    recorded = git_state.get("tree")
+    if isinstance(recorded, str) and recorded:
+        try:
+            found = tree_of_worktree(git, target)
+        except GitFailed as exc:
+            _remove_worktree(git, target)
+            raise UsageError(f"cannot check the rebuilt code of run {run.id}: {exc}",
+                             hint="the worktree was removed again") from None
+        if found != recorded:
+            _remove_worktree(git, target)
+            raise UsageError(f"the rebuilt code of run {run.id} is not what it ran: tree "
+                             f"{found[:12]}, recorded {printable(recorded[:12])}",
+                             hint="the worktree was removed again; its patch or commit differs "
+                                  "from the run's") from None
+        say(f"{rebuilt}; checked: its tree is the recorded {recorded[:12]}")
+    else:
+        say(f"{rebuilt}; the run has no recorded tree id, so the patch applying cleanly is "
+            "the check")
     out.write(str(target) + "\n")
     return target
 
