@@ -359,6 +359,36 @@ def test_the_repo_template_is_used_and_template_overrides_it(repo: Path, week: d
     assert ok(repo, monkeypatch, capsys, *WEEK, "--template", "other.md").startswith("Runs: 4, 1 failed, ")
 
 
+def test_a_template_can_group_the_week_by_machine(repo: Path, week: dict[str, str],
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: Any) -> None:
+    """`<!-- each machine -->` groups the runs by host (synced from other machines), with who
+    ran them; a machine's field outside such a section is one error naming the line."""
+    for key, host, user in (("adam", "gpu01", "ana"), ("best", "gpu01", "bo"),
+                            ("failed", "laptop", "ana")):
+        path = next((repo / ".journal" / "runs").rglob(f"{week[key]}.toml"))
+        text = path.read_text()
+        text = "\n".join(f'host = "{host}"' if line.startswith("host = ") else
+                         f'user = "{user}"' if line.startswith("user = ") else line
+                         for line in text.splitlines()) + "\n"
+        path.write_text(text)
+    (repo / "by-machine.md").write_text(
+        "# Week {{week}}\n\n<!-- each machine -->\n## {{machine}} ({{machine_runs}} runs by "
+        "{{machine_users}})\n\n<!-- each run -->\n- {{note_title}}\n<!-- end run -->\n\n"
+        "<!-- end machine -->\n")
+    note = ok(repo, monkeypatch, capsys, *WEEK, "--template", "by-machine.md")
+    this_host = os.uname().nodename
+    local_user = records(repo / ".journal")[0]["user"]
+    sections = {this_host: f"## {this_host} (1 runs by {local_user})\n\n- Long run\n",
+                "gpu01": "## gpu01 (2 runs by ana, bo)\n\n- Adam instead of SGD\n"
+                         "- MLPのレイヤ数を3に増やしてみる\n",
+                "laptop": "## laptop (1 runs by ana)\n\n- Bigger batch\n"}
+    assert note == "# Week 2025-W11\n\n" + "\n".join(sections[host] for host in sorted(sections))
+    (repo / "bad.md").write_text("{{machine}}\n")
+    done = export(repo, monkeypatch, capsys, *WEEK, "--template", "bad.md")
+    assert done[0] == 2 and "bad.md:1: {{machine}} is a field of a machine" in done[2]
+
+
 def test_outside_git_there_are_no_commits_but_there_are_runs(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch,
                                                              capsys: Any) -> None:

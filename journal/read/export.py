@@ -149,17 +149,29 @@ def load_template(option: Path | None, root: Path) -> Template:
 
 def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] | None,
               now: dt.datetime, filtered: bool, journal_dir: Path, level: int = 2) -> Data:
-    from journal.render.fields import TemplateRunFields, day_fields, note_fields, varying_params
+    from journal.render.fields import (
+        TemplateRunFields,
+        day_fields,
+        machine_fields,
+        note_fields,
+        varying_params,
+    )
     from journal.render.template import Data, Day
 
     key_params = varying_params(runs)
+    fields_of = {run.id: TemplateRunFields(run, journal_dir, key_params, level) for run in runs}
     days = []
     for day, group in itertools.groupby(runs, key=lambda run: _start(run).astimezone().date()):
         day_runs = list(group)
-        run_fields = [TemplateRunFields(run, journal_dir, key_params, level) for run in day_runs]
-        days.append(Day(day_fields(day, day_runs), run_fields))
+        days.append(Day(day_fields(day, day_runs), [fields_of[run.id] for run in day_runs]))
+    by_host: dict[str, list[StoredRun]] = {}
+    for run in runs:
+        host = run.record.get("host")
+        by_host.setdefault(host if isinstance(host, str) and host else "unknown host", []).append(run)
+    machines = [Day(machine_fields(host, host_runs), [fields_of[run.id] for run in host_runs])
+                for host, host_runs in sorted(by_host.items())]
     fields = note_fields(runs, span.first_day, span.last_day, span.week, commits, now, filtered)
-    return Data(fields, days, {"runs": bool(runs), "commits": bool(commits)})
+    return Data(fields, days, {"runs": bool(runs), "commits": bool(commits)}, machines)
 
 
 # -- commits ----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from journal.record import StoredRun, finite_number, flat_params, table
 from journal.render.markdown import code_span, inline_text, split_title, table_cell
 from journal.render.run import FIELDS, RunFields
-from journal.render.template import DAY, ROOT, RUN, Field, Filler, Value
+from journal.render.template import DAY, MACHINE, ROOT, RUN, Field, Filler, Value
 from journal.text import format_value, human_duration
 
 TEMPLATE_FIELDS: dict[str, Field] = {
@@ -29,6 +29,8 @@ TEMPLATE_FIELDS: dict[str, Field] = {
     "commits": Field(ROOT, block=True),
     # each day
     "day": Field(DAY), "date": Field(DAY), "day_runs": Field(DAY),
+    # each machine (the runs grouped by host)
+    "machine": Field(MACHINE), "machine_runs": Field(MACHINE), "machine_users": Field(MACHINE),
     # each run
     **{name: Field(RUN, block=about.startswith("block:")) for name, about in FIELDS.items()},
     "key_params": Field(RUN),
@@ -131,6 +133,12 @@ def commits_markdown(commits: list[Commit] | None, since: dt.date, until: dt.dat
 def day_fields(day: dt.date, runs: Sequence[StoredRun]) -> dict[str, Filler]:
     return {"day": text(f"{day.strftime('%A')}, {day.isoformat()}"), "date": text(day.isoformat()),
             "day_runs": text(len(runs))}
+
+
+def machine_fields(host: str, runs: Sequence[StoredRun]) -> dict[str, Filler]:
+    users = sorted({user for run in runs if isinstance(user := run.record.get("user"), str)})
+    return {"machine": text(host), "machine_runs": text(len(runs)),
+            "machine_users": text(", ".join(users) if users else "-")}
 
 
 def varying_params(runs: Sequence[StoredRun]) -> list[str] | None:

@@ -16,8 +16,9 @@ A template is a note a notes-app user can read and edit:
     <!-- end day -->
 
 Sections are marked by HTML comments that stand as blocks of their own at the top level (notes
-apps hide them): `each day` … `end day`, `each run` … `end run` (inside a day: that day's runs,
-elsewhere: all runs), and `if runs`, `if no runs`, `if commits`, `if no commits` … `end if`.
+apps hide them): `each day` … `end day`, `each machine` … `end machine` (the runs grouped by
+host), `each run` … `end run` (inside a day or a machine: its runs, elsewhere: all runs), and
+`if runs`, `if no runs`, `if commits`, `if no commits` … `end if`.
 The lines between the markers repeat as they are. Any other top-level HTML comment is a note to
 the template's reader and is left out of the export.
 
@@ -53,15 +54,16 @@ _MARKER_LIKE = re.compile(r"<!--\s*((?:each|end|if)(?:\s+[\w-]+){0,2})\s*-->", r
 _COMMENT_BLOCK = re.compile(r"\s*(?:<!--.*?-->\s*)+", re.S)
 _BACKTICKS = re.compile(r"`+")
 
-ROOT, DAY, RUN, IF = "note", "day", "run", "if"
-_MARKERS = ("each day", "end day", "each run", "end run", "end if")
+ROOT, DAY, MACHINE, RUN, IF = "note", "day", "machine", "run", "if"
+GROUPS = (DAY, MACHINE)        # the runs grouped by the day they started, or by their host
+_MARKERS = ("each day", "end day", "each machine", "end machine", "each run", "end run", "end if")
 
 
 @dataclass(frozen=True)
 class Field:
     """What a placeholder may be: where it is known, and whether its value is a block."""
 
-    scope: str                 # ROOT (anywhere), DAY (inside each day) or RUN (inside each run)
+    scope: str                 # ROOT (anywhere), DAY / MACHINE (inside each), RUN (inside each run)
     block: bool = False        # several lines of Markdown: only in a paragraph of its own
 
 
@@ -121,6 +123,7 @@ class Data:
     fields: Mapping[str, Filler]
     days: Sequence[Day]
     conditions: Mapping[str, bool]
+    machines: Sequence[Day] = ()       # the same runs, grouped by host
 
     @property
     def runs(self) -> list[Mapping[str, Filler]]:
@@ -252,8 +255,8 @@ class Template:
                 out.append(part)
             elif not isinstance(part, _Section):
                 out.append(part.render(get))
-            elif part.kind == DAY:
-                for each in data.days:
+            elif part.kind in GROUPS:
+                for each in (data.days if part.kind == DAY else data.machines):
                     self._render(part.body, data, each, scope.inside(each.fields), out)
             elif part.kind == RUN:
                 for run in (day.runs if day is not None else data.runs):
@@ -350,10 +353,11 @@ class _Compiler:
         return out
 
     def known(self) -> str:
-        groups: dict[str, list[str]] = {ROOT: [], DAY: [], RUN: []}
+        groups: dict[str, list[str]] = {ROOT: [], DAY: [], MACHINE: [], RUN: []}
         for name, spec in self.schema.items():
             groups[spec.scope].append(name)
         return (f"known fields: {', '.join(groups[ROOT])}; in each day: {', '.join(groups[DAY])}"
+                f"; in each machine: {', '.join(groups[MACHINE])}"
                 f"; in each run: {', '.join(groups[RUN])}")
 
     # -- compile -------------------------------------------------------------------------------
@@ -581,21 +585,21 @@ class _Compiler:
             if scope == RUN and RUN not in kinds:
                 raise self.fail(line, f"{{{{{name}}}}} is a field of a run: use it between "
                                       "<!-- each run --> and <!-- end run -->")
-            if scope == DAY and DAY not in kinds:
-                raise self.fail(line, f"{{{{{name}}}}} is a field of a day: use it between "
-                                      "<!-- each day --> and <!-- end day -->")
+            if scope in GROUPS and scope not in kinds:
+                raise self.fail(line, f"{{{{{name}}}}} is a field of a {scope}: use it between "
+                                      f"<!-- each {scope} --> and <!-- end {scope} -->")
 
     def _marker(self, stack: list[_Section], number: int) -> None:
         marker = self.markers[number]
-        known = [*_MARKERS[:4], *(f"if {no}{name}" for name in sorted(self.conditions)
-                                  for no in ("", "no ")), _MARKERS[4]]
+        known = [*_MARKERS[:6], *(f"if {no}{name}" for name in sorted(self.conditions)
+                                  for no in ("", "no ")), _MARKERS[6]]
         if marker not in known:
             raise self.fail(number, f"unknown section marker <!-- {marker} -->; known: "
                                     + ", ".join(known))
         verb, _, what = marker.partition(" ")
         current = stack[-1]
         if verb == "end":
-            wanted = {"day": DAY, "run": RUN, "if": IF}[what]
+            wanted = {"day": DAY, "machine": MACHINE, "run": RUN, "if": IF}[what]
             if current.kind != wanted:
                 opened = (f"<!-- {_opening(current)} --> opened at line {current.line + 1} is "
                           "still open" if current.kind != ROOT else "nothing is open")
@@ -606,20 +610,22 @@ class _Compiler:
         if verb == "if":
             section = _Section(IF, what, number)
         else:
-            kind = DAY if what == "day" else RUN
+            kind = {"day": DAY, "machine": MACHINE}.get(what, RUN)
             kinds = {section.kind for section in stack}
-            if RUN in kinds or (kind == DAY and DAY in kinds):
+            if RUN in kinds or (kind in GROUPS and kinds & set(GROUPS)):
                 raise self.fail(number, f"<!-- {marker} --> cannot go inside "
-                                        f"<!-- {_opening(next(s for s in reversed(stack) if s.kind in (DAY, RUN)))} -->")
+                                        f"<!-- {_opening(next(s for s in reversed(stack) if s.kind in (*GROUPS, RUN)))} -->")
             section = _Section(kind, line=number)
         current.body.append(section)
         stack.append(section)
 
 
 def _opening(section: _Section) -> str:
-    return {DAY: "each day", RUN: "each run"}.get(section.kind, f"if {section.condition}")
+    if section.kind == IF:
+        return f"if {section.condition}"
+    return f"each {section.kind}"
 
 
 def _closing(section: _Section) -> str:
-    return {DAY: "end day", RUN: "end run"}.get(section.kind, "end if")
+    return f"end {section.kind}"
 
