@@ -132,13 +132,15 @@ def exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
 
 
 # -- tree ids of a captured state (schema 2's `git.tree`) --------------------------------------------
-# Both are built in a scratch index, never the user's: the capture's from the commit and the
-# patch (after the child started: it needs no work tree), `journal checkout`'s from the files of
-# the worktree it rebuilt. Equal ids mean the rebuilt code is the captured code, byte for byte.
+# Both are built in a scratch index, never the user's, and what they write (blobs, trees) goes to
+# a scratch object folder that borrows the repository's objects: the user's repository is read,
+# never written. The capture's is made from the commit and the patch (after the child started: it
+# needs no work tree); `journal checkout`'s from the files of the worktree it rebuilt. Equal ids
+# mean the rebuilt code is the captured code, byte for byte.
 
 def tree_with_patch(git: Git, commit: str, patch: bytes) -> str:
     """The tree of `commit` with `patch` applied (untracked files it holds included)."""
-    with _scratch_index(git) as scratch:
+    with _Scratch(git, git.root) as scratch:
         scratch.run("read-tree", commit)
         if patch:
             scratch.run("apply", "--cached", "--binary", "--whitespace=nowarn", "-", stdin=patch)
@@ -147,23 +149,34 @@ def tree_with_patch(git: Git, commit: str, patch: bytes) -> str:
 
 def tree_of_worktree(git: Git, folder: Path) -> str:
     """The tree of the files in the worktree `folder` (tracked and untracked, ignored ones not)."""
-    with _scratch_index(git) as scratch:
-        scratch.run("read-tree", "HEAD", cwd=folder)
-        scratch.run("add", "-A", "--", ".", cwd=folder)
-        return scratch.run("write-tree", cwd=folder).decode().strip()
+    with _Scratch(git, folder) as scratch:
+        scratch.run("read-tree", "HEAD")
+        scratch.run("add", "-A", "--", ".")
+        return scratch.run("write-tree").decode().strip()
 
 
-class _scratch_index:
-    def __init__(self, git: Git) -> None:
+class _Scratch:
+    """`git` in `folder` with a scratch index and a scratch object folder, removed afterwards."""
+
+    def __init__(self, git: Git, folder: Path) -> None:
         self.git = git
+        self.folder = folder
 
     def __enter__(self) -> Git:
         import tempfile
 
-        self.folder = tempfile.TemporaryDirectory(prefix="journal-tree-")
-        scratch = Git(self.git.root, self.git.timeout, self.git.env)
-        scratch.env = {**self.git.env, "GIT_INDEX_FILE": os.path.join(self.folder.name, "index")}
+        objects = self.git.run("rev-parse", "--git-path", "objects", cwd=self.folder)
+        shared = (self.folder / os.fsdecode(objects.strip())).resolve()
+        self.scratch = tempfile.TemporaryDirectory(prefix="journal-tree-")
+        own = Path(self.scratch.name)
+        (own / "objects").mkdir()
+        scratch = Git(self.folder, self.git.timeout, self.git.env)
+        alternates = self.git.env.get("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+        scratch.env = {**self.git.env, "GIT_INDEX_FILE": str(own / "index"),
+                       "GIT_OBJECT_DIRECTORY": str(own / "objects"),
+                       "GIT_ALTERNATE_OBJECT_DIRECTORIES": os.pathsep.join(
+                           filter(None, (str(shared), alternates)))}
         return scratch
 
     def __exit__(self, *_exc: object) -> None:
-        self.folder.cleanup()
+        self.scratch.cleanup()
