@@ -25,7 +25,7 @@ from readkit import both, cli, ids_listed, now, record_path, write_run
 import journal.store.index as journal_index
 from journal.record import SCHEMA_VERSION
 from journal.store.files import write_atomic
-from journal.store.index import cache_path
+from journal.store.cache import cache_path
 from journal.store.source import RunSource
 from journal.store.toml import dumps
 
@@ -485,7 +485,7 @@ def test_the_cache_is_per_host_and_never_on_a_network_file_system(tmp_path: Path
     """Hosts sharing one home (a cluster's NFS) never write one index file, and a cache folder
     on NFS, where SQLite's locks cannot be trusted, moves to a local folder."""
     from journal.record import THIS_HOST
-    from journal.store.index import filesystem_type
+    from journal.store.cache import filesystem_type
 
     jd = tmp_path / "project" / ".journal"
     home = tmp_path / "home"

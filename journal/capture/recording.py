@@ -32,9 +32,9 @@ from journal.capture.who import run_user
 from journal.errors import StoreError
 from journal.record import (
     PLATFORM,
-    GitState,
     SCHEMA_VERSION,
     THIS_HOST,
+    GitState,
     Record,
     Status,
     merge_params,

@@ -10,8 +10,8 @@ from typing import IO
 
 from journal.record import table
 from journal.store.files import open_regular, read_regular
-from journal.text import printable
 from journal.store.paths import inside_journal
+from journal.text import printable
 
 BLOCK = 1 << 16             # bytes read backwards at a time when looking for the last lines
 LOG_TAIL_MAX_BYTES = 4 << 20   # `show --log` reads at most this much from the end of a log

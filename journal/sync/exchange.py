@@ -22,17 +22,16 @@ import contextlib
 import fcntl
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from journal.git import GitFailed
 from journal.record import THIS_HOST, Record
-from journal.redact import Redactor
-from journal.store.config import load_config
+from journal.store.cache import cache_path
+from journal.store.config import Config, load_config
 from journal.store.context import Context
 from journal.store.files import create_exclusive, reason, write_atomic
-from journal.store.index import cache_path
 from journal.store.records import (
     NotARecord,
     edited_text,
@@ -100,7 +99,7 @@ def sync(context: Context, given: str | None, warn: Callable[[str], None]) -> Re
         remote = repo.remote(given, config.sync_remote)
     except GitFailed as exc:
         raise SyncError(f"cannot find the remote: {exc}") from None
-    redactor = Redactor(config.redact_names, config.redact_values, context.environ)
+    redactor = _Masker(config, context.environ)
     try:
         journal_dir.mkdir(parents=True, exist_ok=True)
         with _sync_lock(index_file):
@@ -111,7 +110,7 @@ def sync(context: Context, given: str | None, warn: Callable[[str], None]) -> Re
         raise SyncError(f"cannot sync with {remote.name}: {reason(exc)}") from None
 
 
-def _exchange(repo: Repository, remote: Remote, cap: int, redactor: Redactor,
+def _exchange(repo: Repository, remote: Remote, cap: int, redactor: _Masker,
               warn: Callable[[str], None]) -> Report:
     journal_dir = repo.journal_dir
     report = Report(remote.name, cap=cap)
@@ -141,6 +140,23 @@ def _exchange(repo: Repository, remote: Remote, cap: int, redactor: Redactor,
         time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))   # let the other push finish
     raise SyncError(f"other machines kept pushing to {remote.name}; nothing was lost",
                     hint="run journal sync again")
+
+
+class _Masker:
+    """This machine's redaction of records received, made when the first one arrives (a sync
+    that receives nothing does not load the redactor)."""
+
+    def __init__(self, config: Config, environ: Mapping[str, str]) -> None:
+        self.config = config
+        self.environ = environ
+
+    def record(self, record: Record) -> Record:
+        if not hasattr(self, "_redactor"):
+            from journal.redact import Redactor
+
+            self._redactor = Redactor(self.config.redact_names, self.config.redact_values,
+                                      self.environ)
+        return self._redactor.record(record)
 
 
 @contextlib.contextmanager
@@ -177,7 +193,7 @@ def _runs_in(paths: list[str]) -> set[str]:
 # -- taking in what the remote has -----------------------------------------------------------------
 
 def _take_in(repo: Repository, remote: Remote, local_tree: str, remote_tree: str,
-             base_tree: str | None, redactor: Redactor, report: Report,
+             base_tree: str | None, redactor: _Masker, report: Report,
              warn: Callable[[str], None]) -> bool:
     """Write into the journal folder what the remote has and it has not (or has otherwise);
     True when anything was written."""
@@ -237,7 +253,7 @@ def _theirs_wins(mine: Entry, theirs: Entry, past: Entry | None) -> bool:
 
 
 def _take_record(target: Path, run_id: str, data: bytes, base_data: bytes | None,
-                 redactor: Redactor, warn: Callable[[str], None], remote: Remote) -> str | None:
+                 redactor: _Masker, warn: Callable[[str], None], remote: Remote) -> str | None:
     """Write (or merge into) the record at `target` what the remote says of run `run_id`:
     `new`, `changed`, or None when nothing was written."""
     try:
