@@ -86,34 +86,29 @@ def change_tags(source: RunSource, ref: str, changes: Sequence[str], *, context:
     run_id, path = _locate(source, ref)
     result: list[str] = []
 
-    def change(record: Record) -> Record | None:
+    def change(record: Record) -> Record:
         tags = record.get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
             raise StoreError(f"{path}: `tags` is not a list of strings; the record was not changed",
                              hint="fix the file by hand")
         new = list(tags)
-        done = []
         for add, name in parsed:
             if add and name not in new:
                 new.append(name)
             elif not add and name in new:
                 new.remove(name)
             elif not add:
-                source.warn(f"warning: run {run_id} has no tag {printable(name)!r}")
-                continue
-            else:
-                continue
-            done.append(("+" if add else "-") + name)
+                source.warn(f"warning: run {run_id} has no tag {printable(name)!r} here")
         result[:] = new
-        if not done:
-            return None
         amendments = record.get("amendments", [])
         if not isinstance(amendments, list):
             raise StoreError(f"{path}: `amendments` is not a list; the record was not changed",
                              hint="fix the file by hand")
-        # What changed, with its time: `journal sync` applies the changes made to one run on
-        # several machines in time order (of an add and a remove of one tag, the later wins).
-        entry: Amendment = {"at": context.now(), "tags": done}
+        # Each change asked for, with its time, also one that changed nothing here: `journal
+        # sync` applies the changes made to one run on several machines in time order (of an
+        # add and a remove of one tag, the later wins), and another machine's copy may differ.
+        entry: Amendment = {"at": context.now(),
+                            "tags": [("+" if add else "-") + name for add, name in parsed]}
         return {**record, "tags": new, "amendments": [*amendments, entry]}
 
     amend_record(path, change, mask=redactor.record)

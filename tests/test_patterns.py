@@ -112,7 +112,7 @@ def test_a_bad_pattern_stops_journal_new_before_the_command_runs(repo: Path) -> 
 
 def test_init_template_holds_commented_examples_that_work(repo: Path) -> None:
     head, section = CONFIG_TEMPLATE.split("# [metrics]\n")
-    assert tomllib.loads(CONFIG_TEMPLATE) == {"capture": {}, "redact": {}, "env": {}}
+    assert tomllib.loads(CONFIG_TEMPLATE) == {"capture": {}, "redact": {}, "env": {}, "sync": {}}
     uncommented = ["[metrics]"] + [line[2:] for line in section.splitlines()
                                    if line.startswith(("# patterns", "#     '", "# ]"))]
     (repo / ".journal").mkdir()

@@ -116,10 +116,11 @@ def test_a_tag_added_and_removed_on_two_machines_ends_as_the_later_change(
     _remote, a, b, _c = machines
     assert journal("new", "-n", "x", "-t", "keep", cwd=a).returncode == 0
     sync(a), sync(b)
-    assert journal("tag", "@", "-keep", cwd=a, env=at("2026-11-30T12:00:00+00:00")).returncode == 0
+    # (times after the run started: a REF never names a run from the future)
+    assert journal("tag", "@", "-keep", cwd=a, env=at("2030-01-01T12:00:00+00:00")).returncode == 0
     assert journal("tag", "@", "+other", "-keep", cwd=b,
-                   env=at("2026-11-30T11:00:00+00:00")).returncode == 0
-    assert journal("tag", "@", "+keep", cwd=b, env=at("2026-11-30T13:00:00+00:00")).returncode == 0
+                   env=at("2030-01-01T11:00:00+00:00")).returncode == 0
+    assert journal("tag", "@", "+keep", cwd=b, env=at("2030-01-01T13:00:00+00:00")).returncode == 0
     sync(a), sync(b), sync(a)
     assert listing(a) == listing(b)
     assert sorted(listing(a)[0]["tags"]) == ["keep", "other"]
@@ -161,7 +162,9 @@ def test_a_log_over_the_cap_stays_behind_and_says_where(machines: tuple[Path, ..
     assert journal("new", "-n", "chatty", "--", sys.executable, "-c",
                    "print('x' * 5000)", cwd=a).returncode == 0
     out = sync(a)
-    assert "sent 1 run" in out and "1 file over 1.0 KB stayed here" in out
+    run_id = records(a / ".journal")[0]["id"]
+    assert out == ("sync with origin: sent 1 run\nfiles over 1.0 KB stayed here ([sync] "
+                   f"max_file_bytes; a marker says where they are): {run_id}\n")
     sync(b)
     tail = journal("tail", "@", cwd=b)
     assert tail.returncode != 0
@@ -281,3 +284,117 @@ def test_two_machines_pushing_at_once_both_land(machines: tuple[Path, ...]) -> N
     assert len(listing(c)) == 300
     sync(a), sync(b)
     assert listing(a) == listing(b) == listing(c)
+
+
+def test_a_big_log_shared_once_is_not_sent_back_and_forth(machines: tuple[Path, ...]) -> None:
+    """The cap raised on one machine lets a log travel; machines with a lower cap keep it as
+    the remote has it (no marker of their own), so syncs settle."""
+    _remote, a, b, c = machines
+    for repo in (a, b, c):
+        (repo / ".journal").mkdir()
+        (repo / ".journal" / "config.toml").write_text("[sync]\nmax_file_bytes = 1000\n")
+    assert journal("new", "-n", "chatty", "--", sys.executable, "-c", "print('y' * 3000)",
+                   cwd=a).returncode == 0
+    sync(a), sync(b)
+    (a / ".journal" / "config.toml").write_text("[sync]\nmax_file_bytes = 100000\n")
+    sync(a), sync(b), sync(c)
+    (a / ".journal" / "config.toml").write_text("[sync]\nmax_file_bytes = 1000\n")
+    for repo in (a, b, c, a, b, c):
+        sync(repo)
+    for repo in (a, b, c):
+        assert sync(repo) == "sync with origin: nothing to send or receive\n"
+        assert journal("tail", "@", cwd=repo).stdout == b"y" * 3000 + b"\n"
+
+
+def test_a_log_that_outgrows_the_cap_mid_run_is_shared_as_a_partial_copy(
+        machines: tuple[Path, ...]) -> None:
+    _remote, a, b, _c = machines
+    (a / ".journal").mkdir()
+    (a / ".journal" / "config.toml").write_text("[sync]\nmax_file_bytes = 2000\n")
+    gate = a / "gate"
+    script = (f"import os, time\nprint('a' * 1000, flush=True)\n"
+              f"while not os.path.exists({str(gate)!r}): time.sleep(0.02)\nprint('b' * 5000)")
+    wrapper = subprocess.Popen([sys.executable, "-m", "journal", "new", "--", sys.executable,
+                                "-c", script], cwd=a, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not list((a / ".journal" / "logs").glob("*.log")) or \
+                list((a / ".journal" / "logs").glob("*.log"))[0].stat().st_size < 1001:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        sync(a), sync(b)
+    finally:
+        gate.write_text("go")
+        assert wrapper.wait(timeout=30) == 0
+    sync(a), sync(b)
+    tail = journal("tail", "@", cwd=b)
+    assert tail.returncode == 0 and tail.stdout == b"a" * 1000 + b"\n"
+    assert b"a partial copy (1.0 KB of 6.0 KB; the whole file is on " in tail.stderr
+    shown = journal("show", "--log", "@", cwd=b).stdout
+    assert b"a partial copy" in shown
+    assert journal("tail", "@", cwd=a).stdout == b"a" * 1000 + b"\n" + b"b" * 5000 + b"\n"
+    assert "nothing to send or receive" in sync(a) and "nothing to send or receive" in sync(b)
+
+
+def test_another_machines_edit_of_a_runs_files_never_beats_the_machine_that_ran_it(
+        machines: tuple[Path, ...]) -> None:
+    _remote, a, b, _c = machines
+    (a / "train.py").write_text("print('changed')\n")
+    assert journal("new", "-n", "x", "--", sys.executable, "-c", "print('precious')",
+                   cwd=a).returncode == 0
+    sync(a), sync(b)
+    run = records(b / ".journal")[0]
+    log = b / ".journal" / run["log"]["path"]
+    patch = b / ".journal" / run["git"]["patch"]
+    # b is another clone on this same host: only the record of what it received tells it the
+    # run is not its own.
+    log.write_text("")
+    patch.write_text(patch.read_text() + "\n")
+    record = next((b / ".journal" / "runs").rglob("*.toml"))
+    record.write_text(record.read_text().replace('note = "x"', 'note = "edited on b"'))
+    for repo in (b, a, b, a):
+        sync(repo)
+    assert journal("tail", "@", cwd=a).stdout == b"precious\n"
+    assert journal("tail", "@", cwd=b).stdout == b"precious\n"
+    assert listing(a) == listing(b) and listing(a)[0]["note"] == "x"
+    assert journal("checkout", "@", cwd=b).returncode == 0
+
+
+def test_a_run_whose_wrapper_died_is_said_crashed_for_every_machine(
+        machines: tuple[Path, ...]) -> None:
+    _remote, a, b, _c = machines
+    wrapper = subprocess.Popen([sys.executable, "-m", "journal", "new", "--", "sleep", "60"],
+                               cwd=a, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not records(a / ".journal"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    sync(a), sync(b)
+    assert listing(b)[0]["status"] == "running"       # alive: b's own check cannot say more
+    os.killpg(wrapper.pid, signal.SIGKILL)
+    wrapper.wait()
+    sync(b)                      # b is a clone on this host: it still never takes a's run for its own
+    assert records(b / ".journal")[0]["status"] == "running"
+    out = sync(a)
+    run_id = listing(a)[0]["id"]
+    assert f"said crashed (their wrapper died on this machine): {run_id}" in out
+    sync(b)
+    assert listing(a)[0]["status"] == listing(b)[0]["status"] == "crashed"
+    assert "was gone when journal sync ran" in listing(b)[0]["problems"][0]
+
+
+def test_the_only_remote_is_used_whatever_its_name(tmp_path: Path,
+                                                   machines: tuple[Path, ...]) -> None:
+    remote = machines[0]
+    lab = tmp_path / "lab"
+    subprocess.run(["git", "clone", "-q", "-o", "lab", str(remote), str(lab)], check=True,
+                   capture_output=True)
+    assert journal("new", "-n", "x", cwd=lab).returncode == 0
+    assert sync(lab) == "sync with lab: sent 1 run\n"
+    git(lab, "remote", "add", "other", str(remote))
+    git(lab, "checkout", "-q", "-b", "no-upstream")
+    done = journal("sync", cwd=lab)
+    assert done.returncode == 1 and b"which remote? this repository has lab, other" in done.stderr
+    assert sync(lab, str(remote)) == "sync with lab: nothing to send or receive\n"

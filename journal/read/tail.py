@@ -19,11 +19,16 @@ from pathlib import Path
 from typing import IO
 
 from journal.errors import JournalError
-from journal.record import Status, StoredRun, effective_status, table
+from journal.record import THIS_HOST, Status, StoredRun, effective_status, table
 from journal.render.logtext import LogCleaner
 from journal.store.files import open_regular
 from journal.store.records import read_record
-from journal.store.runfiles import log_file, start_of_last_lines, stayed_behind
+from journal.store.runfiles import (
+    log_file,
+    partial_copy,
+    start_of_last_lines,
+    stayed_behind,
+)
 from journal.store.source import RunSource
 from journal.text import printable
 
@@ -47,13 +52,21 @@ def tail_log(source: RunSource, ref: str, *, follow: bool, lines: int | None, ra
     writer = _Writer(out, None if raw else LogCleaner(keep_colour=is_tty))
     try:
         run = source.resolve(ref)
-        handle = _open(run, _log_to_show(source.journal_dir, run), follow, poll, source.warn)
+        path = _log_to_show(source.journal_dir, run)
+        handle = _open(run, path, follow, poll, source.warn)
         with handle:
+            partial = partial_copy(path, os.fstat(handle.fileno()).st_size)
+            if partial:
+                source.warn(f"the log of run {run.id} here is {partial}")
             if lines is not None:
                 handle.seek(start_of_last_lines(handle, lines))
             writer.copy(handle)
             if follow:
-                _follow(run, handle, writer, source.warn, poll)
+                host = run.record.get("host")
+                if run.status == Status.RUNNING and isinstance(host, str) and host != THIS_HOST:
+                    source.warn(f"run {run.id} runs on {printable(host)}: its new output "
+                                "arrives here with each journal sync")
+                _follow(run, handle, path, writer, source.warn, poll)
         writer.finish()
     except KeyboardInterrupt:
         # Stopping a follow is the normal way out of it: no traceback, no "Aborted!", and what
@@ -163,23 +176,51 @@ def _open(run: StoredRun, path: Path, follow: bool, poll: float, warn: Callable[
                          hint="it was deleted or moved; `journal show` still has the record")
 
 
-def _follow(run: StoredRun, handle: IO[bytes], writer: _Writer, warn: Callable[[str], None],
-            poll: float) -> None:
+def _follow(run: StoredRun, handle: IO[bytes], path: Path, writer: _Writer,
+            warn: Callable[[str], None], poll: float) -> None:
     """Print what the run writes until it ends, then what is left. The wrapper closes the log
-    before it records the end, so once the record says the run is over the log is complete."""
+    before it records the end, so once the record says the run is over the log is complete. A
+    log replaced by a longer copy (`journal sync` bringing another machine's run further) is
+    followed on from where the old one ended."""
     over = _RunEnd(run)
-    while True:
-        if writer.copy(handle):
-            continue
-        if os.fstat(handle.fileno()).st_size < handle.tell():
-            warn(f"the log of run {run.id} was truncated; following it from its new start")
-            writer.finish()
-            handle.seek(0)
-            continue
-        if over.seen(time.monotonic()):
-            break
-        time.sleep(poll)
-    writer.copy(handle)
+    current = handle
+    try:
+        while True:
+            if writer.copy(current):
+                continue
+            if os.fstat(current.fileno()).st_size < current.tell():
+                warn(f"the log of run {run.id} was truncated; following it from its new start")
+                writer.finish()
+                current.seek(0)
+                continue
+            replaced = _replacement(path, current)
+            if replaced is not None:
+                current = replaced
+                continue
+            if over.seen(time.monotonic()):
+                replaced = _replacement(path, current)   # the last copy came with the end
+                if replaced is not None:
+                    current = replaced
+                    continue
+                break
+            time.sleep(poll)
+        writer.copy(current)
+    finally:
+        if current is not handle:
+            current.close()
+
+
+def _replacement(path: Path, handle: IO[bytes]) -> IO[bytes] | None:
+    """The file now at `path`, positioned where `handle` is, when it is another file than
+    `handle`'s (replaced, as `journal sync` replaces a log it brings further); else None."""
+    try:
+        if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+            return None
+        replaced = open_regular(path)
+    except OSError:
+        return None
+    replaced.seek(min(handle.tell(), os.fstat(replaced.fileno()).st_size))
+    return replaced
 
 
 class _RunEnd:

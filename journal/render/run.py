@@ -46,7 +46,13 @@ from journal.render.markdown import (
 )
 from journal.store.files import open_regular
 from journal.store.paths import shown_path
-from journal.store.runfiles import log_file, patch_file, read_log_tail, stayed_behind
+from journal.store.runfiles import (
+    log_file,
+    partial_copy,
+    patch_file,
+    read_log_tail,
+    stayed_behind,
+)
 from journal.text import format_value, human_duration, printable_block
 
 __all__ = ["FIELDS", "log_excerpt", "log_text", "run_fields", "run_markdown"]
@@ -217,7 +223,16 @@ def log_excerpt(run: StoredRun, journal_dir: Path, lines: int) -> tuple[str, byt
         return f"**Log:** {shown} cannot be read ({inline_text(exc.strerror or exc)})\n", None
     if not data:
         return f"**Log:** {shown} is empty\n", None
-    return f"**Log**, last {lines} lines of {shown}\n", data
+    partial = partial_copy(path, _size(path))
+    return f"**Log**, last {lines} lines of {shown}" + (
+        f", {inline_text(partial)}" if partial else "") + "\n", data
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 # -- the pieces ---------------------------------------------------------------------------------

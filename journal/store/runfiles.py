@@ -73,8 +73,29 @@ def behind_text(host: str, size: int, cap: int) -> str:
 
 
 def stayed_behind(path: Path) -> str | None:
-    """Why the file at `path` is not here, when `journal sync` left it behind on another
-    machine: `stayed behind on gpu01 (2.1 GB; sync carries files up to 25 MB)`; else None."""
+    """Why the file at `path` is not here, when `journal sync` left it on the machine that has
+    it: `stayed behind on gpu01 (2.1 GB; sync carries files up to 25.0 MB)`; else None."""
+    marker = _marker(path)
+    if marker is None:
+        return None
+    host, size, cap = marker
+    sizes = [byte_size(size)] if size is not None else []
+    if cap is not None:
+        sizes.append(f"sync carries files up to {byte_size(cap)}")
+    return f"stayed behind{_on(host)}" + (f" ({'; '.join(sizes)})" if sizes else "")
+
+
+def partial_copy(path: Path, size: int) -> str | None:
+    """When the file at `path` (`size` bytes here) is the start of a bigger one that stayed on
+    another machine: `a partial copy (9.1 KB of 45.8 KB; the whole file is on gpu01)`."""
+    marker = _marker(path)
+    if marker is None or marker[1] is None or marker[1] <= size:
+        return None
+    return (f"a partial copy ({byte_size(size)} of {byte_size(marker[1])}; the whole file is"
+            f"{_on(marker[0]) or ' elsewhere'})")
+
+
+def _marker(path: Path) -> tuple[str | None, int | None, int | None] | None:
     import tomllib
 
     try:
@@ -83,13 +104,13 @@ def stayed_behind(path: Path) -> str | None:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     host, size, cap = marker.get("host"), marker.get("bytes"), marker.get("cap")
-    where = f" on {printable(host)}" if isinstance(host, str) and host else ""
-    sizes = []
-    if isinstance(size, int) and not isinstance(size, bool):
-        sizes.append(byte_size(size))
-    if isinstance(cap, int) and not isinstance(cap, bool):
-        sizes.append(f"sync carries files up to {byte_size(cap)}")
-    return f"stayed behind{where}" + (f" ({'; '.join(sizes)})" if sizes else "")
+    return (host if isinstance(host, str) and host else None,
+            size if isinstance(size, int) and not isinstance(size, bool) else None,
+            cap if isinstance(cap, int) and not isinstance(cap, bool) else None)
+
+
+def _on(host: str | None) -> str:
+    return f" on {printable(host)}" if host else ""
 
 
 def byte_size(size: int) -> str:

@@ -2,13 +2,17 @@
 commit the result, push it; when another machine pushed in between, do it again.
 
     1. fetch the remote's `refs/journal/runs`
-    2. put this journal folder in a tree (the private index: only changed files are hashed)
-    3. take in what the remote has and this folder does not, or has otherwise: new runs are
+    2. this machine's runs whose wrapper died are said to be `crashed` (only this machine can
+       tell; the others would show them `running` for ever)
+    3. put this journal folder in a tree (the private index: only changed files are hashed;
+       files over the cap as travel.py says)
+    4. take in what the remote has and this folder does not, or has otherwise: new runs are
        written as they came; a run both have is merged (merge.py) under its record's lock, so
        a `journal note` or a run finishing meanwhile is not lost; a log, patch or series both
-       have: the copy that changed since the last sync, else the longer
-    4. the folder's tree again; if it is the remote's, there is nothing to send
-    5. commit it on top of the remote's commit, push (fast-forward only); rejected because
+       have: on the machine that ran the run its own, elsewhere the longer (the remote's when
+       equal)
+    5. the folder's tree again; if it is the remote's, there is nothing to send
+    6. commit it on top of the remote's commit, push (fast-forward only); rejected because
        another machine pushed first: back to 1
 
 Every step leaves both sides readable: files are replaced atomically, refs are moved by git,
@@ -22,14 +26,14 @@ import contextlib
 import fcntl
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from journal.git import GitFailed
-from journal.record import THIS_HOST, Record
+from journal.record import THIS_HOST, Record, Status, effective_status
 from journal.store.cache import cache_path
-from journal.store.config import Config, load_config
+from journal.store.config import load_config
 from journal.store.context import Context
 from journal.store.files import create_exclusive, reason, write_atomic
 from journal.store.records import (
@@ -37,17 +41,18 @@ from journal.store.records import (
     edited_text,
     ensure_gitignore,
     parse_record,
-    record_text,
+    read_record,
     replace_record,
 )
 from journal.sync.merge import merge_records, same
 from journal.sync.repo import Entry, Remote, Repository, SyncError
-from journal.sync.travel import kind_of, travelling_files
+from journal.sync.travel import journal_files, kind_of, mark_behind
 from journal.text import printable
 
 ATTEMPTS = 5                        # pushes lost to other machines before giving up
 READ_CHUNK_BYTES = 64 << 20         # blobs read from git at a time
 LOCK_WAIT = 0.05
+Warn = Callable[[str], None]
 
 
 @dataclass
@@ -56,8 +61,8 @@ class Report:
     received_new: set[str] = field(default_factory=set)
     received_changed: set[str] = field(default_factory=set)
     sent: set[str] = field(default_factory=set)
-    behind: int = 0
-    skipped: list[str] = field(default_factory=list)
+    behind: list[str] = field(default_factory=list)      # runs whose files stayed here
+    crashed: list[str] = field(default_factory=list)
     cap: int = 0
 
     def lines(self) -> list[str]:
@@ -75,9 +80,12 @@ class Report:
             parts.append(f"sent {_runs(len(self.sent))}")
         summary = "; ".join(parts) if parts else "nothing to send or receive"
         lines = [f"sync with {printable(self.remote)}: {summary}"]
+        if self.crashed:
+            lines.append(f"said crashed (their wrapper died on this machine): "
+                         f"{_some(self.crashed)}")
         if self.behind:
-            lines.append(f"{self.behind} file{'s' if self.behind != 1 else ''} over "
-                         f"{byte_size(self.cap)} stayed here ([sync] max_file_bytes)")
+            lines.append(f"files over {byte_size(self.cap)} stayed here ([sync] max_file_bytes; "
+                         f"a marker says where they are): {_some(self.behind)}")
         return lines
 
 
@@ -85,7 +93,12 @@ def _runs(count: int, what: str = "") -> str:
     return f"{count} {what + ' ' if what else ''}run{'s' if count != 1 else ''}"
 
 
-def sync(context: Context, given: str | None, warn: Callable[[str], None]) -> Report:
+def _some(ids: list[str]) -> str:
+    shown = ", ".join(sorted(set(ids))[:3])
+    return shown + (f" and {len(set(ids)) - 3} more" if len(set(ids)) > 3 else "")
+
+
+def sync(context: Context, given: str | None, warn: Warn) -> Report:
     """Exchange the journal with the remote `given` (else the configured or usual one)."""
     root = context.worktree_root
     if root is None:
@@ -99,64 +112,77 @@ def sync(context: Context, given: str | None, warn: Callable[[str], None]) -> Re
         remote = repo.remote(given, config.sync_remote)
     except GitFailed as exc:
         raise SyncError(f"cannot find the remote: {exc}") from None
-    redactor = _Masker(config, context.environ)
     try:
         journal_dir.mkdir(parents=True, exist_ok=True)
         with _sync_lock(index_file):
-            return _exchange(repo, remote, config.sync_max_bytes, redactor, warn)
+            return _exchange(repo, remote, config.sync_max_bytes, context, warn)
     except GitFailed as exc:
         raise SyncError(f"cannot sync with {remote.name}: {exc}") from None
     except OSError as exc:
         raise SyncError(f"cannot sync with {remote.name}: {reason(exc)}") from None
 
 
-def _exchange(repo: Repository, remote: Remote, cap: int, redactor: _Masker,
-              warn: Callable[[str], None]) -> Report:
-    journal_dir = repo.journal_dir
+def _exchange(repo: Repository, remote: Remote, cap: int, context: Context,
+              warn: Warn) -> Report:
     report = Report(remote.name, cap=cap)
+    report.crashed = _declare_crashed(context, warn)
     for attempt in range(ATTEMPTS):
         repo.fetch(remote)
-        refs = repo.refs(remote)
-        fetched, base = refs.get("runs"), refs.get("base")
-        paths, report.behind = travelling_files(journal_dir, cap)
-        local_tree = repo.tree_of_folder(paths)
+        fetched = repo.refs(remote).get("runs")
+        theirs = _Lazy(repo, fetched[1] if fetched else None)
+        local_tree = _tree_of_folder(repo, cap, theirs, report)
         if fetched is not None and fetched[1] != local_tree and _take_in(
-                repo, remote, local_tree, fetched[1], base[1] if base else None, redactor,
-                report, warn):
-            paths, report.behind = travelling_files(journal_dir, cap)
-            local_tree = repo.tree_of_folder(paths)
+                repo, remote, local_tree, theirs, report, warn):
+            local_tree = _tree_of_folder(repo, cap, theirs, report)
         if fetched is not None and fetched[1] == local_tree:
-            if base is None or base[0] != fetched[0]:
-                repo.set_ref(remote, "base", fetched[0])
             return report
-        report.sent = _runs_in(_changed(repo, fetched[1] if fetched else None, local_tree,
-                                        paths))
+        report.sent = _runs_in(_changed(repo, fetched[1] if fetched else None, local_tree))
         commit = repo.commit(local_tree, [fetched[0]] if fetched else [],
                              f"journal sync from {THIS_HOST}")
         if repo.push(remote, commit):
             repo.set_ref(remote, "runs", commit)
-            repo.set_ref(remote, "base", commit)
             return report
         time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))   # let the other push finish
     raise SyncError(f"other machines kept pushing to {remote.name}; nothing was lost",
                     hint="run journal sync again")
 
 
-class _Masker:
-    """This machine's redaction of records received, made when the first one arrives (a sync
-    that receives nothing does not load the redactor)."""
+class _Lazy:
+    """The files of the remote's tree, listed when first needed (a sync where nothing is over
+    the cap and nothing changed never lists them)."""
 
-    def __init__(self, config: Config, environ: Mapping[str, str]) -> None:
-        self.config = config
-        self.environ = environ
+    def __init__(self, repo: Repository, tree: str | None) -> None:
+        self.repo = repo
+        self.tree = tree
+        self._files: dict[str, Entry] | None = None
 
-    def record(self, record: Record) -> Record:
-        if not hasattr(self, "_redactor"):
-            from journal.redact import Redactor
+    @property
+    def files(self) -> dict[str, Entry]:
+        if self._files is None:
+            self._files = self.repo.files(self.tree)
+        return self._files
 
-            self._redactor = Redactor(self.config.redact_names, self.config.redact_values,
-                                      self.environ)
-        return self._redactor.record(record)
+
+def _tree_of_folder(repo: Repository, cap: int, theirs: _Lazy, report: Report) -> str:
+    """The folder's tree, as travel.py says: a file over the cap travels as the remote has it
+    (if it does), with a marker when this copy is bigger; one the remote does not have stays
+    here, and its marker travels."""
+    folder = journal_files(repo.journal_dir, cap)
+    pinned: dict[str, Entry] = {}
+    behind: list[str] = []
+    for path, size in sorted(folder.over.items()):
+        shared = theirs.files.get(path)
+        if shared is not None and size < shared.size:
+            continue                      # the remote's copy is longer: it is taken in
+        if shared is not None:
+            pinned[path] = shared
+        if shared is None or size > shared.size:
+            marker = mark_behind(repo.journal_dir, path, size, cap)
+            if marker not in folder.paths:
+                folder.paths.append(marker)
+            behind.append(kind_of(path)[1])    # type: ignore[index]
+    report.behind = behind
+    return repo.tree_of_folder(folder.paths, pinned)
 
 
 @contextlib.contextmanager
@@ -177,12 +203,42 @@ def _sync_lock(index_file: Path) -> Iterator[None]:
         yield
 
 
-def _changed(repo: Repository, remote_tree: str | None, local_tree: str, paths: list[str]
-             ) -> list[str]:
+def _declare_crashed(context: Context, warn: Warn) -> list[str]:
+    """This machine's `running` runs whose wrapper is gone are written `crashed`: another
+    machine cannot tell (it sees `running` for ever), this one can."""
+    from journal.store.filters import Filters
+    from journal.store.records import amend_record
+    from journal.store.source import RunSource
+
+    source = RunSource(context.journal_dir, warn, environ=context.environ, now=context.now)
+    owners = _Owners(context.journal_dir)
+    declared = []
+    for run in source.select(Filters(statuses=(Status.CRASHED,), hosts=(THIS_HOST,))):
+        if run.record.get("status") != Status.RUNNING or not owners.mine(run.id, run.record):
+            continue
+
+        def crashed(record: Record) -> Record | None:
+            if effective_status(record) != Status.CRASHED or record.get("status") != Status.RUNNING:
+                return None
+            problems = [*record.get("problems", []),
+                        f"its wrapper (pid {record.get('pid')}) was gone when journal sync ran "
+                        f"at {context.now().isoformat(timespec='seconds')}"]
+            return {**record, "status": Status.CRASHED, "problems": problems}
+
+        try:
+            amend_record(run.path, crashed, mask=lambda record: record)
+            declared.append(run.id)
+        except Exception as exc:       # a record that cannot be edited stays as it is
+            warn(f"warning: run {run.id} stays `running` on record: {exc}")
+    return declared
+
+
+def _changed(repo: Repository, remote_tree: str | None, local_tree: str) -> list[str]:
     if remote_tree is None:
-        return paths
-    out = repo.git.run("diff-tree", "-r", "--name-only", "-z", "--no-renames", remote_tree,
-                       local_tree)
+        out = repo.git.run("ls-tree", "-r", "--name-only", "-z", "--full-tree", local_tree)
+    else:
+        out = repo.git.run("diff-tree", "-r", "--name-only", "-z", "--no-renames", remote_tree,
+                           local_tree)
     return [path for path in out.decode("utf-8", "surrogateescape").split("\0") if path]
 
 
@@ -192,31 +248,61 @@ def _runs_in(paths: list[str]) -> set[str]:
 
 # -- taking in what the remote has -----------------------------------------------------------------
 
-def _take_in(repo: Repository, remote: Remote, local_tree: str, remote_tree: str,
-             base_tree: str | None, redactor: _Masker, report: Report,
-             warn: Callable[[str], None]) -> bool:
+RECEIVED = ".sync-received"     # in the journal folder: ids of runs that came from elsewhere
+
+
+class _Owners:
+    """Whether this journal folder ran a run: its record says this host, and it did not come
+    here through a sync (clones on one machine share the host name; the ids of runs received are
+    kept in `.journal/.sync-received`, one a line, so that a clone never takes another clone's
+    run for its own)."""
+
+    def __init__(self, journal_dir: Path) -> None:
+        self.journal_dir = journal_dir
+        self.known: dict[str, bool] = {}
+        try:
+            self.received = set((journal_dir / RECEIVED).read_text("utf-8", "replace").split())
+        except OSError:
+            self.received = set()
+
+    def mine(self, run_id: str, record: Record | None = None) -> bool:
+        if run_id not in self.known:
+            if record is None:
+                from journal.store.paths import run_path
+
+                record = read_record(run_path(self.journal_dir, run_id), None)
+            self.known[run_id] = (record is not None and record.get("host") == THIS_HOST
+                                  and run_id not in self.received)
+        return self.known[run_id]
+
+    def note_received(self, run_id: str) -> None:
+        self.received.add(run_id)
+        self.known[run_id] = False
+        with open(self.journal_dir / RECEIVED, "a", encoding="utf-8") as handle:
+            handle.write(run_id + "\n")
+
+
+def _take_in(repo: Repository, remote: Remote, local_tree: str, theirs: _Lazy, report: Report,
+             warn: Warn) -> bool:
     """Write into the journal folder what the remote has and it has not (or has otherwise);
     True when anything was written."""
-    local, theirs, base = repo.files(local_tree), repo.files(remote_tree), repo.files(base_tree)
+    local = repo.files(local_tree)
+    owners = _Owners(repo.journal_dir)
     wanted: list[tuple[str, str, str, Entry]] = []       # (path, kind, run id, remote's entry)
     odd = []
-    for path, entry in sorted(theirs.items()):
+    for path, entry in sorted(theirs.files.items()):
         mine = local.get(path)
         if mine == entry:
             continue
         shape = kind_of(path)
         if shape is None:
             odd.append(path)
-        elif shape[0] == "record" or mine is None or _theirs_wins(mine, entry, base.get(path)):
+        elif shape[0] == "record" or _theirs_wins(mine, entry, owners.mine(shape[1])):
             wanted.append((path, shape[0], shape[1], entry))
     if odd:
         warn(f"warning: {remote.name} has {len(odd)} file{'s' if len(odd) != 1 else ''} in its "
              f"journal that are not a journal's (e.g. {printable(odd[0])!r}); not taken")
     needed = {entry.blob: entry.size for _path, _kind, _id, entry in wanted}
-    for path, kind, _id, _entry in wanted:
-        past = base.get(path)
-        if kind == "record" and past is not None:
-            needed[past.blob] = past.size
     contents = dict(repo.blobs(list(needed), READ_CHUNK_BYTES, needed))
     wrote = False
     for path, kind, run_id, entry in wanted:
@@ -224,10 +310,10 @@ def _take_in(repo: Repository, remote: Remote, local_tree: str, remote_tree: str
         data = contents[entry.blob]
         written: str | None
         if kind == "record":
-            past = base.get(path)
-            written = _take_record(target, run_id, data,
-                                   contents.get(past.blob) if past else None, redactor, warn,
-                                   remote)
+            written = _take_record(target, run_id, data, owners, warn, remote)
+        elif kind == "behind" and target.with_name(target.name[:-len(".behind")]).exists() \
+                and target.exists():
+            written = None          # this machine has the file: its own marker stands
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             written = "changed" if target.exists() else "new"
@@ -242,18 +328,19 @@ def _take_in(repo: Repository, remote: Remote, local_tree: str, remote_tree: str
     return wrote
 
 
-def _theirs_wins(mine: Entry, theirs: Entry, past: Entry | None) -> bool:
-    """For a log, patch or series both sides have: the copy that changed since the last sync,
-    else the longer (logs only grow), else the remote's (so both sides end alike)."""
-    if past is not None and past.blob == theirs.blob:
-        return False
-    if past is not None and past.blob == mine.blob:
+def _theirs_wins(mine: Entry | None, theirs: Entry, ran_here: bool) -> bool:
+    """For a log, patch, series or marker the remote has: taken when this folder has none;
+    else on the machine that ran the run its own copy stays; elsewhere the longer wins (logs
+    only grow), the remote's when they are as long (so both sides end alike)."""
+    if mine is None:
         return True
+    if ran_here:
+        return False
     return theirs.size >= mine.size
 
 
-def _take_record(target: Path, run_id: str, data: bytes, base_data: bytes | None,
-                 redactor: _Masker, warn: Callable[[str], None], remote: Remote) -> str | None:
+def _take_record(target: Path, run_id: str, data: bytes, owners: _Owners, warn: Warn,
+                 remote: Remote) -> str | None:
     """Write (or merge into) the record at `target` what the remote says of run `run_id`:
     `new`, `changed`, or None when nothing was written."""
     try:
@@ -266,38 +353,29 @@ def _take_record(target: Path, run_id: str, data: bytes, base_data: bytes | None
         warn(f"warning: {remote.name} has a record named {run_id} that says it is run "
              f"{printable(str(theirs.get('id')))}; not taken")
         return None
-    masked = redactor.record(theirs)
-    if not same(masked, theirs):        # this machine masks more (its [redact] settings)
-        theirs, data = masked, record_text(masked).encode("utf-8")
-    base: Record | None = None
-    if base_data is not None:
-        with contextlib.suppress(NotARecord):
-            base = parse_record(base_data)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if create_exclusive(target, data):
-        return "new"
-
-    def decide(text: str, current: Record) -> bytes | None:
-        merged = merge_records(current, theirs, base)
-        if same(merged, theirs):
-            return None if text.encode("utf-8") == data else data
-        if same(merged, current):
-            return None
-        masked_merge = redactor.record(merged)
-        new = edited_text(target, text, current, masked_merge)
-        return (new if new is not None else record_text(masked_merge)).encode("utf-8")
-
+    if not target.exists():
+        owners.note_received(run_id)      # before the file: a killed sync never leaves it ours
+        if create_exclusive(target, data):
+            return "new"
     changed: list[bool] = []
 
-    def decide_and_note(text: str, current: Record) -> bytes | None:
-        result = decide(text, current)
+    def decide(text: str, current: Record) -> bytes | None:
+        merged = merge_records(current, theirs, mine=owners.mine(run_id, current))
+        if same(merged, theirs):
+            result = None if text.encode("utf-8") == data else data
+        elif same(merged, current):
+            result = None
+        else:
+            from journal.store.records import record_text
+
+            new = edited_text(target, text, current, merged)
+            result = (new if new is not None else record_text(merged)).encode("utf-8")
         changed.append(result is not None)
         return result
 
-    if not replace_record(target, decide_and_note):
+    if not replace_record(target, decide):
         warn(f"warning: {target} is not a record this journal can read; "
              f"the copy from {remote.name} was not merged into it")
         return None
     return "changed" if changed and changed[0] else None
-
-

@@ -1,11 +1,12 @@
 """Two copies of one run made one, so that every machine ends with the same record.
 
-A record belongs to the machine that ran it: only that machine changes what the run was (its
-status, times, params, metrics, ...). Any machine may amend it (`journal note`, `journal tag`).
-So two copies merge as
+A record belongs to the machine that ran it (its `host`): only that machine changes what the run
+was (its status, times, params, metrics, ...). Any machine may amend it (`journal note`,
+`journal tag`). So two copies merge as
 
-- the run's own fields from the copy that is further along: a finished run over a `running`
-  one; else the copy that changed since the last sync (`base`); else the remote's;
+- the run's own fields: on the machine that ran it, its own copy's; elsewhere a finished run's
+  over a `running` one's, else the remote's (the owner's copy reaches others through it, and
+  the first machine to merge the owner's change shares that result);
 - every amendment of both copies, once each, in time order;
 - the tags: a tag some amendment added or removed is there when its latest change (in time, over
   both copies) added it; any other tag is there when either copy has it.
@@ -26,9 +27,9 @@ from journal.record import Record, listed
 MERGED_FIELDS = ("tags", "amendments")
 
 
-def merge_records(local: Record, remote: Record, base: Record | None) -> Record:
-    """One record from two copies of it (`base`: the copy both had at the last sync, if any)."""
-    owner = _further_along(local, remote, base)
+def merge_records(local: Record, remote: Record, *, mine: bool) -> Record:
+    """One record from two copies of it; `mine`: this machine ran the run."""
+    owner = _owner_copy(local, remote, mine)
     amendments = _amendments(local, remote)
     merged: dict[str, Any] = {name: value for name, value in owner.items()
                               if name not in MERGED_FIELDS}
@@ -51,17 +52,11 @@ def _own_fields(record: Mapping[str, Any]) -> str:
                        if name not in MERGED_FIELDS})
 
 
-def _further_along(local: Record, remote: Record, base: Record | None) -> Record:
-    if _own_fields(local) == _own_fields(remote):
-        return remote
-    local_running = local.get("status") == "running"
-    if local_running != (remote.get("status") == "running"):
-        return remote if local_running else local
-    if base is not None:
-        if _own_fields(local) == _own_fields(base):
-            return remote
-        if _own_fields(remote) == _own_fields(base):
-            return local
+def _owner_copy(local: Record, remote: Record, mine: bool) -> Record:
+    if mine or _own_fields(local) == _own_fields(remote):
+        return local if mine else remote
+    if (local.get("status") == "running") != (remote.get("status") == "running"):
+        return remote if local.get("status") == "running" else local
     return remote
 
 

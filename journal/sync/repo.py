@@ -99,8 +99,13 @@ class Repository:
             branch = self.git.attempt("symbolic-ref", "-q", "--short", "HEAD")[1].decode().strip()
             name = settings.get(f"branch.{branch}.remote") if branch else None
             if name in (None, ".") or name not in urls:
-                name = "origin" if "origin" in urls else None
+                name = "origin" if "origin" in urls else next(iter(urls)) if len(urls) == 1 \
+                    else None
         if name is None:
+            if urls:
+                raise SyncError(f"which remote? this repository has {', '.join(sorted(urls))}",
+                                hint="journal sync REMOTE, or set [sync] remote in "
+                                     ".journal/config.toml")
             raise SyncError("no remote to sync with: this repository has none",
                             hint="journal sync URL, or: git remote add origin URL")
         if name in urls:
@@ -113,6 +118,10 @@ class Repository:
             raise SyncError(f"no remote named {name!r} (remotes here: {known})",
                             hint="give a remote's name, a URL, or a path to a repository")
         url = str(Path(name).resolve()) if os.path.exists(name) else name
+        for remote_name, remote_url in urls.items():     # a remote's own URL: that remote
+            if remote_url in (name, url) or (os.path.exists(remote_url)
+                                             and str(Path(remote_url).resolve()) == url):
+                return self.remote(remote_name, None)
         key = f"url-{zlib.crc32(url.encode()):08x}"
         return Remote(name, url, key)
 
@@ -181,12 +190,12 @@ class Repository:
 
     # -- trees -------------------------------------------------------------------------------------
 
-    def tree_of_folder(self, paths: list[str]) -> str:
+    def tree_of_folder(self, paths: list[str], pinned: Mapping[str, Entry]) -> str:
         """The tree of these files of the journal folder, hashed through the private index
-        (only files whose stat changed are read again)."""
-        index = self.index_file
-        listed = set(paths)
-        if index.exists():
+        (only files whose stat changed are read again), with the `pinned` paths as the remote
+        has them instead of as they are here."""
+        listed = {*paths, *pinned}
+        if self.index_file.exists():
             known = self.folder_git.run(*_PLAIN_CONFIG, "ls-files", "-z").decode(
                 "utf-8", "surrogateescape").split("\0")
             gone = [path for path in known if path and path not in listed]
@@ -195,6 +204,11 @@ class Repository:
                                     "--stdin", stdin=_zero_joined(gone))
         self.folder_git.run(*_PLAIN_CONFIG, "update-index", "--add", "--remove", "-z", "--stdin",
                             stdin=_zero_joined(paths))
+        if pinned:
+            lines = b"".join(f"100644 {entry.blob}\t".encode() + os.fsencode(path) + b"\0"
+                             for path, entry in pinned.items())
+            self.folder_git.run(*_PLAIN_CONFIG, "update-index", "-z", "--index-info",
+                                stdin=lines)
         return self.folder_git.run(*_PLAIN_CONFIG, "write-tree").decode().strip()
 
     def files(self, tree: str | None) -> dict[str, Entry]:
@@ -257,4 +271,12 @@ def _reason(out: bytes, err: bytes, returncode: int) -> str:
     for line in out.decode("utf-8", "replace").splitlines():
         if line.startswith("!"):        # push --porcelain: `!<TAB>src:dst<TAB>[rejected] (why)`
             return line.split("\t")[-1].strip()
-    return first_error(err, returncode)
+    reason = first_error(err, returncode)
+    # ssh and the other transports say what went wrong before git's own `fatal:` line.
+    for line in err.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line.startswith(("fatal:", "error:")):
+            break
+        if line and not line.startswith(("warning:", "hint:")):
+            return f"{reason} ({line})"
+    return reason

@@ -1,7 +1,12 @@
 """Which files of the journal folder travel: records, logs, patches and per-step metrics, each
-up to the size cap (`[sync] max_file_bytes`). A file over the cap stays behind, and a small
-`<file>.behind` (which machine has it, how big it is) travels in its place, so a reader on
-another machine says where the log is instead of "missing".
+up to the size cap (`[sync] max_file_bytes`).
+
+A file over the cap that the remote does not have stays here, and a small `<file>.behind` (which
+machine has it, how big it is) travels instead, so another machine's reader says where the log
+is instead of "missing". A file over the cap that the remote already has (it travelled while it
+was smaller, or under another machine's cap) travels as the remote has it: the shared tree never
+loses a file, and a log that outgrew the cap mid-run is shared up to where it was, with a
+`.behind` saying how big it is here (readers call that copy partial).
 
 Paths are relative to the journal folder, as they are in the tree `journal sync` exchanges.
 Only plain names travel (`[A-Za-z0-9._-]`, no dot first), only regular files (never a link or a
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from journal.record import THIS_HOST, is_valid_id
@@ -44,28 +50,39 @@ def kind_of(path: str) -> tuple[str, str] | None:
     return kind, name[: -len(suffix)]
 
 
-def travelling_files(journal_dir: Path, cap: int) -> tuple[list[str], int]:
-    """The paths that travel now, and how many files stayed behind (over `cap`). A file over
-    the cap gets (or keeps up to date) its `.behind` marker, which travels instead."""
-    paths: list[str] = []
-    behind = 0
+@dataclass
+class Folder:
+    """The journal folder's files that may travel: those within the cap, and those over it."""
+
+    paths: list[str] = field(default_factory=list)
+    over: dict[str, int] = field(default_factory=dict)      # path -> size
+
+
+def journal_files(journal_dir: Path, cap: int) -> Folder:
+    found = Folder()
     for folder in ("runs", *SIDE_FILES):
         for relative, size in _regular_files(journal_dir, folder):
             kind = kind_of(relative)
-            if kind is None:
-                continue
-            if kind[0] == "record" and size > MAX_RECORD_BYTES:
-                continue            # not a record (every reader skips it too)
+            if kind is None or (kind[0] == "record" and size > MAX_RECORD_BYTES):
+                continue            # not a journal file, or too big to be a record at all
             if kind[0] == "file" and size > cap:
-                behind += 1
-                _mark_behind(journal_dir / (relative + BEHIND_SUFFIX), size, cap)
-                marker = relative + BEHIND_SUFFIX
-                if marker not in paths:
-                    paths.append(marker)
-                continue
-            if kind[0] != "behind" or relative not in paths:
-                paths.append(relative)
-    return paths, behind
+                found.over[relative] = size
+            else:
+                found.paths.append(relative)
+    return found
+
+
+def mark_behind(journal_dir: Path, relative: str, size: int, cap: int) -> str:
+    """Write (or bring up to date) the marker of a file that stays here; its path."""
+    marker = relative + BEHIND_SUFFIX
+    text = behind_text(THIS_HOST, size, cap).encode()
+    try:
+        if (journal_dir / marker).read_bytes() == text:
+            return marker
+    except OSError:
+        pass
+    write_atomic(journal_dir / marker, text)
+    return marker
 
 
 def _regular_files(journal_dir: Path, folder: str) -> list[tuple[str, int]]:
@@ -85,17 +102,8 @@ def _regular_files(journal_dir: Path, folder: str) -> list[tuple[str, int]]:
                     if folder == "runs":
                         stack.append(f"{relative}/{entry.name}")
                 elif entry.is_file(follow_symlinks=False):
-                    found.append((f"{relative}/{entry.name}", entry.stat(follow_symlinks=False).st_size))
+                    found.append((f"{relative}/{entry.name}",
+                                  entry.stat(follow_symlinks=False).st_size))
             except OSError:
                 continue
     return found
-
-
-def _mark_behind(marker: Path, size: int, cap: int) -> None:
-    text = behind_text(THIS_HOST, size, cap).encode()
-    try:
-        if marker.read_bytes() == text:
-            return
-    except OSError:
-        pass
-    write_atomic(marker, text)
