@@ -63,7 +63,7 @@ class Git:
         """git's output; GitFailed when it cannot start, fails or outlives the timeout."""
         returncode, stdout, stderr = self.attempt(*args, stdin=stdin, cwd=cwd)
         if returncode != 0:
-            raise GitFailed(f"`git {args[0]}` failed: {first_error(stderr, returncode)}")
+            raise GitFailed(f"`git {_command(args)}` failed: {first_error(stderr, returncode)}")
         return stdout
 
     def attempt(self, *args: str, stdin: bytes | None = None, cwd: Path | None = None
@@ -85,11 +85,22 @@ class Git:
             stdout, stderr = process.communicate(stdin, timeout=self.timeout)
         except subprocess.TimeoutExpired as exc:
             _kill_group(process)
-            raise GitFailed(f"`git {args[0]}` took longer than {self.timeout:g}s") from exc
+            raise GitFailed(f"`git {_command(args)}` took longer than {self.timeout:g}s") from exc
         except BaseException:
             _kill_group(process)
             raise
         return process.returncode, stdout, stderr
+
+
+def _command(args: tuple[str, ...]) -> str:
+    """The git command in `args` (after any `-c name=value`), for a message."""
+    words = iter(args)
+    for word in words:
+        if word == "-c":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return args[0] if args else "git"
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -132,11 +143,11 @@ def exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
 
 
 # -- tree ids of a captured state (schema 2's `git.tree`) --------------------------------------------
-# Both are built in a scratch index, never the user's, and what they write (blobs, trees) goes to
-# a scratch object folder that borrows the repository's objects: the user's repository is read,
-# never written. The capture's is made from the commit and the patch (after the child started: it
-# needs no work tree); `journal checkout`'s from the files of the worktree it rebuilt. Equal ids
-# mean the rebuilt code is the captured code, byte for byte.
+# Built in a scratch index, never the user's, and what it writes (blobs, trees) goes to a scratch
+# object folder that borrows the repository's objects: the user's repository is read, never
+# written. The capture makes it from the commit and the patch after the child started (it needs no
+# work tree); `journal checkout` makes it again from the commit and the patch it applied: equal
+# ids mean neither changed since the run, so the rebuilt code is the captured code.
 
 def tree_with_patch(git: Git, commit: str, patch: bytes) -> str:
     """The tree of `commit` with `patch` applied (untracked files it holds included)."""
@@ -144,14 +155,6 @@ def tree_with_patch(git: Git, commit: str, patch: bytes) -> str:
         scratch.run("read-tree", commit)
         if patch:
             scratch.run("apply", "--cached", "--binary", "--whitespace=nowarn", "-", stdin=patch)
-        return scratch.run("write-tree").decode().strip()
-
-
-def tree_of_worktree(git: Git, folder: Path) -> str:
-    """The tree of the files in the worktree `folder` (tracked and untracked, ignored ones not)."""
-    with _Scratch(git, folder) as scratch:
-        scratch.run("read-tree", "HEAD")
-        scratch.run("add", "-A", "--", ".")
         return scratch.run("write-tree").decode().strip()
 
 
@@ -174,6 +177,9 @@ class _Scratch:
         alternates = self.git.env.get("GIT_ALTERNATE_OBJECT_DIRECTORIES")
         scratch.env = {**self.git.env, "GIT_INDEX_FILE": str(own / "index"),
                        "GIT_OBJECT_DIRECTORY": str(own / "objects"),
+                       # no hook of the user's for a scratch index (post-index-change)
+                       "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath",
+                       "GIT_CONFIG_VALUE_0": os.devnull,
                        "GIT_ALTERNATE_OBJECT_DIRECTORIES": os.pathsep.join(
                            filter(None, (str(shared), alternates)))}
         return scratch

@@ -147,3 +147,25 @@ def test_a_run_without_a_tree_is_checked_by_its_patch_alone(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert b"no recorded tree id, so the patch applying cleanly is the check" in done.stderr
     assert (Path(done.stdout.decode().strip()) / "train.py").read_text() == "lr = 0.2\n"
+
+
+def test_a_patch_changed_to_add_ignored_files_or_pointing_outside_is_refused(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "proj", {"train.py": "lr = 0.1\n", ".gitignore": "build/\n"})
+    (repo / "train.py").write_text("lr = 0.2\n")
+    assert journal("new", "-n", "run", cwd=repo).returncode == 0
+    run = only_record(repo / ".journal")
+    patch = repo / ".journal" / run["git"]["patch"]
+    patch.write_text(patch.read_text() + (
+        "diff --git a/build/evil.sh b/build/evil.sh\nnew file mode 100755\n"
+        "--- /dev/null\n+++ b/build/evil.sh\n@@ -0,0 +1 @@\n+echo pwned\n"))
+    done = journal("checkout", "@", str(tmp_path / "one"), cwd=repo)
+    assert done.returncode == 2 and b"is not what it ran" in done.stderr
+    assert not (tmp_path / "one").exists()
+    outside = tmp_path / "outside.patch"
+    outside.write_text(patch.read_text())
+    record = next((repo / ".journal" / "runs").rglob("*.toml"))
+    record.write_text(record.read_text().replace(f'patch = "{run["git"]["patch"]}"',
+                                                 f'patch = "../../outside.patch"'))
+    done = journal("checkout", "@", str(tmp_path / "two"), cwd=repo)
+    assert done.returncode == 2 and b"is outside the journal folder" in done.stderr
+    assert not (tmp_path / "two").exists()

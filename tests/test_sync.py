@@ -287,8 +287,8 @@ def test_two_machines_pushing_at_once_both_land(machines: tuple[Path, ...]) -> N
 
 
 def test_a_big_log_shared_once_is_not_sent_back_and_forth(machines: tuple[Path, ...]) -> None:
-    """The cap raised on one machine lets a log travel; machines with a lower cap keep it as
-    the remote has it (no marker of their own), so syncs settle."""
+    """The cap raised on one machine lets a log travel; a machine with a lower cap neither
+    sends nor takes it (it says where it is), and syncs settle whatever the caps say."""
     _remote, a, b, c = machines
     for repo in (a, b, c):
         (repo / ".journal").mkdir()
@@ -297,13 +297,18 @@ def test_a_big_log_shared_once_is_not_sent_back_and_forth(machines: tuple[Path, 
                    cwd=a).returncode == 0
     sync(a), sync(b)
     (a / ".journal" / "config.toml").write_text("[sync]\nmax_file_bytes = 100000\n")
+    (b / ".journal" / "config.toml").write_text("[sync]\nmax_file_bytes = 100000\n")
     sync(a), sync(b), sync(c)
     (a / ".journal" / "config.toml").write_text("[sync]\nmax_file_bytes = 1000\n")
     for repo in (a, b, c, a, b, c):
         sync(repo)
     for repo in (a, b, c):
         assert sync(repo) == "sync with origin: nothing to send or receive\n"
+    for repo in (a, b):
         assert journal("tail", "@", cwd=repo).stdout == b"y" * 3000 + b"\n"
+    tail = journal("tail", "@", cwd=c)                # c's cap is 1000: the log stays away
+    assert tail.returncode == 2 and b"stayed behind on " in tail.stderr
+    assert b"3.0 KB; sync carries files up to 1.0 KB" in tail.stderr
 
 
 def test_a_log_that_outgrows_the_cap_mid_run_is_shared_as_a_partial_copy(
@@ -398,3 +403,134 @@ def test_the_only_remote_is_used_whatever_its_name(tmp_path: Path,
     done = journal("sync", cwd=lab)
     assert done.returncode == 1 and b"which remote? this repository has lab, other" in done.stderr
     assert sync(lab, str(remote)) == "sync with lab: nothing to send or receive\n"
+
+
+def craft_remote(remote: Path, files: dict[str, bytes], parent: str | None = None) -> None:
+    """Point the remote's refs/journal/runs at a commit holding exactly `files` (as a hostile or
+    broken machine could push), built with git's plumbing in the bare remote."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(remote / "crafted-index")}
+    Path(env["GIT_INDEX_FILE"]).unlink(missing_ok=True)
+    for path, data in files.items():
+        blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=remote, input=data,
+                              capture_output=True, check=True).stdout.decode().strip()
+        subprocess.run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"],
+                       cwd=remote, env=env, check=True, capture_output=True)
+    tree = subprocess.run(["git", "write-tree"], cwd=remote, env=env, capture_output=True,
+                          check=True).stdout.decode().strip()
+    commit = git(remote, "commit-tree", tree, "-m", "crafted", *(["-p", parent] if parent else [])).strip()
+    git(remote, "update-ref", "refs/journal/runs", commit)
+
+
+def test_a_remote_that_lost_its_journal_gets_everything_again(machines: tuple[Path, ...],
+                                                              tmp_path: Path) -> None:
+    remote, a, _b, _c = machines
+    assert journal("new", "-n", "kept", cwd=a).returncode == 0
+    sync(a)
+    git(remote, "update-ref", "-d", "refs/journal/runs")           # deleted, or a new remote
+    assert sync(a) == "sync with origin: sent 1 run\n"
+    fresh = tmp_path / "fresh.git"
+    git(tmp_path, "init", "-q", "--bare", str(fresh))
+    git(a, "remote", "set-url", "origin", str(fresh))
+    assert sync(a) == "sync with origin: sent 1 run\n"
+    assert git(fresh, "for-each-ref", "--format=%(refname)") == "refs/journal/runs\n"
+
+
+def test_bad_records_from_a_remote_never_stop_the_sync(machines: tuple[Path, ...]) -> None:
+    """Tags that are not text, times without an offset, a file where a folder is: each is one
+    warning naming it; everything else is taken, and nothing is lost from the remote."""
+    remote, a, b, _c = machines
+    assert journal("new", "-n", "good", cwd=a).returncode == 0
+    sync(a)
+    good = next((a / ".journal" / "runs").rglob("*.toml"))
+    good_path = good.relative_to(a / ".journal").as_posix()
+    assert journal("new", "-n", "also good", cwd=b).returncode == 0
+    odd_id = new_run_id(dt.datetime(2026, 11, 2, tzinfo=dt.UTC), "abcdef0")
+    naive_id = new_run_id(dt.datetime(2026, 11, 3, tzinfo=dt.UTC), "abcdef0")
+    odd = good.read_text().replace(records(a / ".journal")[0]["id"], odd_id).replace(
+        "tags = []", "tags = [{a = 1}, [\"x\"]]")
+    naive = good.read_text().replace(records(a / ".journal")[0]["id"], naive_id) + \
+        "\n[[amendments]]\nat = 2026-11-30T12:00:00\ntext = \"naive\"\n"
+    tip = git(remote, "rev-parse", "refs/journal/runs").strip()
+    craft_remote(remote, {
+        good_path: good.read_bytes(),
+        f"runs/2026-11/{odd_id}.toml": odd.encode(),
+        f"runs/2026-11/{naive_id}.toml": naive.encode(),
+        f"runs/2026-11/{naive_id}.toml.x/{odd_id}.toml": b"not a folder here\n",
+    }, parent=tip)
+    # b has its own copy of the naive run with an amendment, so the two must be merged
+    (b / ".journal" / "runs" / "2026-11").mkdir(parents=True, exist_ok=True)
+    (b / ".journal" / "runs" / "2026-11" / f"{naive_id}.toml").write_text(
+        good.read_text().replace(records(a / ".journal")[0]["id"], naive_id)
+        + '\n[[amendments]]\nat = 2026-11-30T13:00:00+00:00\ntext = "from b"\n')
+    done = journal("sync", cwd=b)
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr
+    notes = sorted(row["note"] for row in listing(b))
+    assert notes == ["also good", "good", "good", "good"]
+    sync(b)                                   # and again: nothing stops it
+    names = git(remote, "ls-tree", "-r", "--name-only", "refs/journal/runs").split()
+    assert f"runs/2026-11/{odd_id}.toml" in names and f"runs/2026-11/{naive_id}.toml" in names
+
+
+def test_a_record_here_that_does_not_parse_is_not_pushed_over_the_good_one(
+        machines: tuple[Path, ...]) -> None:
+    _remote, a, b, c = machines
+    assert journal("new", "-n", "a", cwd=a).returncode == 0
+    sync(a), sync(b)
+    broken = next((b / ".journal" / "runs").rglob("*.toml"))
+    broken.write_text(broken.read_text().replace('note = "a"', 'note = "a'))
+    for repo in (b, a, b, c):
+        done = journal("sync", cwd=repo)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr
+    assert [row["note"] for row in listing(c)] == ["a"]
+    assert broken.read_text().count('note = "a\n') == 1          # b's file left as it was
+
+
+def test_the_users_git_settings_never_change_what_travels(machines: tuple[Path, ...]) -> None:
+    """A clean filter in .git/info/attributes (git-annex writes one), autocrlf, hooks: the
+    remote gets the bytes of the journal's files, and no hook of the user's runs."""
+    remote, a, b, _c = machines
+    (a / ".git" / "info").mkdir(exist_ok=True)
+    (a / ".git" / "info" / "attributes").write_text("* filter=evil text eol=crlf\n")
+    git(a, "config", "filter.evil.clean", "tr a Z")
+    git(a, "config", "core.autocrlf", "true")
+    hooks = a / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for name in ("reference-transaction", "post-index-change", "pre-push"):
+        (hooks / name).write_text(f"#!/bin/sh\necho {name} >> {a / 'hooks-ran'}\n")
+        (hooks / name).chmod(0o755)
+    assert journal("new", "-n", "alpha banana", "--", "echo", "a\r\nb", cwd=a).returncode == 0
+    sync(a), sync(b)
+    assert [row["note"] for row in listing(b)] == ["alpha banana"]
+    assert journal("tail", "@", cwd=b).stdout == journal("tail", "@", cwd=a).stdout
+    assert not (a / "hooks-ran").exists(), (a / "hooks-ran").read_text()
+
+
+def test_objects_pruned_by_gc_after_a_failed_push_do_not_stop_the_next_sync(
+        machines: tuple[Path, ...]) -> None:
+    remote, a, b, _c = machines
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'no pushes today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    assert journal("new", "-n", "x", "--", "echo", "unique output 4711", cwd=a).returncode == 0
+    done = journal("sync", cwd=a)
+    assert done.returncode == 1 and b"refused the push" in done.stderr
+    hook.unlink()
+    git(a, "gc", "-q", "--prune=now")
+    assert sync(a) == "sync with origin: sent 1 run\n"
+    sync(b)
+    assert journal("tail", "@", cwd=b).stdout == b"unique output 4711\n"
+
+
+def test_a_linked_logs_folder_is_said_and_the_rest_travels(machines: tuple[Path, ...],
+                                                           tmp_path: Path) -> None:
+    _remote, a, b, _c = machines
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (a / ".journal").mkdir()
+    (a / ".journal" / "logs").symlink_to(scratch)
+    assert journal("new", "-n", "x", "--", "echo", "hi", cwd=a).returncode == 0
+    done = journal("sync", cwd=a)
+    assert done.returncode == 0 and b"is a link: its files do not travel" in done.stderr
+    sync(b)
+    assert [row["note"] for row in listing(b)] == ["x"]

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import TextIO
 
 from journal.errors import UsageError
-from journal.git import Git, GitFailed, tree_of_worktree
+from journal.git import Git, GitFailed, tree_with_patch
 from journal.record import short_id, table, text_list
 from journal.store.config import load_config
 from journal.store.context import Context
+from journal.store.paths import inside_journal
+from journal.store.runfiles import stayed_behind
 from journal.store.source import RunSource
 from journal.text import printable
 
@@ -51,10 +53,17 @@ def checkout_run(source: RunSource, ref: str, folder: str | None, *, context: Co
         raise UsageError(f"{printable(str(target))} exists already",
                          hint="give another DIR, or remove that one")
     patch = git_state.get("patch")
-    patch_file = source.journal_dir / patch if isinstance(patch, str) and patch else None
-    if patch_file is not None and not patch_file.is_file():
-        raise UsageError(f"run {run.id}'s patch {printable(str(patch_file))} is missing",
-                         hint="a record synced without its patch cannot be rebuilt exactly")
+    patch_file = None
+    if isinstance(patch, str) and patch:
+        patch_file = inside_journal(source.journal_dir, patch)
+        if patch_file is None:       # a record is data: it may come from another machine
+            raise UsageError(f"run {run.id}'s patch path {printable(patch)!r} is outside the "
+                             "journal folder; not used")
+        if not patch_file.is_file():
+            behind = stayed_behind(patch_file)
+            raise UsageError(f"run {run.id}'s patch {printable(str(patch_file))} "
+                             + (behind if behind else "is missing"),
+                             hint="a run's code cannot be rebuilt exactly without its patch")
     git = Git(main, load_config(source.journal_dir).git_timeout, context.environ)
     try:
         git.run("cat-file", "-e", f"{commit}^{{commit}}")
@@ -83,8 +92,11 @@ def checkout_run(source: RunSource, ref: str, folder: str | None, *, context: Co
     recorded = git_state.get("tree")
     if isinstance(recorded, str) and recorded:
         try:
-            found = tree_of_worktree(git, target)
-        except GitFailed as exc:
+            # The commit and the patch this worktree was made from, as the capture made them
+            # (a scratch index, no filters, ignored files included): equal to the recorded tree
+            # when neither changed since the run.
+            found = tree_with_patch(git, commit, patch_file.read_bytes() if patch_file else b"")
+        except (GitFailed, OSError) as exc:
             _remove_worktree(git, target)
             raise UsageError(f"cannot check the rebuilt code of run {run.id}: {exc}",
                              hint="the worktree was removed again") from None

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from journal.errors import JournalError
 from journal.git import GitFailed
 from journal.record import THIS_HOST, Record, Status, effective_status
 from journal.store.cache import cache_path
@@ -37,6 +38,7 @@ from journal.store.config import load_config
 from journal.store.context import Context
 from journal.store.files import create_exclusive, reason, write_atomic
 from journal.store.records import (
+    MAX_RECORD_BYTES,
     NotARecord,
     edited_text,
     ensure_gitignore,
@@ -125,15 +127,14 @@ def sync(context: Context, given: str | None, warn: Warn) -> Report:
 def _exchange(repo: Repository, remote: Remote, cap: int, context: Context,
               warn: Warn) -> Report:
     report = Report(remote.name, cap=cap)
-    report.crashed = _declare_crashed(context, warn)
     for attempt in range(ATTEMPTS):
         repo.fetch(remote)
         fetched = repo.refs(remote).get("runs")
         theirs = _Lazy(repo, fetched[1] if fetched else None)
-        local_tree = _tree_of_folder(repo, cap, theirs, report)
+        local_tree = _tree_of_folder(repo, cap, theirs, report, context, warn)
         if fetched is not None and fetched[1] != local_tree and _take_in(
-                repo, remote, local_tree, theirs, report, warn):
-            local_tree = _tree_of_folder(repo, cap, theirs, report)
+                repo, remote, local_tree, theirs, cap, report, warn):
+            local_tree = _tree_of_folder(repo, cap, theirs, report, context, warn)
         if fetched is not None and fetched[1] == local_tree:
             return report
         report.sent = _runs_in(_changed(repo, fetched[1] if fetched else None, local_tree))
@@ -155,6 +156,10 @@ class _Lazy:
         self.repo = repo
         self.tree = tree
         self._files: dict[str, Entry] | None = None
+        # Files of the remote's tree that this folder does not take (over this machine's cap, a
+        # record here that does not parse, a file that could not be written): they stay in the
+        # tree this machine pushes as the remote has them, so that nothing leaves the remote.
+        self.held: dict[str, Entry] = {}
 
     @property
     def files(self) -> dict[str, Entry]:
@@ -163,12 +168,14 @@ class _Lazy:
         return self._files
 
 
-def _tree_of_folder(repo: Repository, cap: int, theirs: _Lazy, report: Report) -> str:
+def _tree_of_folder(repo: Repository, cap: int, theirs: _Lazy, report: Report,
+                    context: Context, warn: Warn) -> str:
     """The folder's tree, as travel.py says: a file over the cap travels as the remote has it
     (if it does), with a marker when this copy is bigger; one the remote does not have stays
-    here, and its marker travels."""
-    folder = journal_files(repo.journal_dir, cap)
-    pinned: dict[str, Entry] = {}
+    here, and its marker travels. Runs that died here are said crashed first."""
+    folder = journal_files(repo.journal_dir, cap, warn)
+    report.crashed += _declare_crashed(repo.journal_dir, folder.unfinished, context, warn)
+    pinned: dict[str, Entry] = dict(theirs.held)
     behind: list[str] = []
     for path, size in sorted(folder.over.items()):
         shared = theirs.files.get(path)
@@ -182,7 +189,7 @@ def _tree_of_folder(repo: Repository, cap: int, theirs: _Lazy, report: Report) -
                 folder.paths.append(marker)
             behind.append(kind_of(path)[1])    # type: ignore[index]
     report.behind = behind
-    return repo.tree_of_folder(folder.paths, pinned)
+    return repo.tree_of_folder([path for path in folder.paths if path not in pinned], pinned)
 
 
 @contextlib.contextmanager
@@ -203,18 +210,21 @@ def _sync_lock(index_file: Path) -> Iterator[None]:
         yield
 
 
-def _declare_crashed(context: Context, warn: Warn) -> list[str]:
+def _declare_crashed(journal_dir: Path, unfinished: list[str], context: Context,
+                     warn: Warn) -> list[str]:
     """This machine's `running` runs whose wrapper is gone are written `crashed`: another
-    machine cannot tell (it sees `running` for ever), this one can."""
-    from journal.store.filters import Filters
-    from journal.store.records import amend_record
-    from journal.store.source import RunSource
+    machine cannot tell (it sees `running` for ever), this one can. Only records that still
+    hold the disk kept for their final write are looked at (a run that ended released it)."""
+    from journal.store.records import amend_record, release_space
 
-    source = RunSource(context.journal_dir, warn, environ=context.environ, now=context.now)
-    owners = _Owners(context.journal_dir)
+    owners = _Owners(journal_dir)
     declared = []
-    for run in source.select(Filters(statuses=(Status.CRASHED,), hosts=(THIS_HOST,))):
-        if run.record.get("status") != Status.RUNNING or not owners.mine(run.id, run.record):
+    for relative in unfinished:
+        path = journal_dir / relative
+        run_id = path.name[:-len(".toml")]
+        record = read_record(path, None)
+        if record is None or record.get("status") != Status.RUNNING \
+                or effective_status(record) != Status.CRASHED or not owners.mine(run_id, record):
             continue
 
         def crashed(record: Record) -> Record | None:
@@ -226,10 +236,11 @@ def _declare_crashed(context: Context, warn: Warn) -> list[str]:
             return {**record, "status": Status.CRASHED, "problems": problems}
 
         try:
-            amend_record(run.path, crashed, mask=lambda record: record)
-            declared.append(run.id)
-        except Exception as exc:       # a record that cannot be edited stays as it is
-            warn(f"warning: run {run.id} stays `running` on record: {exc}")
+            amend_record(path, crashed, mask=lambda record: record)
+            release_space(path)          # as the run's own final write would have
+            declared.append(run_id)
+        except JournalError as exc:       # a record that cannot be edited stays as it is
+            warn(f"warning: run {run_id} stays `running` on record: {exc.message}")
     return declared
 
 
@@ -282,12 +293,16 @@ class _Owners:
             handle.write(run_id + "\n")
 
 
-def _take_in(repo: Repository, remote: Remote, local_tree: str, theirs: _Lazy, report: Report,
-             warn: Warn) -> bool:
+def _take_in(repo: Repository, remote: Remote, local_tree: str, theirs: _Lazy, cap: int,
+             report: Report, warn: Warn) -> bool:
     """Write into the journal folder what the remote has and it has not (or has otherwise);
-    True when anything was written."""
+    True when the folder's tree must be made again (anything written or held). A file that
+    cannot be taken is named on stderr, held in
+    the tree as the remote has it, and the sync goes on."""
     local = repo.files(local_tree)
     owners = _Owners(repo.journal_dir)
+    remote_runs = {shape[1] for path in theirs.files
+                   if (shape := kind_of(path)) is not None and shape[0] == "record"}
     wanted: list[tuple[str, str, str, Entry]] = []       # (path, kind, run id, remote's entry)
     odd = []
     for path, entry in sorted(theirs.files.items()):
@@ -295,29 +310,36 @@ def _take_in(repo: Repository, remote: Remote, local_tree: str, theirs: _Lazy, r
         if mine == entry:
             continue
         shape = kind_of(path)
-        if shape is None:
+        if shape is None or (shape[0] != "record" and shape[1] not in remote_runs) \
+                or (shape[0] == "record" and entry.size > MAX_RECORD_BYTES):
             odd.append(path)
+        elif shape[0] == "file" and entry.size > cap:
+            theirs.held[path] = entry           # bigger than this machine takes: say so
+            if not (repo.journal_dir / (path + ".behind")).exists():
+                wanted.append((path + ".behind", "behind", shape[1],
+                               Entry("", -1, _held_marker(theirs, shape[1], entry.size, cap))))
         elif shape[0] == "record" or _theirs_wins(mine, entry, owners.mine(shape[1])):
             wanted.append((path, shape[0], shape[1], entry))
     if odd:
         warn(f"warning: {remote.name} has {len(odd)} file{'s' if len(odd) != 1 else ''} in its "
-             f"journal that are not a journal's (e.g. {printable(odd[0])!r}); not taken")
-    needed = {entry.blob: entry.size for _path, _kind, _id, entry in wanted}
+             f"journal that are not a journal's, or too big to be a record (e.g. "
+             f"{printable(odd[0])!r}); not taken")
+    needed = {entry.blob: entry.size for _path, _kind, _id, entry in wanted if entry.blob}
     contents = dict(repo.blobs(list(needed), READ_CHUNK_BYTES, needed))
+    contents.update({"": b""})
     wrote = False
     for path, kind, run_id, entry in wanted:
         target = repo.journal_dir / path
-        data = contents[entry.blob]
-        written: str | None
-        if kind == "record":
-            written = _take_record(target, run_id, data, owners, warn, remote)
-        elif kind == "behind" and target.with_name(target.name[:-len(".behind")]).exists() \
-                and target.exists():
-            written = None          # this machine has the file: its own marker stands
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            written = "changed" if target.exists() else "new"
-            write_atomic(target, data)
+        try:
+            data = entry.text.encode() if entry.text else contents[entry.blob]
+            written = _take_one(target, kind, run_id, data, owners, warn, remote)
+        except (OSError, JournalError, ValueError, TypeError, RecursionError) as exc:
+            why = exc.message if isinstance(exc, JournalError) else (
+                reason(exc) if isinstance(exc, OSError) else str(exc))
+            warn(f"warning: {printable(path)} from {remote.name} was not taken: {why}")
+            written = None
+        if written is None and kind == "record" and not _readable_record(target):
+            theirs.held[path] = entry
         if written:
             wrote = True
             (report.received_new if written == "new" and kind == "record"
@@ -325,7 +347,41 @@ def _take_in(repo: Repository, remote: Remote, local_tree: str, theirs: _Lazy, r
     report.received_changed -= report.received_new
     if wrote:
         ensure_gitignore(repo.journal_dir)
-    return wrote
+    return wrote or bool(theirs.held)
+
+
+def _take_one(target: Path, kind: str, run_id: str, data: bytes, owners: _Owners, warn: Warn,
+              remote: Remote) -> str | None:
+    if kind == "record":
+        return _take_record(target, run_id, data, owners, warn, remote)
+    if kind == "behind" and target.exists() and \
+            target.with_name(target.name[:-len(".behind")]).exists():
+        return None                 # this machine has the file: its own marker stands
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = "changed" if target.exists() else "new"
+    write_atomic(target, data)
+    return written
+
+
+def _held_marker(theirs: _Lazy, run_id: str, size: int, cap: int) -> str:
+    """The marker of a file the remote has and this machine does not take (over its cap):
+    where the file is (the machine that ran the run), as the machine that left it would say."""
+    from journal.store.runfiles import behind_text
+
+    host = "the remote"
+    for path, entry in theirs.files.items():
+        shape = kind_of(path)
+        if shape == ("record", run_id):
+            record = dict(theirs.repo.blobs([entry.blob], entry.size, {entry.blob: entry.size}))
+            with contextlib.suppress(NotARecord):
+                found = parse_record(record[entry.blob]).get("host")
+                host = found if isinstance(found, str) and found else host
+            break
+    return behind_text(host, size, cap)
+
+
+def _readable_record(path: Path) -> bool:
+    return not path.exists() or read_record(path, None) is not None
 
 
 def _theirs_wins(mine: Entry | None, theirs: Entry, ran_here: bool) -> bool:

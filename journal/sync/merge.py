@@ -77,8 +77,10 @@ def _amendments(local: Record, remote: Record) -> list[Any]:
 
 def _tags(local: Record, remote: Record, amendments: list[Any]) -> list[str] | None:
     mine, theirs = local.get("tags"), remote.get("tags")
-    if not isinstance(mine, list) or not isinstance(theirs, list):
+    if not _text_list(mine) or not _text_list(theirs):
+        # A hand-made list of something else: the remote's as it is (the owner's, in time).
         return theirs if isinstance(theirs, list) else mine if isinstance(mine, list) else None
+    assert isinstance(mine, list) and isinstance(theirs, list)
     latest: dict[str, bool] = {}          # tag -> whether its latest change added it
     for item in sorted(amendments, key=lambda item: _moment(item.get("at"))):
         for change in listed(item.get("tags")):
@@ -91,6 +93,10 @@ def _tags(local: Record, remote: Record, amendments: list[Any]) -> list[str] | N
         if set(copy) == wanted:
             return copy
     return [tag for tag in candidates if tag in wanted]
+
+
+def _text_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _moment(value: object) -> float:
@@ -106,6 +112,11 @@ def _canonical(value: object) -> str:
 
 
 def _plain(value: object) -> str:
-    if isinstance(value, dt.datetime | dt.date | dt.time):
+    if isinstance(value, dt.datetime):
+        # As the record writer keeps it (UTC offsets kept, to the millisecond): a hand-written
+        # time with microseconds is the same time once a merge has written it.
+        moment = value.astimezone(dt.timezone.utc) if value.tzinfo else value
+        return moment.isoformat(timespec="milliseconds")
+    if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     return repr(value)

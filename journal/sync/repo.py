@@ -33,6 +33,10 @@ _PLAIN_CONFIG = (
     "-c", "core.splitIndex=false", "-c", "core.untrackedCache=false",
     "-c", "core.symlinks=true", "-c", "core.fileMode=false",
 )
+# No hook of the user's runs for sync's own refs (reference-transaction, pre-push), and no
+# transport that hands the remote a file descriptor or a command line.
+_NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "protocol.ext.allow=never",
+             "-c", "protocol.fd.allow=never")
 # What a user's environment may say that would send our git calls elsewhere.
 _REDIRECTING_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_NAMESPACE",
                     "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES")
@@ -59,6 +63,7 @@ class Remote:
 class Entry:
     blob: str
     size: int
+    text: str = ""      # a file journal makes here rather than takes (a marker): its text
 
 
 class Repository:
@@ -76,17 +81,32 @@ class Repository:
             "GIT_AUTHOR_EMAIL": "journal@localhost", "GIT_COMMITTER_EMAIL": "journal@localhost"})
         # The remote may ask for a password or passphrase, on a terminal only.
         self.network = Git(root, NETWORK_TIMEOUT, plain, prompts=sys.stdin.isatty())
-        self.folder_git = Git(journal_dir, LOCAL_TIMEOUT, {
-            **plain, "GIT_DIR": str(self.git_dir()), "GIT_WORK_TREE": str(journal_dir),
-            "GIT_INDEX_FILE": str(index_file)})
+        self._plain = plain
+
+    @property
+    def folder_git(self) -> Git:
+        """git over the journal folder as a work tree, with the private index and a private git
+        folder beside it (in the cache): no config, attribute or hook of the user's applies
+        (a clean filter, `text` or `eol` would change the bytes hashed; git-annex writes
+        `* filter=annex` into `.git/info/attributes`), while the objects go to the repository's
+        own object folder, where the commit that holds them is made."""
+        if not hasattr(self, "_folder_git"):
+            private = self.index_file.with_suffix(".git")
+            if not (private / "info" / "attributes").is_file():
+                fmt = self.git.run("rev-parse", "--show-object-format").decode().strip() or "sha1"
+                self.git.run("init", "-q", "--bare", f"--object-format={fmt}", str(private))
+                (private / "info").mkdir(exist_ok=True)
+                (private / "info" / "attributes").write_text(
+                    "* -text -eol -filter -ident -working-tree-encoding -diff -merge\n")
+            objects = self.git.run("rev-parse", "--git-path", "objects").decode().strip()
+            self._folder_git = Git(self.journal_dir, LOCAL_TIMEOUT, {
+                **self._plain, "GIT_DIR": str(private), "GIT_WORK_TREE": str(self.journal_dir),
+                "GIT_INDEX_FILE": str(self.index_file),
+                "GIT_OBJECT_DIRECTORY": str((self.root / objects).resolve()),
+                "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
+        return self._folder_git
 
     # -- where -----------------------------------------------------------------------------------
-
-    def git_dir(self) -> Path:
-        if not hasattr(self, "_git_dir"):
-            text = self.git.run("rev-parse", "--git-common-dir").decode().strip()
-            self._git_dir = (self.root / text).resolve()
-        return self._git_dir
 
     def remote(self, given: str | None, configured: str | None) -> Remote:
         """The remote to sync with: the one given (a remote's name, a URL or a path), else
@@ -109,7 +129,9 @@ class Repository:
             raise SyncError("no remote to sync with: this repository has none",
                             hint="journal sync URL, or: git remote add origin URL")
         if name in urls:
-            key = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "remote"
+            key = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else (
+                re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")
+                + f"-{zlib.crc32(name.encode()):08x}")      # `lab.one` and `lab_one` differ
             return Remote(name, name, key)
         if name.startswith("-"):
             raise SyncError(f"{name!r} is not a remote", hint="journal sync [REMOTE]")
@@ -149,23 +171,31 @@ class Repository:
         return found
 
     def set_ref(self, remote: Remote, name: str, commit: str) -> None:
-        self.git.run("update-ref", "-m", "journal sync",
+        self.git.run(*_NO_HOOKS, "update-ref", "-m", "journal sync",
                      f"refs/journal/remotes/{remote.key}/{name}", commit)
 
     def fetch(self, remote: Remote) -> None:
-        """The remote's journal into `refs/journal/remotes/<key>/runs`. The pattern (`run*`)
-        makes a remote that has no journal yet an empty answer, not an error; nothing else of
+        """The remote's journal into `refs/journal/remotes/<key>/runs`; a remote that has none
+        (yet, or any more) removes that ref, so the next push sends everything. Nothing else of
         the user's is written (no FETCH_HEAD, no remote-tracking branch, no tags)."""
-        self._network("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=",
-                      "--no-recurse-submodules", "--no-prune", "--no-auto-gc", remote.url,
-                      f"+refs/journal/run*:refs/journal/remotes/{remote.key}/run*",
-                      doing=f"fetch from {remote.name}")
+        mine = f"refs/journal/remotes/{remote.key}/runs"
+        returncode, out, err = self._attempt(
+            *_NO_HOOKS, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=",
+            "--no-recurse-submodules", "--no-auto-gc", remote.url, f"+{SHARED_REF}:{mine}",
+            doing=f"fetch from {remote.name}")
+        if returncode == 0:
+            return
+        if f"couldn't find remote ref {SHARED_REF}" in err.decode("utf-8", "replace"):
+            self.git.attempt(*_NO_HOOKS, "update-ref", "-d", mine)
+            return
+        raise SyncError(f"cannot fetch from {remote.name}: {_reason(out, err, returncode)}",
+                        hint="nothing was lost; sync again when the remote can be reached")
 
     def push(self, remote: Remote, commit: str) -> bool:
         """Push `commit` to the remote's `refs/journal/runs`; False when another machine pushed
         first or is pushing now (fetch, merge and push again)."""
         returncode, out, err = self._attempt(
-            "push", "--porcelain", "--no-verify", "--no-follow-tags", "--recurse-submodules=no",
+            *_NO_HOOKS, "push", "--porcelain", "--no-verify", "--no-follow-tags", "--recurse-submodules=no",
             "--no-signed", remote.url, f"{commit}:{SHARED_REF}", doing=f"push to {remote.name}")
         if returncode == 0:
             return True
@@ -175,12 +205,6 @@ class Repository:
             return False
         raise SyncError(f"{remote.name} refused the push: {_reason(out, err, returncode)}",
                         hint="nothing was lost; the runs stay here until a sync goes through")
-
-    def _network(self, *args: str, doing: str) -> None:
-        returncode, out, err = self._attempt(*args, doing=doing)
-        if returncode != 0:
-            raise SyncError(f"cannot {doing}: {_reason(out, err, returncode)}",
-                            hint="nothing was lost; sync again when the remote can be reached")
 
     def _attempt(self, *args: str, doing: str) -> tuple[int, bytes, bytes]:
         try:
@@ -194,6 +218,15 @@ class Repository:
         """The tree of these files of the journal folder, hashed through the private index
         (only files whose stat changed are read again), with the `pinned` paths as the remote
         has them instead of as they are here."""
+        try:
+            return self._tree(paths, pinned)
+        except GitFailed:
+            # The private index is derived: one that names objects git has since pruned (a gc
+            # after a failed push), or is otherwise unusable, is made again from the files.
+            self.index_file.unlink(missing_ok=True)
+            return self._tree(paths, pinned)
+
+    def _tree(self, paths: list[str], pinned: Mapping[str, Entry]) -> str:
         listed = {*paths, *pinned}
         if self.index_file.exists():
             known = self.folder_git.run(*_PLAIN_CONFIG, "ls-files", "-z").decode(

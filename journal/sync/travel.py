@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from journal.store.runfiles import BEHIND_SUFFIX, behind_text
 # folder -> the suffix of its files (after the run id)
 SIDE_FILES = {"logs": ".log", "patches": ".patch", "metrics": ".jsonl"}
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+RESERVE_SUFFIX = ".reserve"       # `.<id>.toml.reserve`: store/records.reserve_path
 
 
 def kind_of(path: str) -> tuple[str, str] | None:
@@ -56,19 +58,36 @@ class Folder:
 
     paths: list[str] = field(default_factory=list)
     over: dict[str, int] = field(default_factory=dict)      # path -> size
+    # Records whose run still holds the disk kept for its final write: running, or crashed.
+    unfinished: list[str] = field(default_factory=list)
 
 
-def journal_files(journal_dir: Path, cap: int) -> Folder:
+def journal_files(journal_dir: Path, cap: int, warn: Callable[[str], None]) -> Folder:
+    """The files that may travel: records, and the files of runs that have a record here."""
     found = Folder()
+    records: set[str] = set()
+    side: list[tuple[str, int, str, str]] = []
     for folder in ("runs", *SIDE_FILES):
-        for relative, size in _regular_files(journal_dir, folder):
+        if (journal_dir / folder).is_symlink():
+            # git will not read through a link in a work tree; the folder's files stay here
+            warn(f"warning: {journal_dir / folder} is a link: its files do not travel")
+            continue
+        for relative, size in _regular_files(journal_dir, folder, found.unfinished):
             kind = kind_of(relative)
             if kind is None or (kind[0] == "record" and size > MAX_RECORD_BYTES):
                 continue            # not a journal file, or too big to be a record at all
-            if kind[0] == "file" and size > cap:
-                found.over[relative] = size
-            else:
+            if kind[0] == "record":
+                records.add(kind[1])
                 found.paths.append(relative)
+            else:
+                side.append((relative, size, *kind))
+    for relative, size, what, run_id in side:
+        if run_id not in records:
+            continue                # a run's files travel with its record
+        if what == "file" and size > cap:
+            found.over[relative] = size
+        else:
+            found.paths.append(relative)
     return found
 
 
@@ -85,7 +104,8 @@ def mark_behind(journal_dir: Path, relative: str, size: int, cap: int) -> str:
     return marker
 
 
-def _regular_files(journal_dir: Path, folder: str) -> list[tuple[str, int]]:
+def _regular_files(journal_dir: Path, folder: str, unfinished: list[str]
+                   ) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     stack = [folder]
     while stack:
@@ -96,6 +116,8 @@ def _regular_files(journal_dir: Path, folder: str) -> list[tuple[str, int]]:
             continue
         for entry in entries:
             if entry.name.startswith("."):
+                if entry.name.endswith(RESERVE_SUFFIX) and folder == "runs":
+                    unfinished.append(f"{relative}/{entry.name[1:-len(RESERVE_SUFFIX)]}")
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
