@@ -142,7 +142,7 @@ def exclude_pathspec(root: Path, journal_dir: Path) -> list[str]:
     return [f":(top,exclude,literal){folder}" for folder in folders]
 
 
-# -- tree ids of a captured state (schema 2's `git.tree`) --------------------------------------------
+# -- tree ids of a captured state (schema 2's `git.tree`) ---------------------------------------
 # Built in a scratch index, never the user's, and what it writes (blobs, trees) goes to a scratch
 # object folder that borrows the repository's objects: the user's repository is read, never
 # written. The capture makes it from the commit and the patch after the child started (it needs no

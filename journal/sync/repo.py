@@ -195,7 +195,8 @@ class Repository:
         """Push `commit` to the remote's `refs/journal/runs`; False when another machine pushed
         first or is pushing now (fetch, merge and push again)."""
         returncode, out, err = self._attempt(
-            *_NO_HOOKS, "push", "--porcelain", "--no-verify", "--no-follow-tags", "--recurse-submodules=no",
+            *_NO_HOOKS, "push", "--porcelain", "--no-verify", "--no-follow-tags",
+            "--recurse-submodules=no",
             "--no-signed", remote.url, f"{commit}:{SHARED_REF}", doing=f"push to {remote.name}")
         if returncode == 0:
             return True

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from journal.record import THIS_HOST
 from journal.store.files import write_atomic
-from journal.store.records import MAX_RECORD_BYTES
 from journal.store.runfiles import BEHIND_SUFFIX, behind_text
 
 # folder -> the suffix of its files (after the run id)
@@ -74,8 +73,8 @@ def journal_files(journal_dir: Path, cap: int, warn: Callable[[str], None]) -> F
             continue
         for relative, size in _regular_files(journal_dir, folder, found.unfinished):
             kind = kind_of(relative)
-            if kind is None or (kind[0] == "record" and size > MAX_RECORD_BYTES):
-                continue            # not a journal file, or too big to be a record at all
+            if kind is None:
+                continue            # not a journal file
             if kind[0] == "record":
                 records.add(kind[1])
                 found.paths.append(relative)
@@ -124,8 +123,10 @@ def _regular_files(journal_dir: Path, folder: str, unfinished: list[str]
                     if folder == "runs":
                         stack.append(f"{relative}/{entry.name}")
                 elif entry.is_file(follow_symlinks=False):
-                    found.append((f"{relative}/{entry.name}",
-                                  entry.stat(follow_symlinks=False).st_size))
+                    # Records are small (a reader skips one over MAX_RECORD_BYTES, and so does
+                    # a receiving sync): only a run's other files are measured against the cap.
+                    size = 0 if folder == "runs" else entry.stat(follow_symlinks=False).st_size
+                    found.append((f"{relative}/{entry.name}", size))
             except OSError:
                 continue
     return found
