@@ -52,3 +52,12 @@ cat "$(ls .journal/runs/*/*.toml | head -1)"
 echo
 echo "== its patch rebuilds the uncommitted state"
 cat "$(ls .journal/patches/*.patch | head -1)"
+echo
+echo "== a second machine: journal sync through a git remote (refs/journal/*, no branch touched)"
+git init -q --bare "$demo.remote.git"
+git remote add origin "$demo.remote.git"
+journal sync
+git clone -q "$demo.remote.git" "$demo.laptop" 2>/dev/null
+(cd "$demo.laptop" && journal sync && journal note @~2 "checked on the laptop: the 82.476 is this run" && journal sync)
+journal sync
+journal show @~2 | head -12
