@@ -80,6 +80,8 @@ def human_duration(seconds: float, *, compact: bool = False) -> str:
     """12.5s, 3m 05s, 3h 30m 12s (25h 01m 01s past a day). `compact` keeps two units past an hour
     (3h 30m, 1d 1h) so a `journal list` column stays narrow."""
     seconds = abs(float(seconds))
+    if seconds != seconds or seconds == float("inf"):     # a hand-made or synced nan / inf
+        return "?"
     if seconds < 59.95:        # what would not print as "60.0s"
         return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)

@@ -286,3 +286,16 @@ def test_no_trailing_spaces_when_there_is_no_note(tmp_path: Path) -> None:
     lines = both("list", cwd=tmp_path).lines
     assert [columns(line)[4] for line in lines] == ["1.5s", "1d 1h"]
     assert lines == [line.rstrip() for line in lines]
+
+
+def test_a_duration_that_is_not_a_number_is_shown_as_unknown(repo: Path) -> None:
+    """`duration = inf` or `nan` (hand-made, or from another machine through sync)."""
+    assert journal("new", "-n", "odd", "--", "true", cwd=repo).returncode == 0
+    path = next((repo / ".journal" / "runs").rglob("*.toml"))
+    text = path.read_text()
+    for value in ("inf", "nan", "-inf"):
+        path.write_text("\n".join(f"duration = {value}" if line.startswith("duration =") else line
+                                  for line in text.splitlines()) + "\n")
+        done = journal("list", cwd=repo)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr
+        assert b"odd" in done.stdout

@@ -468,8 +468,12 @@ def test_bad_records_from_a_remote_never_stop_the_sync(machines: tuple[Path, ...
     notes = sorted(row["note"] for row in listing(b))
     assert notes == ["also good", "good", "good", "good"]
     sync(b)                                   # and again: nothing stops it
-    names = git(remote, "ls-tree", "-r", "--name-only", "refs/journal/runs").split()
-    assert f"runs/2026-11/{odd_id}.toml" in names and f"runs/2026-11/{naive_id}.toml" in names
+    # Nothing left the remote through b: what b could not take or merge is there as it was.
+    after = dict(line.split("\t")[::-1] for line in git(
+        remote, "ls-tree", "-r", "refs/journal/runs").splitlines())
+    assert f"runs/2026-11/{odd_id}.toml" in after and f"runs/2026-11/{naive_id}.toml" in after
+    naive_blob = after[f"runs/2026-11/{naive_id}.toml"].split()[2]
+    assert git(remote, "cat-file", "blob", naive_blob) == naive      # the remote's copy stands
 
 
 def test_a_record_here_that_does_not_parse_is_not_pushed_over_the_good_one(
@@ -494,6 +498,11 @@ def test_the_users_git_settings_never_change_what_travels(machines: tuple[Path, 
     (a / ".git" / "info" / "attributes").write_text("* filter=evil text eol=crlf\n")
     git(a, "config", "filter.evil.clean", "tr a Z")
     git(a, "config", "core.autocrlf", "true")
+    template = a.parent / "template"
+    (template / "hooks").mkdir(parents=True)
+    (template / "hooks" / "post-index-change").write_text(f"#!/bin/sh\necho template >> {a / 'hooks-ran'}\n")
+    (template / "hooks" / "post-index-change").chmod(0o755)
+    git(a, "config", "--global", "init.templateDir", str(template))
     hooks = a / ".git" / "hooks"
     hooks.mkdir(exist_ok=True)
     for name in ("reference-transaction", "post-index-change", "pre-push"):
@@ -532,5 +541,43 @@ def test_a_linked_logs_folder_is_said_and_the_rest_travels(machines: tuple[Path,
     assert journal("new", "-n", "x", "--", "echo", "hi", cwd=a).returncode == 0
     done = journal("sync", cwd=a)
     assert done.returncode == 0 and b"is a link: its files do not travel" in done.stderr
+    assert journal("new", "-n", "from b", "--", "echo", "b's output", cwd=b).returncode == 0
     sync(b)
-    assert [row["note"] for row in listing(b)] == ["x"]
+    assert sorted(row["note"] for row in listing(b)) == ["from b", "x"]
+    for _ in range(2):
+        sync(a), sync(b)
+    # b's log stays on the remote (a holds it there) and a writes nothing through its link
+    assert journal("tail", "@", cwd=b).stdout == b"b's output\n"
+    a_run = next(row["id"] for row in listing(a) if row["note"] == "x")
+    assert sorted(path.name for path in scratch.iterdir()) == [f"{a_run}.log"]
+    assert "nothing to send or receive" in sync(a) and "nothing to send or receive" in sync(b)
+
+
+def test_another_machines_longer_copy_of_a_log_never_spreads(machines: tuple[Path, ...]) -> None:
+    _remote, a, b, c = machines
+    assert journal("new", "-n", "x", "--", "echo", "original", cwd=a).returncode == 0
+    sync(a), sync(b), sync(c)
+    log = b / ".journal" / records(b / ".journal")[0]["log"]["path"]
+    log.write_text("original\nforged by b\n")
+    record = next((b / ".journal" / "runs").rglob("*.toml"))
+    record.write_text(record.read_text().replace('status = "finished"', 'status = "failed"'))
+    for repo in (b, c, a, b, c, a):
+        sync(repo)
+    for repo in (a, b, c):
+        assert journal("tail", "@", cwd=repo).stdout == b"original\n"
+        assert listing(repo)[0]["status"] == "finished"
+        assert "nothing to send or receive" in sync(repo)
+
+
+def test_a_second_file_of_a_run_elsewhere_never_takes_the_run_from_its_machine(
+        machines: tuple[Path, ...]) -> None:
+    _remote, a, b, _c = machines
+    assert journal("new", "-n", "x", "--", "echo", "original", cwd=a).returncode == 0
+    sync(a), sync(b)
+    record = next((b / ".journal" / "runs").rglob("*.toml"))
+    (b / ".journal" / "runs" / "archive").mkdir()
+    (b / ".journal" / "runs" / "archive" / record.name).write_bytes(record.read_bytes())
+    sync(b), sync(a)
+    run_id = record.name[:-len(".toml")]
+    received = a / ".journal" / ".sync-received"
+    assert not received.exists() or run_id not in received.read_text().split()

@@ -46,6 +46,7 @@ from journal.store.records import (
     read_record,
     replace_record,
 )
+from journal.sync.merge import canonical as _canonical_of
 from journal.sync.merge import merge_records, same
 from journal.sync.repo import Entry, Remote, Repository, SyncError
 from journal.sync.travel import journal_files, kind_of, mark_behind
@@ -160,6 +161,7 @@ class _Lazy:
         # record here that does not parse, a file that could not be written): they stay in the
         # tree this machine pushes as the remote has them, so that nothing leaves the remote.
         self.held: dict[str, Entry] = {}
+        self.linked: list[str] = []         # this folder's top folders that are links
 
     @property
     def files(self) -> dict[str, Entry]:
@@ -175,7 +177,11 @@ def _tree_of_folder(repo: Repository, cap: int, theirs: _Lazy, report: Report,
     here, and its marker travels. Runs that died here are said crashed first."""
     folder = journal_files(repo.journal_dir, cap, warn)
     report.crashed += _declare_crashed(repo.journal_dir, folder.unfinished, context, warn)
+    theirs.linked = folder.linked
     pinned: dict[str, Entry] = dict(theirs.held)
+    for path, entry in (theirs.files.items() if folder.linked else ()):
+        if path.split("/", 1)[0] in folder.linked:
+            pinned[path] = entry            # what the remote has there stays as it is
     behind: list[str] = []
     for path, size in sorted(folder.over.items()):
         shared = theirs.files.get(path)
@@ -189,7 +195,21 @@ def _tree_of_folder(repo: Repository, cap: int, theirs: _Lazy, report: Report,
                 folder.paths.append(marker)
             behind.append(kind_of(path)[1])    # type: ignore[index]
     report.behind = behind
-    return repo.tree_of_folder([path for path in folder.paths if path not in pinned], pinned)
+    paths = [path for path in folder.paths if path not in pinned]
+    return repo.tree_of_folder(paths, _placeable(pinned, paths))
+
+
+def _placeable(pinned: dict[str, Entry], paths: list[str]) -> dict[str, Entry]:
+    """The pinned entries that fit in one tree with `paths`: none where a file would need to
+    be a folder too (a crafted remote tree may hold `a.toml` and `a.toml/b.toml`)."""
+    files = {*paths, *pinned}
+    folders = {path[:cut] for path in files for cut in _slashes(path)}
+    return {path: entry for path, entry in pinned.items()
+            if path not in folders and not any(path[:cut] in files for cut in _slashes(path))}
+
+
+def _slashes(path: str) -> list[int]:
+    return [index for index, char in enumerate(path) if char == "/"]
 
 
 @contextlib.contextmanager
@@ -296,58 +316,94 @@ class _Owners:
 def _take_in(repo: Repository, remote: Remote, local_tree: str, theirs: _Lazy, cap: int,
              report: Report, warn: Warn) -> bool:
     """Write into the journal folder what the remote has and it has not (or has otherwise);
-    True when the folder's tree must be made again (anything written or held). A file that
-    cannot be taken is named on stderr, held in
-    the tree as the remote has it, and the sync goes on."""
+    True when the folder's tree must be made again (anything written or held).
+
+    Nothing leaves the remote through this machine: a file of the remote's that is not taken
+    here (not a journal's file, a link, over this machine's cap, a record that cannot be read
+    or merged, a file that cannot be written) is named on stderr and held in the tree this
+    machine pushes as the remote has it."""
     local = repo.files(local_tree)
     owners = _Owners(repo.journal_dir)
     remote_runs = {shape[1] for path in theirs.files
                    if (shape := kind_of(path)) is not None and shape[0] == "record"}
-    wanted: list[tuple[str, str, str, Entry]] = []       # (path, kind, run id, remote's entry)
+    wanted: dict[str, list[tuple[str, str, str, Entry]]] = {}    # blob -> what it becomes
     odd = []
     for path, entry in sorted(theirs.files.items()):
         mine = local.get(path)
         if mine == entry:
             continue
         shape = kind_of(path)
-        if shape is None or (shape[0] != "record" and shape[1] not in remote_runs) \
+        if shape is None or not entry.regular or path.split("/", 1)[0] in theirs.linked \
+                or (shape[0] != "record" and shape[1] not in remote_runs) \
                 or (shape[0] == "record" and entry.size > MAX_RECORD_BYTES):
-            odd.append(path)
+            if path.split("/", 1)[0] not in theirs.linked:
+                odd.append(path)
+            if mine is None:
+                theirs.held[path] = entry
         elif shape[0] == "file" and entry.size > cap:
             theirs.held[path] = entry           # bigger than this machine takes: say so
             if not (repo.journal_dir / (path + ".behind")).exists():
-                wanted.append((path + ".behind", "behind", shape[1],
-                               Entry("", -1, _held_marker(theirs, shape[1], entry.size, cap))))
-        elif shape[0] == "record" or _theirs_wins(mine, entry, owners.mine(shape[1])):
-            wanted.append((path, shape[0], shape[1], entry))
+                marker = Entry("", -1, _held_marker(theirs, shape[1], entry.size, cap))
+                wanted.setdefault("", []).append((path + ".behind", "behind", shape[1], marker))
+        elif shape[0] == "record" or mine is None or not owners.mine(shape[1]):
+            wanted.setdefault(entry.blob, []).append((path, shape[0], shape[1], entry))
     if odd:
         warn(f"warning: {remote.name} has {len(odd)} file{'s' if len(odd) != 1 else ''} in its "
-             f"journal that are not a journal's, or too big to be a record (e.g. "
-             f"{printable(odd[0])!r}); not taken")
-    needed = {entry.blob: entry.size for _path, _kind, _id, entry in wanted if entry.blob}
-    contents = dict(repo.blobs(list(needed), READ_CHUNK_BYTES, needed))
-    contents.update({"": b""})
+             f"journal that this journal does not take (not a journal's file, a link, or too "
+             f"big to be a record; e.g. {printable(odd[0])!r}); kept there as they are")
+    sizes = {blob: items[0][3].size for blob, items in wanted.items() if blob}
+    arrived = repo.blobs(list(sizes), READ_CHUNK_BYTES, sizes)
+    made = [("", b"")] if "" in wanted else []
     wrote = False
-    for path, kind, run_id, entry in wanted:
-        target = repo.journal_dir / path
-        try:
-            data = entry.text.encode() if entry.text else contents[entry.blob]
-            written = _take_one(target, kind, run_id, data, owners, warn, remote)
-        except (OSError, JournalError, ValueError, TypeError, RecursionError) as exc:
-            why = exc.message if isinstance(exc, JournalError) else (
-                reason(exc) if isinstance(exc, OSError) else str(exc))
-            warn(f"warning: {printable(path)} from {remote.name} was not taken: {why}")
-            written = None
-        if written is None and kind == "record" and not _readable_record(target):
-            theirs.held[path] = entry
-        if written:
-            wrote = True
-            (report.received_new if written == "new" and kind == "record"
-             else report.received_changed).add(run_id)
+    for blob, data in (*made, *arrived):       # one chunk of blobs in memory at a time
+        for path, kind, run_id, entry in wanted[blob]:
+            written = _take_safely(repo.journal_dir / path, path, kind, run_id,
+                                   entry.text.encode() if entry.text else data, owners, theirs,
+                                   entry, warn, remote)
+            if written:
+                wrote = True
+                (report.received_new if written == "new" and kind == "record"
+                 else report.received_changed).add(run_id)
     report.received_changed -= report.received_new
     if wrote:
         ensure_gitignore(repo.journal_dir)
     return wrote or bool(theirs.held)
+
+
+def _take_safely(target: Path, path: str, kind: str, run_id: str, data: bytes, owners: _Owners,
+                 theirs: _Lazy, entry: Entry, warn: Warn, remote: Remote) -> str | None:
+    """_take_one, with what goes wrong named on stderr and the remote's copy held."""
+    try:
+        written = _take_one(target, kind, run_id, data, owners, warn, remote)
+    except (OSError, JournalError, ValueError, TypeError, RecursionError) as exc:
+        why = exc.message if isinstance(exc, JournalError) else (
+            reason(exc) if isinstance(exc, OSError) else str(exc))
+        warn(f"warning: {printable(path)} from {remote.name} was not taken ({why}); "
+             "kept there as it is")
+        theirs.held[path] = entry
+        return None
+    if written is None and kind == "record" and not _merged(target, data):
+        theirs.held[path] = entry               # not readable here, or not merged: theirs stays
+    return written
+
+
+def _merged(target: Path, data: bytes) -> bool:
+    """Whether the record file here holds what the remote's copy says (taken or merged)."""
+    if not target.exists():
+        return False
+    here = read_record(target, None)
+    if here is None:
+        return False
+    try:
+        theirs = parse_record(data)
+    except NotARecord:
+        return True                 # nothing of theirs to keep
+    if theirs.get("id") != here.get("id"):
+        return True
+    merged_amendments = {_canonical_of(item) for item in here.get("amendments", [])
+                         if isinstance(item, dict)}
+    return all(_canonical_of(item) in merged_amendments for item in theirs.get("amendments", [])
+               if isinstance(item, dict))
 
 
 def _take_one(target: Path, kind: str, run_id: str, data: bytes, owners: _Owners, warn: Warn,
@@ -384,17 +440,6 @@ def _readable_record(path: Path) -> bool:
     return not path.exists() or read_record(path, None) is not None
 
 
-def _theirs_wins(mine: Entry | None, theirs: Entry, ran_here: bool) -> bool:
-    """For a log, patch, series or marker the remote has: taken when this folder has none;
-    else on the machine that ran the run its own copy stays; elsewhere the longer wins (logs
-    only grow), the remote's when they are as long (so both sides end alike)."""
-    if mine is None:
-        return True
-    if ran_here:
-        return False
-    return theirs.size >= mine.size
-
-
 def _take_record(target: Path, run_id: str, data: bytes, owners: _Owners, warn: Warn,
                  remote: Remote) -> str | None:
     """Write (or merge into) the record at `target` what the remote says of run `run_id`:
@@ -411,7 +456,8 @@ def _take_record(target: Path, run_id: str, data: bytes, owners: _Owners, warn: 
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
-        owners.note_received(run_id)      # before the file: a killed sync never leaves it ours
+        if not owners.mine(run_id):     # (a second file of one of ours, elsewhere in runs/)
+            owners.note_received(run_id)    # before the file: a killed sync never leaves it ours
         if create_exclusive(target, data):
             return "new"
     changed: list[bool] = []

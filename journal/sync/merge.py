@@ -4,9 +4,9 @@ A record belongs to the machine that ran it (its `host`): only that machine chan
 was (its status, times, params, metrics, ...). Any machine may amend it (`journal note`,
 `journal tag`). So two copies merge as
 
-- the run's own fields: on the machine that ran it, its own copy's; elsewhere a finished run's
-  over a `running` one's, else the remote's (the owner's copy reaches others through it, and
-  the first machine to merge the owner's change shares that result);
+- the run's own fields: on the machine that ran it, its own copy's; elsewhere the remote's (the
+  owner's copy reaches the others through it; an edit made elsewhere is undone by the next sync
+  there, so it never spreads);
 - every amendment of both copies, once each, in time order;
 - the tags: a tag some amendment added or removed is there when its latest change (in time, over
   both copies) added it; any other tag is there when either copy has it.
@@ -53,11 +53,7 @@ def _own_fields(record: Mapping[str, Any]) -> str:
 
 
 def _owner_copy(local: Record, remote: Record, mine: bool) -> Record:
-    if mine or _own_fields(local) == _own_fields(remote):
-        return local if mine else remote
-    if (local.get("status") == "running") != (remote.get("status") == "running"):
-        return remote if local.get("status") == "running" else local
-    return remote
+    return local if mine else remote
 
 
 def _amendments(local: Record, remote: Record) -> list[Any]:
@@ -105,6 +101,11 @@ def _moment(value: object) -> float:
     if isinstance(value, dt.datetime):
         return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
     return float("-inf")
+
+
+def canonical(value: object) -> str:
+    """A value as text that two equal values share (times as the record writer keeps them)."""
+    return _canonical(value)
 
 
 def _canonical(value: object) -> str:

@@ -64,6 +64,11 @@ class Entry:
     blob: str
     size: int
     text: str = ""      # a file journal makes here rather than takes (a marker): its text
+    mode: str = "100644"
+
+    @property
+    def regular(self) -> bool:
+        return self.mode in ("100644", "100755")
 
 
 class Repository:
@@ -94,7 +99,8 @@ class Repository:
             private = self.index_file.with_suffix(".git")
             if not (private / "info" / "attributes").is_file():
                 fmt = self.git.run("rev-parse", "--show-object-format").decode().strip() or "sha1"
-                self.git.run("init", "-q", "--bare", f"--object-format={fmt}", str(private))
+                self.git.run("init", "-q", "--bare", "--template=", f"--object-format={fmt}",
+                             str(private))
                 (private / "info").mkdir(exist_ok=True)
                 (private / "info" / "attributes").write_text(
                     "* -text -eol -filter -ident -working-tree-encoding -diff -merge\n")
@@ -103,7 +109,9 @@ class Repository:
                 **self._plain, "GIT_DIR": str(private), "GIT_WORK_TREE": str(self.journal_dir),
                 "GIT_INDEX_FILE": str(self.index_file),
                 "GIT_OBJECT_DIRECTORY": str((self.root / objects).resolve()),
-                "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
+                "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath",
+                "GIT_CONFIG_VALUE_0": os.devnull})
         return self._folder_git
 
     # -- where -----------------------------------------------------------------------------------
@@ -239,7 +247,7 @@ class Repository:
         self.folder_git.run(*_PLAIN_CONFIG, "update-index", "--add", "--remove", "-z", "--stdin",
                             stdin=_zero_joined(paths))
         if pinned:
-            lines = b"".join(f"100644 {entry.blob}\t".encode() + os.fsencode(path) + b"\0"
+            lines = b"".join(f"{entry.mode} {entry.blob}\t".encode() + os.fsencode(path) + b"\0"
                              for path, entry in pinned.items())
             self.folder_git.run(*_PLAIN_CONFIG, "update-index", "-z", "--index-info",
                                 stdin=lines)
@@ -256,8 +264,9 @@ class Repository:
                 continue
             meta, _, path = item.partition(b"\t")
             mode, kind, blob, size = meta.split()
-            if kind == b"blob" and mode in (b"100644", b"100755"):
-                found[path.decode("utf-8", "surrogateescape")] = Entry(blob.decode(), int(size))
+            # Links and submodules too (never written here, but kept in the tree: see _take_in)
+            found[path.decode("utf-8", "surrogateescape")] = Entry(
+                blob.decode(), int(size) if size.isdigit() else 0, mode=mode.decode())
         return found
 
     def blobs(self, blobs: list[str], chunk_bytes: int, sizes: Mapping[str, int]

@@ -59,6 +59,7 @@ class Folder:
     over: dict[str, int] = field(default_factory=dict)      # path -> size
     # Records whose run still holds the disk kept for its final write: running, or crashed.
     unfinished: list[str] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)        # top folders that are links
 
 
 def journal_files(journal_dir: Path, cap: int, warn: Callable[[str], None]) -> Folder:
@@ -68,8 +69,10 @@ def journal_files(journal_dir: Path, cap: int, warn: Callable[[str], None]) -> F
     side: list[tuple[str, int, str, str]] = []
     for folder in ("runs", *SIDE_FILES):
         if (journal_dir / folder).is_symlink():
-            # git will not read through a link in a work tree; the folder's files stay here
+            # git will not read through a link in a work tree: the folder's files stay here,
+            # and what the remote has there stays as it is (never written through the link)
             warn(f"warning: {journal_dir / folder} is a link: its files do not travel")
+            found.linked.append(folder)
             continue
         for relative, size in _regular_files(journal_dir, folder, found.unfinished):
             kind = kind_of(relative)
