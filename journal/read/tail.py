@@ -170,8 +170,8 @@ def _open(run: StoredRun, path: Path, follow: bool, poll: float, warn: Callable[
     behind = stayed_behind(path)
     if behind is not None:
         raise LogUnavailable(f"the log of run {run.id} {behind}",
-                             hint="to bring it: raise [sync] max_file_bytes on that machine, "
-                                  "and sync there and here")
+                             hint="to bring it: raise [sync] max_file_bytes on the machine that "
+                                  "has it and here, then sync both")
     raise LogUnavailable(f"the log of run {run.id} is missing: {path}",
                          hint="it was deleted or moved; `journal show` still has the record")
 
