@@ -121,6 +121,11 @@ THIS_HOST = os.uname().nodename
 PLATFORM = "-".join(os.uname()[i] for i in (0, 2, 4))   # sysname, release, machine
 
 
+def is_note_only(record: Mapping[str, object]) -> bool:
+    """A note-only entry (`journal new` without a command): an idea, not a run."""
+    return not record.get("command")
+
+
 def effective_status(record: Mapping[str, object]) -> str:
     """The status a reader should see: a `running` run whose wrapper died on this host is
     `crashed`; one on another host cannot be checked and stays `running`."""

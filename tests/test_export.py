@@ -454,3 +454,38 @@ def test_a_hand_edited_record_with_wrong_types_is_exported_not_a_crash(
     assert code == 0
     assert [row["tags"] for row in json.loads(out) if row["id"] == week["best"]] == [7]
     assert f"warning: {path}: fields of the wrong kind: tags (not a list)" in err
+
+
+def test_the_weekly_note_tells_the_truth(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: Any) -> None:
+    """Amendments (with their time) and tags under each run; a note-only idea listed as a note,
+    not counted as a run nor marked finished; "best" only from finished runs, the run named;
+    killed and interrupted runs marked and counted."""
+    py = sys.executable
+    good = record(repo, MONDAY + dt.timedelta(hours=9), note="Baseline", command=(py, "-c", "pass"),
+                  metrics={"acc": 80.5}, tags=("baseline",))
+    record(repo, MONDAY + dt.timedelta(hours=10), note="Diverged",
+           command=(py, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"),
+           metrics={"acc": 99.9})
+    record(repo, MONDAY + dt.timedelta(hours=11), note="Stopped by hand",
+           command=(py, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGINT)"))
+    idea = record(repo, MONDAY + dt.timedelta(hours=12), note="idea: warm-up may fix the spike")
+    at = {**os.environ, "JOURNAL_NOW": (MONDAY + dt.timedelta(hours=13)).isoformat()}
+    assert journal("note", good, "hidden=128 helped", cwd=repo, env=at).returncode == 0
+    assert journal("tag", idea, "+todo", cwd=repo, env=at).returncode == 0
+    note = ok(repo, monkeypatch, capsys, *WEEK)
+    assert "**3 runs** (1 finished, 1 killed, 1 interrupted), 1 note," in note
+    assert "| acc (highest) | 80.5 | `" + good + "` Baseline |" in note     # not the killed 99.9
+    assert "#### ☠ Diverged" in note and "#### ⏹ Stopped by hand" in note
+    assert "#### ✎ Note: idea: warm-up may fix the spike" in note
+    assert "#### ✓ idea" not in note
+    run_section = note[note.index("#### ✓ Baseline"):note.index("#### ☠ Diverged")]
+    assert "> **Amended 2025-03-10 13:00" in run_section
+    assert "hidden=128 helped" in run_section and "**Tags:** `baseline`" in run_section
+    note_section = note[note.index("#### ✎ Note"):]
+    assert "tags +todo" in note_section and "`todo`" in note_section
+    (repo / "counts.md").write_text("{{runs}} runs, {{notes}} notes, {{finished}} finished, "
+                                    "{{killed}} killed, {{interrupted}} interrupted, "
+                                    "{{crashed}} crashed, {{failed}} failed\n")
+    assert ok(repo, monkeypatch, capsys, *WEEK, "--template", "counts.md") == (
+        "3 runs, 1 notes, 1 finished, 1 killed, 1 interrupted, 0 crashed, 0 failed\n")

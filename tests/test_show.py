@@ -158,7 +158,7 @@ def test_a_note_only_entry_and_an_empty_note(lab: Path, monkeypatch: pytest.Monk
     out = show(lab, monkeypatch)
     tokens = tokens_of(out)
     assert headings(tokens) == [(2, empty["id"])]
-    assert f"**✓ note only (no command)** · run `{empty['id']}`" in out
+    assert f"**✎ note only (no command)** · run `{empty['id']}`" in out
     assert "**Command**" not in out and table_rows(tokens) == []
 
 
@@ -471,7 +471,7 @@ def test_a_running_record_whose_wrapper_died_shows_crashed(tmp_path: Path,
         pid = {dead.pid}
         """))
     out = show(tmp_path, monkeypatch)
-    assert "**✗ crashed (its journal process is gone; the record still said running)**" in out
+    assert "**⚠ crashed (its journal process is gone; the record still said running)**" in out
 
 
 def test_a_hand_edited_record_of_odd_types_still_shows(tmp_path: Path,

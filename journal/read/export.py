@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from journal.errors import UsageError
-from journal.record import StoredRun, started_at
+from journal.record import StoredRun, is_note_only, started_at
 from journal.store.context import Context
 from journal.store.filters import build_filters, parse_when
 from journal.store.source import RunSource
@@ -163,15 +163,22 @@ def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] 
     days = []
     for day, group in itertools.groupby(runs, key=lambda run: _start(run).astimezone().date()):
         day_runs = list(group)
-        days.append(Day(day_fields(day, day_runs), [fields_of[run.id] for run in day_runs]))
+        days.append(Day(day_fields(day, day_runs),
+                        [fields_of[run.id] for run in day_runs if not is_note_only(run.record)],
+                        [fields_of[run.id] for run in day_runs if is_note_only(run.record)]))
     by_host: dict[str, list[StoredRun]] = {}
     for run in runs:
         host = run.record.get("host")
         by_host.setdefault(host if isinstance(host, str) and host else "unknown host", []).append(run)
-    machines = [Day(machine_fields(host, host_runs), [fields_of[run.id] for run in host_runs])
+    machines = [Day(machine_fields(host, host_runs),
+                    [fields_of[run.id] for run in host_runs if not is_note_only(run.record)],
+                    [fields_of[run.id] for run in host_runs if is_note_only(run.record)])
                 for host, host_runs in sorted(by_host.items())]
     fields = note_fields(runs, span.first_day, span.last_day, span.week, commits, now, filtered)
-    return Data(fields, days, {"runs": bool(runs), "commits": bool(commits)}, machines)
+    # `if runs`: anything in the range (a run or a note, as before notes were apart)
+    conditions = {"runs": bool(runs), "notes": any(is_note_only(run.record) for run in runs),
+                  "commits": bool(commits)}
+    return Data(fields, days, conditions, machines)
 
 
 # -- commits ----------------------------------------------------------------------------------------

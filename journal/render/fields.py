@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.record import StoredRun, finite_number, flat_params, table
+from journal.record import StoredRun, finite_number, flat_params, is_note_only, table
 from journal.render.markdown import code_span, inline_text, split_title, table_cell
 from journal.render.run import FIELDS, RunFields
 from journal.render.template import DAY, MACHINE, ROOT, RUN, Field, Filler, Value
@@ -24,8 +24,9 @@ from journal.text import format_value, human_duration
 TEMPLATE_FIELDS: dict[str, Field] = {
     # the whole note
     "since": Field(ROOT), "until": Field(ROOT), "week": Field(ROOT), "generated": Field(ROOT),
-    "runs": Field(ROOT), "finished": Field(ROOT), "failed": Field(ROOT),
-    "compute_time": Field(ROOT), "summary": Field(ROOT, block=True),
+    "runs": Field(ROOT), "notes": Field(ROOT), "finished": Field(ROOT), "failed": Field(ROOT),
+    "interrupted": Field(ROOT), "killed": Field(ROOT), "crashed": Field(ROOT),
+    "running": Field(ROOT), "compute_time": Field(ROOT), "summary": Field(ROOT, block=True),
     "commits": Field(ROOT, block=True),
     # each day
     "day": Field(DAY), "date": Field(DAY), "day_runs": Field(DAY),
@@ -35,7 +36,7 @@ TEMPLATE_FIELDS: dict[str, Field] = {
     **{name: Field(RUN, block=about.startswith("block:")) for name, about in FIELDS.items()},
     "key_params": Field(RUN),
 }
-CONDITIONS = ("runs", "commits")
+CONDITIONS = ("runs", "notes", "commits")
 
 HEADLINE_METRICS = 3      # the first metrics of each run, as `journal list` shows them
 KEY_PARAMS = 12           # params shown for a run at most (those that vary, else the first)
@@ -63,34 +64,44 @@ class Commit:
 
 # -- the whole note -------------------------------------------------------------------------------
 
-def note_fields(runs: Sequence[StoredRun], since: dt.date, until: dt.date, week: str,
+def note_fields(records: Sequence[StoredRun], since: dt.date, until: dt.date, week: str,
                 commits: list[Commit] | None, now: dt.datetime, filtered: bool
                 ) -> dict[str, Filler]:
+    """The whole note's values. `runs` counts records with a command; note-only entries are
+    `notes`, never runs, and never counted finished."""
+    runs = [run for run in records if not is_note_only(run.record)]
+    notes = len(records) - len(runs)
     statuses = Counter(run.status for run in runs)
     seconds = sum(finite_number(run.record.get("duration")) or 0.0 for run in runs)
     return {
         "since": text(since.isoformat()), "until": text(until.isoformat()), "week": text(week),
         "generated": text(now.strftime("%Y-%m-%d %H:%M")),
-        "runs": text(len(runs)), "finished": text(statuses.get("finished", 0)),
-        "failed": text(statuses.get("failed", 0)), "compute_time": text(human_duration(seconds)),
-        "summary": Value(summary(runs, statuses, seconds, since, until, filtered)),
+        "runs": text(len(runs)), "notes": text(notes),
+        **{status: text(statuses.get(status, 0)) for status in _COUNTED},
+        "compute_time": text(human_duration(seconds)),
+        "summary": Value(summary(runs, notes, statuses, seconds, since, until, filtered)),
         "commits": Value(commits_markdown(commits, since, until)),
     }
 
 
-def summary(runs: Sequence[StoredRun], statuses: Counter[str], seconds: float, since: dt.date,
-            until: dt.date, filtered: bool) -> str:
-    if not runs:
+_COUNTED = ("finished", "failed", "interrupted", "killed", "crashed", "running")
+
+
+def summary(runs: Sequence[StoredRun], notes: int, statuses: Counter[str], seconds: float,
+            since: dt.date, until: dt.date, filtered: bool) -> str:
+    if not runs and not notes:
         span = f"between {since.isoformat()} and {until.isoformat()}"
         return (f"No runs {span} match the filters.\n" if filtered
                 else f"No runs were recorded {span}.\n")
     counts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
     plural = "run" if len(runs) == 1 else "runs"
-    lines = [f"**{len(runs)} {plural}** ({inline_text(counts)}), "
-             f"{inline_text(human_duration(seconds))} of compute.", ""]
+    head = f"**{len(runs)} {plural}**" + (f" ({inline_text(counts)})" if counts else "")
+    if notes:
+        head += f", {notes} note{'s' if notes != 1 else ''}"
+    lines = [f"{head}, {inline_text(human_duration(seconds))} of compute.", ""]
     best = best_metrics(runs)
     if best:
-        lines += ["| Metric | Best | Run |", "| --- | --- | --- |"]
+        lines += ["| Metric | Best (finished runs) | Run |", "| --- | --- | --- |"]
         for name, value, lower, run in best:
             arrow = "lowest" if lower else "highest"
             lines.append(f"| {table_cell(name)} ({arrow}) | {table_cell(format_value(value))} | "
@@ -100,7 +111,9 @@ def summary(runs: Sequence[StoredRun], statuses: Counter[str], seconds: float, s
 
 def best_metrics(runs: Sequence[StoredRun]) -> list[tuple[str, float, bool, StoredRun]]:
     """The headline metrics (the first few of each run, as `journal list` shows them, most common
-    first) with their best value and the run that got it. Lower is better for names like loss."""
+    first) with their best value and the run that got it, among finished runs only (the last
+    value a killed run printed is no result). Lower is better for names like loss."""
+    runs = [run for run in runs if run.status == "finished" and not is_note_only(run.record)]
     seen: Counter[str] = Counter()
     for run in runs:
         seen.update(list(table(run.record, "metrics"))[:HEADLINE_METRICS])

@@ -31,6 +31,7 @@ from journal.record import (
     aware,
     finite_number,
     flat_params,
+    is_note_only,
     listed,
     short_id,
     table,
@@ -58,7 +59,8 @@ from journal.text import format_value, human_duration, printable_block
 __all__ = ["FIELDS", "log_excerpt", "log_text", "run_fields", "run_markdown"]
 
 STATUS_MARKS: dict[str, str] = {Status.FINISHED: "✓", Status.FAILED: "✗", Status.INTERRUPTED: "⏹",
-                Status.KILLED: "✗", Status.CRASHED: "✗", Status.RUNNING: "…"}
+                Status.KILLED: "☠", Status.CRASHED: "⚠", Status.RUNNING: "…"}
+NOTE_MARK = "✎"                # a note-only entry: an idea, not a finished run
 MAX_PATHS = 20                 # changed/untracked files listed before "and N more"
 TITLE_WIDTH = 120              # a longer first line is cut in the heading and kept in the body
 
@@ -75,7 +77,7 @@ FIELDS: dict[str, str] = {
     "note_body": "block: the note without the line that became note_title",
     "amendments": "block: the amendments to the note, each a quote with its time",
     "status": "inline: finished, failed, interrupted, killed, crashed or running",
-    "status_mark": "inline: a one-character mark for the status (✓, ✗, ⏹, …)",
+    "status_mark": "inline: a one-character mark for the status (✓ finished, ✗ failed, ⏹ interrupted, ☠ killed, ⚠ crashed, … running, ✎ a note)",
     "outcome": "inline: the status with the exit code, e.g. 'failed (exit code 1)'",
     "exit_code": "inline: the exit code",
     "started": "inline: start, local time with the zone, e.g. 2026-11-28 16:42:07 JST",
@@ -456,7 +458,8 @@ def _note_fields(p: _Run) -> dict[str, str]:
 
 def _status_fields(p: _Run) -> dict[str, str]:
     exit_code = p.record.get("exit_code")
-    return {"status": inline_text(p.status()), "status_mark": STATUS_MARKS.get(p.status(), "?"),
+    mark = NOTE_MARK if is_note_only(p.record) else STATUS_MARKS.get(p.status(), "?")
+    return {"status": inline_text(p.status()), "status_mark": mark,
             "outcome": inline_text(p.outcome()),
             "exit_code": inline_text(format_value(exit_code)) if exit_code is not None else ""}
 

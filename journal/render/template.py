@@ -54,9 +54,11 @@ _MARKER_LIKE = re.compile(r"<!--\s*((?:each|end|if)(?:\s+[\w-]+){0,2})\s*-->", r
 _COMMENT_BLOCK = re.compile(r"\s*(?:<!--.*?-->\s*)+", re.S)
 _BACKTICKS = re.compile(r"`+")
 
-ROOT, DAY, MACHINE, RUN, IF = "note", "day", "machine", "run", "if"
+ROOT, DAY, MACHINE, RUN, NOTE, IF = "whole note", "day", "machine", "run", "note", "if"
 GROUPS = (DAY, MACHINE)        # the runs grouped by the day they started, or by their host
-_MARKERS = ("each day", "end day", "each machine", "end machine", "each run", "end run", "end if")
+ENTRIES = (RUN, NOTE)          # runs (a command ran) and note-only entries, listed apart
+_MARKERS = ("each day", "end day", "each machine", "end machine", "each run", "end run",
+            "each note", "end note", "end if")
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ Filler = Union[Value, Callable[[int], Value]]
 class Day:
     fields: Mapping[str, Filler]
     runs: Sequence[Mapping[str, Filler]]
+    notes: Sequence[Mapping[str, Filler]] = ()
 
 
 @dataclass
@@ -128,6 +131,10 @@ class Data:
     @property
     def runs(self) -> list[Mapping[str, Filler]]:
         return [run for day in self.days for run in day.runs]
+
+    @property
+    def notes(self) -> list[Mapping[str, Filler]]:
+        return [note for day in self.days for note in day.notes]
 
 
 class TemplateError(UsageError):
@@ -235,7 +242,7 @@ class Template:
             section, in_run = stack.pop()
             for part in section.body:
                 if isinstance(part, _Section):
-                    stack.append((part, in_run or part.kind == RUN))
+                    stack.append((part, in_run or part.kind in ENTRIES))
                 elif in_run and isinstance(part, _Block):
                     return max(part.level, 1)
         return default
@@ -261,6 +268,9 @@ class Template:
             elif part.kind == RUN:
                 for run in (day.runs if day is not None else data.runs):
                     self._render(part.body, data, day, scope.inside(run), out)
+            elif part.kind == NOTE:
+                for note in (day.notes if day is not None else data.notes):
+                    self._render(part.body, data, day, scope.inside(note), out)
             elif _condition_holds(part.condition, data.conditions):
                 self._render(part.body, data, day, scope, out)
 
@@ -582,24 +592,24 @@ class _Compiler:
         for index in indices:
             name, line = self.names[index], self.where[index]
             scope = self._spec(name, line).scope
-            if scope == RUN and RUN not in kinds:
+            if scope == RUN and not kinds & set(ENTRIES):
                 raise self.fail(line, f"{{{{{name}}}}} is a field of a run: use it between "
-                                      "<!-- each run --> and <!-- end run -->")
+                                      "<!-- each run --> and <!-- end run --> (or each note)")
             if scope in GROUPS and scope not in kinds:
                 raise self.fail(line, f"{{{{{name}}}}} is a field of a {scope}: use it between "
                                       f"<!-- each {scope} --> and <!-- end {scope} -->")
 
     def _marker(self, stack: list[_Section], number: int) -> None:
         marker = self.markers[number]
-        known = [*_MARKERS[:6], *(f"if {no}{name}" for name in sorted(self.conditions)
-                                  for no in ("", "no ")), _MARKERS[6]]
+        known = [*_MARKERS[:8], *(f"if {no}{name}" for name in sorted(self.conditions)
+                                  for no in ("", "no ")), _MARKERS[8]]
         if marker not in known:
             raise self.fail(number, f"unknown section marker <!-- {marker} -->; known: "
                                     + ", ".join(known))
         verb, _, what = marker.partition(" ")
         current = stack[-1]
         if verb == "end":
-            wanted = {"day": DAY, "machine": MACHINE, "run": RUN, "if": IF}[what]
+            wanted = {"day": DAY, "machine": MACHINE, "run": RUN, "note": NOTE, "if": IF}[what]
             if current.kind != wanted:
                 opened = (f"<!-- {_opening(current)} --> opened at line {current.line + 1} is "
                           "still open" if current.kind != ROOT else "nothing is open")
@@ -610,11 +620,12 @@ class _Compiler:
         if verb == "if":
             section = _Section(IF, what, number)
         else:
-            kind = {"day": DAY, "machine": MACHINE}.get(what, RUN)
+            kind = {"day": DAY, "machine": MACHINE, "note": NOTE}.get(what, RUN)
             kinds = {section.kind for section in stack}
-            if RUN in kinds or (kind in GROUPS and kinds & set(GROUPS)):
+            if kinds & set(ENTRIES) or (kind in GROUPS and kinds & set(GROUPS)):
+                outer = next(s for s in reversed(stack) if s.kind in (*GROUPS, *ENTRIES))
                 raise self.fail(number, f"<!-- {marker} --> cannot go inside "
-                                        f"<!-- {_opening(next(s for s in reversed(stack) if s.kind in (*GROUPS, RUN)))} -->")
+                                        f"<!-- {_opening(outer)} -->")
             section = _Section(kind, line=number)
         current.body.append(section)
         stack.append(section)
