@@ -489,3 +489,17 @@ def test_the_weekly_note_tells_the_truth(repo: Path, monkeypatch: pytest.MonkeyP
                                     "{{crashed}} crashed, {{failed}} failed\n")
     assert ok(repo, monkeypatch, capsys, *WEEK, "--template", "counts.md") == (
         "3 runs, 1 notes, 1 finished, 1 killed, 1 interrupted, 0 crashed, 0 failed\n")
+
+
+def test_one_metric_or_param_of_a_run_with_its_rounding(repo: Path, week: dict[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: Any) -> None:
+    (repo / "one.md").write_text(
+        "<!-- each run -->\n- {{note_title}}: acc {{metric:acc}} ({{metric:acc:1}}), "
+        "lr {{param:lr}}, batch {{param:batch_size:2}}, none {{metric:Hoge1 Acc}}\n"
+        "<!-- end run -->\n")
+    note = ok(repo, monkeypatch, capsys, *WEEK, "--template", "one.md")
+    assert "- MLPのレイヤ数を3に増やしてみる: acc 82.476 (82.5), lr 0.001, batch 32.00, none —" in note
+    (repo / "bad.md").write_text("{{metric:acc}}\n")
+    code, _out, err = export(repo, monkeypatch, capsys, *WEEK, "--template", "bad.md")
+    assert code == 2 and "is a field of a run" in err

@@ -15,10 +15,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.record import StoredRun, finite_number, flat_params, is_note_only, table
+from journal.record import (
+    StoredRun,
+    finite_number,
+    flat_params,
+    is_note_only,
+    param_value,
+    table,
+)
 from journal.render.markdown import code_span, inline_text, split_title, table_cell
 from journal.render.run import FIELDS, RunFields
-from journal.render.template import DAY, MACHINE, ROOT, RUN, Field, Filler, Value
+from journal.render.template import (
+    DAY,
+    MACHINE,
+    ROOT,
+    RUN,
+    VALUE_FIELDS,
+    Field,
+    Filler,
+    Value,
+)
 from journal.text import format_value, human_duration
 
 TEMPLATE_FIELDS: dict[str, Field] = {
@@ -188,6 +204,8 @@ class TemplateRunFields(Mapping[str, Filler]):
     def __getitem__(self, name: str) -> Filler:
         if name == "key_params":
             return self._key_params()
+        if name.startswith(VALUE_FIELDS):
+            return self._one_value(name)
         spec = TEMPLATE_FIELDS.get(name)
         if spec is None or spec.scope != RUN:
             raise KeyError(name)
@@ -197,6 +215,25 @@ class TemplateRunFields(Mapping[str, Filler]):
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, spec in TEMPLATE_FIELDS.items() if spec.scope == RUN)
+
+    def _one_value(self, name: str) -> Value:
+        """`metric:NAME[:DIGITS]` or `param:NAME[:DIGITS]` (a dotted name reaches into a nested
+        config): the value, rounded to DIGITS decimals when it is a number; — when the run has
+        none."""
+        kind, _, rest = name.partition(":")
+        key, _, digits = rest.rpartition(":")
+        if not digits.isdigit():
+            key, digits = rest, ""
+        key = key.strip()
+        if kind == "metric":
+            value = table(self.run.record, "metrics").get(key)
+        else:
+            value = param_value(flat_params(self.run.record), key)
+        if value is None:
+            return NONE
+        if digits and isinstance(value, int | float) and not isinstance(value, bool):
+            return text(f"{value:.{int(digits)}f}")
+        return text(format_value(value))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

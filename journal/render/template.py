@@ -44,7 +44,9 @@ if TYPE_CHECKING:
     from journal.render.markdown import MarkdownIt, Token
 
 _PLACEHOLDER = re.compile(r"(?<!\\)\{\{(.*?)\}\}")
-_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_NAME = re.compile(r"[a-z][a-z0-9_]*|(?:metric|param):[^{}:]+(?::\d{1,2})?")
+# `{{metric:acc}}`, `{{param:optim.lr}}`, `{{metric:Hoge1 Acc:2}}` (2 decimals): one value of a run
+VALUE_FIELDS = ("metric:", "param:")
 # Each placeholder becomes a private-use sentinel before parsing, so the token it lands in says
 # where it is; markdown-it treats these characters as plain text.
 _SENTINEL = re.compile("\ue000(\\d+)\ue001")
@@ -415,6 +417,8 @@ class _Compiler:
         return parts
 
     def _spec(self, name: str, line: int) -> Field:
+        if name.startswith(VALUE_FIELDS):
+            return Field(RUN)
         spec = self.schema.get(name)
         if spec is None:
             raise self.fail(line, f"unknown placeholder {{{{{name}}}}}; {self.known()}")
