@@ -293,12 +293,13 @@ def test_json_and_csv_are_one_row_a_run(repo: Path, week: dict[str, str],
     assert [row["id"] for row in rows] == [week["adam"], week["failed"], week["best"], week["stopped"]]
     best = rows[2]
     assert best["metrics.acc"] == 82.476 and best["params.lr"] == 0.001 and best["dirty"] is True
-    assert best["note"] == "MLPのレイヤ数を3に増やしてみる" and best["tags"] == "adam"
+    assert best["note"] == "MLPのレイヤ数を3に増やしてみる" and best["tags"] == ["adam"]   # a list, as list --json gives it
     assert rows[1]["status"] == "failed" and rows[1]["exit_code"] == 3
     assert rows[3]["status"] == "interrupted"
     table = list(csv.DictReader(io.StringIO(ok(repo, monkeypatch, capsys, *WEEK, "-f", "csv"))))
     assert [row["id"] for row in table] == [row["id"] for row in rows]
     assert table[2]["metrics.acc"] == "82.476" and table[0]["metrics.acc"] == "80.5"
+    assert table[2]["tags"] == "adam"                      # CSV: tags joined with ;
     assert set(table[0]) == set(rows[0])
     assert ok(repo, monkeypatch, capsys, "--since", "2020-01-01", "--until", "2020-01-02",
               "-f", "json") == "[]\n"

@@ -34,7 +34,10 @@ COLUMNS = ("id", "started", "ended", "status", "exit_code", "duration", "commit"
            "dirty", "host", "cwd", "command", "note", "tags")
 
 
-def rows(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any]]]:
+def rows(runs: Sequence[StoredRun], *, for_csv: bool = False
+         ) -> tuple[list[str], list[dict[str, Any]]]:
+    """A header and one row a run. Tags are a list (as `journal list --json` gives them), or
+    `a;b` for CSV."""
     params: dict[str, None] = {}
     metrics: dict[str, None] = {}
     environment: dict[str, None] = {}
@@ -58,14 +61,15 @@ def rows(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any]]]:
             "cwd": record.get("cwd"),
             "command": shlex.join(map(str, command)) if isinstance(command, list) else None,
             "note": record.get("note"),
-            "tags": _tags(record.get("tags")),
+            "tags": _tags(record.get("tags")) if for_csv else _tag_list(record.get("tags")),
         }
         for table_name, names in (("params", params), ("metrics", metrics),
                                   ("environment", environment)):
             values = flat_params(record) if table_name == "params" else table(record, table_name)
             for name in names:
                 row[f"{table_name}.{name}"] = values.get(name)
-        found.append({name: _plain(value) for name, value in row.items()})
+        found.append({name: value if name == "tags" and isinstance(value, list) else _plain(value)
+                      for name, value in row.items()})
     return header, found
 
 
@@ -82,7 +86,7 @@ def rows_json(runs: Sequence[StoredRun]) -> str:
 def rows_csv(runs: Sequence[StoredRun]) -> str:
     import csv
 
-    header, found = rows(runs)
+    header, found = rows(runs, for_csv=True)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([_cell(name) for name in header])
@@ -94,6 +98,14 @@ def rows_csv(runs: Sequence[StoredRun]) -> str:
 def _tags(value: Any) -> Any:
     """`a;b`; a hand-edited record may hold anything else, shown as it is."""
     return ";".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _tag_list(value: Any) -> Any:
+    """Tags as a list of text; a hand-edited record's other kinds shown as they are."""
+    if isinstance(value, list):
+        return [tag if isinstance(tag, str) else json.dumps(_plain(tag), default=str)
+                for tag in value]
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:
