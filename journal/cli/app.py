@@ -152,6 +152,27 @@ def list_(
 
 
 @app.command()
+def compare(
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs to compare (default: those the filters keep, newest first).", show_default=False)] = None,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs without REFs (0: all).")] = 20,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md (a table, the default), csv or json.")] = "md",
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+    host: Hosts = [], user: Users = [],
+) -> None:
+    """Compare runs side by side: one row a run, the params that differ and every metric.
+
+    Example: journal compare --tag sweep --sort -loss
+    """
+    from journal.read.compare import compare_runs
+
+    context = _context()
+    compare_runs(_source(context), refs or [],
+                 _filters(context, since, until, tag, status, where, host, user),
+                 limit=limit or None, sort=sort, fmt=fmt, out=sys.stdout)
+
+
+@app.command()
 def show(
     refs: Annotated[Optional[list[str]], typer.Argument(help="Runs: id, id prefix, @, @~N (default @).", show_default=False)] = None,
     diff: Annotated[bool, typer.Option("--diff", help="Add the patch of the uncommitted changes.")] = False,
