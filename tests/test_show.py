@@ -511,3 +511,31 @@ def test_show_imports_only_what_its_format_needs(lab: Path) -> None:
     piped = _modules_loaded_by("show", cwd=lab)
     assert "markdown_it" in piped and "rich" not in piped
     assert "markdown_it" not in _modules_loaded_by("list", cwd=lab)
+
+
+def test_format_md_opens_with_front_matter_a_yaml_parser_reads(repo: Path) -> None:
+    import datetime as dt
+
+    import yaml
+
+    hostile = 'quote " colon: dash - hash # --- \u202e end'
+    done = journal("new", "-n", hostile, "-t", "adam", "-t", "baseline", "-p", "lr=3e-4",
+                   "-p", "optim.name=adam", "-p", f"label={hostile}", "-m", "acc=82.476",
+                   "-m", "val/loss=0.31", "--", "true", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    out = journal("show", "-f", "md", cwd=repo).stdout.decode()
+    assert out.startswith("---\n")
+    front, body = out[4:].split("\n---\n", 1)
+    properties = yaml.safe_load(front)
+    record = records(repo / ".journal")[0]
+    assert properties["id"] == record["id"] and properties["status"] == "finished"
+    assert properties["tags"] == ["adam", "baseline"]
+    assert properties["metric_acc"] == 82.476 and properties["metric_val_loss"] == 0.31
+    assert properties["param_lr"] == 0.0003 and properties["param_optim_name"] == "adam"
+    assert properties["param_label"] == hostile
+    assert isinstance(properties["created"], dt.datetime) and properties["dirty"] is False
+    assert "\u202e" not in front                         # escaped, inert on a screen
+    assert body.lstrip().startswith("## ")
+    plain = journal("show", "-f", "md", "--no-front-matter", cwd=repo).stdout.decode()
+    assert not plain.startswith("---") and plain.lstrip().startswith("## ")
+    assert not journal("show", cwd=repo).stdout.decode().startswith("---")

@@ -179,6 +179,7 @@ def show(
     log: Annotated[bool, typer.Option("--log", help="Add the last lines of the log.")] = False,
     lines: Annotated[int, typer.Option("--lines", min=1, help="How many log lines with --log.")] = 20,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="md (default), toml, json or report.")] = None,
+    no_front_matter: Annotated[bool, typer.Option("--no-front-matter", help="With -f md: the note without its YAML front matter (properties).")] = False,
 ) -> None:
     """Show runs as Markdown notes (rendered on a terminal, plain when piped).
 
@@ -186,7 +187,8 @@ def show(
     """
     from journal.read.show import show_runs
 
-    show_runs(_source(_context()), refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt, out=sys.stdout)
+    show_runs(_source(_context()), refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt,
+              front_matter=not no_front_matter, out=sys.stdout)
 
 
 @app.command()

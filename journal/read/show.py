@@ -28,7 +28,11 @@ FORMATS = ("md", "toml", "json", "report")
 
 
 def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log: bool = False,
-              log_lines: int = 20, fmt: str | None = None, out: IO[str]) -> None:
+              log_lines: int = 20, fmt: str | None = None, front_matter: bool = True,
+              out: IO[str]) -> None:
+    """`front_matter`: with an explicit `--format md`, each note begins with its properties (YAML
+    front matter, as Obsidian and Joplin read it); `journal show` alone prints the note only."""
+    with_front_matter = front_matter and (fmt or "").lower() == "md"
     fmt = (fmt or "md").lower()
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {printable(fmt)!r}",
@@ -48,7 +52,7 @@ def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log
                         else run)
     if fmt == "md":
         _markdown(runs, source.journal_dir, diff=diff, log_lines=log_lines if log else None,
-                  out=out)
+                  front_matter=with_front_matter, out=out)
     elif fmt == "toml":
         _toml(runs, out)
     elif fmt == "json":
@@ -67,10 +71,18 @@ def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log
 
 
 def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_lines: int | None,
-              out: IO[str]) -> None:
+              front_matter: bool, out: IO[str]) -> None:
     from journal.render.run import run_markdown
 
     if not out.isatty():
+        if front_matter:
+            from journal.render.frontmatter import run_front_matter
+
+            notes = [run_front_matter(run) + "\n"
+                     + run_markdown(run, journal_dir, diff=diff, log_lines=log_lines)
+                     for run in runs]
+            out.write("\n".join(notes))    # each note opens with its own `---` block
+            return
         notes = [run_markdown(run, journal_dir, diff=diff, log_lines=log_lines) for run in runs]
         out.write("\n---\n\n".join(notes))
         return
