@@ -18,7 +18,7 @@ import typer
 
 from journal import __version__
 from journal.cli.output import report_error, say, silence_stdout
-from journal.errors import JournalError
+from journal.errors import JournalError, UsageError
 
 if TYPE_CHECKING:
     from journal.store.context import Context
@@ -345,6 +345,7 @@ def export(
     template: Annotated[Optional[Path], typer.Option("--template", help="The note's template (default: .journal-template.md at the work-tree root, else the built-in one).")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,
+    vault: Annotated[Optional[Path], typer.Option("--vault", help="Write a folder of notes for Obsidian or Logseq: one a run, one a week (only notes journal wrote and nobody edited are rewritten).")] = None,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
     host: Hosts = [], user: Users = [],
 ) -> None:
@@ -359,6 +360,17 @@ def export(
                             tags=tag, statuses=status, where=where, hosts=host, users=user,
                             fmt=fmt, template=template)
     context = _context()
+    if vault is not None:
+        from journal.read.vault import export_vault
+
+        if output is not None or template is not None or fmt != "md":
+            raise UsageError("--vault writes its own notes: it takes no -o, --template or -f",
+                             hint="journal export --vault DIR [--since WHEN] [FILTERS]")
+        done_vault = export_vault(request, _source(context), context, vault, warn=say)
+        say(f"vault {vault}: {len(done_vault.written)} note(s) written, "
+            f"{done_vault.unchanged} unchanged, "
+            f"{len(done_vault.edited) + len(done_vault.foreign)} skipped")
+        return
     done = export_runs(request, _source(context), context)
     write_output(done.text, output, force=force, out=sys.stdout)
     if output is not None:

@@ -67,15 +67,10 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
     if request.fmt not in FORMATS:
         raise UsageError(f"unknown format {printable(request.fmt)!r}", hint="use md, html, json or csv")
     now = context.now()
-    span = time_range(request, now)
-    filters = dataclasses.replace(
-        build_filters(tags=request.tags, statuses=request.statuses, where=request.where,
-                      hosts=request.hosts, users=request.users, now=now),
-        since=span.since, until=span.until)
     template = None
     if request.fmt in ("md", "html"):
         template = load_template(request.template, context.root)
-    runs = sorted(source.select(filters, newest_first=False), key=_start)
+    runs, span = selected_runs(request, source, now)
     if request.fmt == "json":
         from journal.render.rows import rows_json
         text = rows_json(runs)
@@ -94,6 +89,17 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
         else:
             text = front + ("\n" if front else "") + body
     return Exported(text, len(runs), span.first_day, span.last_day)
+
+
+def selected_runs(request: ExportRequest, source: RunSource, now: dt.datetime
+                  ) -> tuple[list[StoredRun], TimeRange]:
+    """The runs of the request's range that its filters keep, oldest first, and the range."""
+    span = time_range(request, now)
+    filters = dataclasses.replace(
+        build_filters(tags=request.tags, statuses=request.statuses, where=request.where,
+                      hosts=request.hosts, users=request.users, now=now),
+        since=span.since, until=span.until)
+    return sorted(source.select(filters, newest_first=False), key=_start), span
 
 
 # -- the time range -------------------------------------------------------------------------------

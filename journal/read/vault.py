@@ -1,0 +1,143 @@
+"""`journal export --vault DIR`: a folder of notes for Obsidian or Logseq.
+
+    DIR/runs/<id>.md          one note a run (or note-only entry): front matter with its
+                              properties (render/frontmatter.py), then the note `journal show`
+                              prints, amendments included
+    DIR/weeks/2026-W48.md     one note an ISO week, linking its runs with wikilinks
+    DIR/.journal-vault.json   what journal wrote: each file's path and the SHA-256 it wrote
+
+The range and filters are those of every export (default: the last 7 days), so `--since` far
+back fills a vault. Writing again rewrites only notes whose content changed, and never touches
+a file journal did not write (not in the manifest) or one the user edited since journal wrote it
+(its hash is no longer the one written): those are named on stderr as skipped. Files are
+replaced atomically; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from journal.errors import StoreError, UsageError
+from journal.read.export import ExportRequest, selected_runs
+from journal.record import StoredRun, is_note_only, started_at
+from journal.store.context import Context
+from journal.store.files import reason, write_atomic
+from journal.store.source import RunSource
+from journal.text import printable
+
+MANIFEST = ".journal-vault.json"
+
+
+@dataclass
+class VaultReport:
+    written: list[str] = field(default_factory=list)     # new or changed
+    unchanged: int = 0
+    edited: list[str] = field(default_factory=list)      # changed by the user since: kept
+    foreign: list[str] = field(default_factory=list)     # not journal's: never touched
+
+
+def export_vault(request: ExportRequest, source: RunSource, context: Context, folder: Path,
+                 warn: Callable[[str], None]) -> VaultReport:
+    from journal.render.frontmatter import run_front_matter
+    from journal.render.run import run_markdown
+
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{printable(str(folder))} is not a folder", hint="--vault DIR")
+    runs, _span = selected_runs(request, source, context.now())
+    notes: dict[str, str] = {}
+    for run in runs:
+        notes[f"runs/{run.id}.md"] = (run_front_matter(run) + "\n"
+                                      + run_markdown(run, source.journal_dir, heading_level=1))
+    for week, members in itertools.groupby(runs, key=_iso_week):
+        notes[f"weeks/{week}.md"] = _week_note(week, list(members))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return _write(folder, notes, warn)
+    except OSError as exc:
+        raise StoreError(f"cannot write the vault {printable(str(folder))}: {reason(exc)}") from exc
+
+
+def _write(folder: Path, notes: dict[str, str], warn: Callable[[str], None]) -> VaultReport:
+    manifest_path = folder / MANIFEST
+    try:
+        manifest: dict[str, str] = json.loads(manifest_path.read_text("utf-8")).get("written", {})
+    except FileNotFoundError:
+        manifest = {}
+    except (OSError, ValueError, AttributeError):
+        raise StoreError(f"{printable(str(manifest_path))} is not journal's manifest; nothing "
+                         "was written", hint="move it aside, or give another --vault DIR") from None
+    report = VaultReport()
+    for relative, text in notes.items():
+        target = folder / relative
+        data = text.encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        if target.exists() or target.is_symlink():
+            if relative not in manifest:
+                report.foreign.append(relative)
+                continue
+            current = _digest(target)
+            if current != manifest[relative]:
+                report.edited.append(relative)
+                continue
+            if current == digest:
+                report.unchanged += 1
+                continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, data)
+        manifest[relative] = digest
+        report.written.append(relative)
+    write_atomic(manifest_path, (json.dumps({"written": dict(sorted(manifest.items()))},
+                                            indent=1) + "\n").encode())
+    for relative in report.edited:
+        warn(f"skipped {relative}: edited since journal wrote it (kept as it is)")
+    for relative in report.foreign:
+        warn(f"skipped {relative}: journal did not write it (never touched)")
+    return report
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _iso_week(run: StoredRun) -> str:
+    started = started_at(run.record)
+    day = started.astimezone().date() if started else dt.date.min
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _week_note(week: str, runs: Sequence[StoredRun]) -> str:
+    from journal.render.frontmatter import yaml_scalar
+    from journal.render.markdown import split_title
+    from journal.render.run import NOTE_MARK, STATUS_MARKS
+
+    real = [run for run in runs if not is_note_only(run.record)]
+    lines = ["---", f"week: {yaml_scalar(week)}", f"runs: {len(real)}",
+             f"notes: {len(runs) - len(real)}", "tags: [journal]", "---", "", f"# Week {week}", ""]
+    for day, members in itertools.groupby(runs, key=lambda run: _day(run)):
+        lines += [f"## {day}", ""]
+        for run in members:
+            note = str(run.record.get("note") or "")
+            title = split_title(note)[0] or (note.strip().splitlines() or [run.id])[0]
+            mark = NOTE_MARK if is_note_only(run.record) else STATUS_MARKS.get(run.status, "?")
+            # a wikilink's alias is not Markdown: only the link's own brackets and bar are out
+            label = printable(title).replace("|", "/").replace("]", ")").replace("[", "(")
+            lines.append(f"- {mark} [[runs/{run.id}|{label}]]")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _day(run: StoredRun) -> str:
+    started = started_at(run.record)
+    return started.astimezone().date().isoformat() if started else "unknown day"
