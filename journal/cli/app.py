@@ -341,10 +341,11 @@ def sync(
 def export(
     weeks: Annotated[Optional[list[str]], typer.Argument(metavar="[N]", help="With --week: 0 for this week (the default), -1 for the previous one.", show_default=False)] = None,
     week: Annotated[bool, typer.Option("--week", help="The current ISO week, Monday to Sunday (--week -1: the previous one).")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md (default), html (one self-contained page), json or csv (one row a run).")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md (default), html (one self-contained page), json or csv (one row a run), enex (Evernote).")] = "md",
     template: Annotated[Optional[Path], typer.Option("--template", help="The note's template (default: .journal-template.md at the work-tree root, else the built-in one).")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,
+    single: Annotated[bool, typer.Option("--single", help="With -f enex: the weekly note as one Evernote note (default: a note a run).")] = False,
     vault: Annotated[Optional[Path], typer.Option("--vault", help="Write a folder of notes for Obsidian or Logseq: one a run, one a week (only notes journal wrote and nobody edited are rewritten).")] = None,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
     host: Hosts = [], user: Users = [],
@@ -358,7 +359,7 @@ def export(
 
     request = ExportRequest(since=since, until=until, week=week_argument(week, weeks),
                             tags=tag, statuses=status, where=where, hosts=host, users=user,
-                            fmt=fmt, template=template)
+                            fmt=fmt, template=template, single=single)
     context = _context()
     if vault is not None:
         from journal.read.vault import export_vault

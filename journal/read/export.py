@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from journal.errors import UsageError
-from journal.record import StoredRun, is_note_only, started_at
+from journal.record import StoredRun, aware, is_note_only, started_at
 from journal.store.context import Context
 from journal.store.filters import build_filters, parse_when
 from journal.store.source import RunSource
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from journal.render.fields import Commit
     from journal.render.template import Data, Template
 
-FORMATS = ("md", "html", "json", "csv")
+FORMATS = ("md", "html", "json", "csv", "enex")
 DEFAULT_DAYS = 7
 
 
@@ -42,6 +42,7 @@ class ExportRequest:
     users: Sequence[str] = ()
     fmt: str = "md"
     template: Path | None = None
+    single: bool = False               # -f enex: the weekly note as one note, not a note a run
 
 
 @dataclass
@@ -65,13 +66,19 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
     """The runs `request` selects, as one note or as rows; `context` gives the work tree (for its
     commits and template) and the clock (for the range)."""
     if request.fmt not in FORMATS:
-        raise UsageError(f"unknown format {printable(request.fmt)!r}", hint="use md, html, json or csv")
+        raise UsageError(f"unknown format {printable(request.fmt)!r}",
+                         hint="use md, html, json, csv or enex")
+    if request.single and request.fmt != "enex":
+        raise UsageError("--single is for -f enex (the weekly note as one Evernote note)",
+                         hint="journal export -f enex --single -o week.enex")
     now = context.now()
     template = None
-    if request.fmt in ("md", "html"):
+    if request.fmt in ("md", "html") or request.single:
         template = load_template(request.template, context.root)
     runs, span = selected_runs(request, source, now)
-    if request.fmt == "json":
+    if request.fmt == "enex" and not request.single:
+        text = _enex_of_runs(runs, context.journal_dir, now)
+    elif request.fmt == "json":
         from journal.render.rows import rows_json
         text = rows_json(runs)
     elif request.fmt == "csv":
@@ -86,9 +93,40 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
         if request.fmt == "html":
             from journal.render.html import html_page
             text = html_page(body)
+        elif request.fmt == "enex":
+            from journal import __version__
+            from journal.render.enex import EnexNote, enex_file
+            from journal.render.markdown import split_title
+
+            title = split_title(body)[0] or f"Experiments {span.first_day} – {span.last_day}"
+            text = enex_file([EnexNote(title, body, now, now, ["journal"])], now, __version__)
         else:
             text = front + ("\n" if front else "") + body
     return Exported(text, len(runs), span.first_day, span.last_day)
+
+
+def _enex_of_runs(runs: Sequence[StoredRun], journal_dir: Path, now: dt.datetime) -> str:
+    """One Evernote note a record (runs and note-only entries), created when it started and
+    updated when it last changed (its end, or its latest amendment)."""
+    from journal import __version__
+    from journal.record import listed
+    from journal.render.enex import EnexNote, enex_file
+    from journal.render.markdown import split_title
+    from journal.render.run import run_markdown
+
+    notes = []
+    for run in runs:
+        note = str(run.record.get("note") or "")
+        title = split_title(note)[0] or (note.strip().splitlines() or [run.id])[0]
+        times = [moment for moment in (started_at(run.record), run.record.get("ended"),
+                                       *(item.get("at") for item in listed(
+                                           run.record.get("amendments")) if isinstance(item, dict)))
+                 if isinstance(moment, dt.datetime)]
+        tags = [tag for tag in listed(run.record.get("tags")) if isinstance(tag, str)]
+        notes.append(EnexNote(title, run_markdown(run, journal_dir, heading_level=1),
+                              started_at(run.record), max(times, key=aware) if times else None,
+                              tags))
+    return enex_file(notes, now, __version__)
 
 
 def selected_runs(request: ExportRequest, source: RunSource, now: dt.datetime
