@@ -359,7 +359,7 @@ def export(
 
     request = ExportRequest(since=since, until=until, week=week_argument(week, weeks),
                             tags=tag, statuses=status, where=where, hosts=host, users=user,
-                            fmt=fmt, template=template, single=single)
+                            fmt=fmt, template=template, single=single, version=__version__)
     context = _context()
     if vault is not None:
         from journal.read.vault import export_vault

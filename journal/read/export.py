@@ -43,6 +43,7 @@ class ExportRequest:
     fmt: str = "md"
     template: Path | None = None
     single: bool = False               # -f enex: the weekly note as one note, not a note a run
+    version: str = ""                  # journal's, for the file's `version` (-f enex)
 
 
 @dataclass
@@ -77,7 +78,7 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
         template = load_template(request.template, context.root)
     runs, span = selected_runs(request, source, now)
     if request.fmt == "enex" and not request.single:
-        text = _enex_of_runs(runs, context.journal_dir, now)
+        text = _enex_of_runs(runs, context.journal_dir, now, request.version)
     elif request.fmt == "json":
         from journal.render.rows import rows_json
         text = rows_json(runs)
@@ -94,21 +95,20 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
             from journal.render.html import html_page
             text = html_page(body)
         elif request.fmt == "enex":
-            from journal import __version__
             from journal.render.enex import EnexNote, enex_file
             from journal.render.markdown import split_title
 
             title = split_title(body)[0] or f"Experiments {span.first_day} – {span.last_day}"
-            text = enex_file([EnexNote(title, body, now, now, ["journal"])], now, __version__)
+            text = enex_file([EnexNote(title, body, now, now, ["journal"])], now, request.version)
         else:
             text = front + ("\n" if front else "") + body
     return Exported(text, len(runs), span.first_day, span.last_day)
 
 
-def _enex_of_runs(runs: Sequence[StoredRun], journal_dir: Path, now: dt.datetime) -> str:
+def _enex_of_runs(runs: Sequence[StoredRun], journal_dir: Path, now: dt.datetime, version: str
+                  ) -> str:
     """One Evernote note a record (runs and note-only entries), created when it started and
     updated when it last changed (its end, or its latest amendment)."""
-    from journal import __version__
     from journal.record import listed
     from journal.render.enex import EnexNote, enex_file
     from journal.render.markdown import split_title
@@ -126,7 +126,7 @@ def _enex_of_runs(runs: Sequence[StoredRun], journal_dir: Path, now: dt.datetime
         notes.append(EnexNote(title, run_markdown(run, journal_dir, heading_level=1),
                               started_at(run.record), max(times, key=aware) if times else None,
                               tags))
-    return enex_file(notes, now, __version__)
+    return enex_file(notes, now, version)
 
 
 def selected_runs(request: ExportRequest, source: RunSource, now: dt.datetime
