@@ -65,3 +65,15 @@ def test_bad_input_is_one_line(repo: Path) -> None:
         assert b"Traceback" not in done.stderr
     empty = journal("compare", "--tag", "nothing-has-it", cwd=repo)
     assert empty.returncode == 0 and empty.stdout == b""
+
+
+def test_non_finite_metrics_and_booleans_are_kept(repo: Path) -> None:
+    assert journal("new", "-n", "a", "-m", "acc=nan", "-p", "flag=true", cwd=repo).returncode == 0
+    assert journal("new", "-n", "b", "-m", "acc=0.5", "-p", "flag=false", cwd=repo).returncode == 0
+    table = journal("compare", cwd=repo).stdout.decode()
+    assert "| nan |" in table
+    rows = list(csv.DictReader(io.StringIO(journal("compare", "-f", "csv", cwd=repo).stdout.decode())))
+    assert {row["metrics.acc"] for row in rows} == {"nan", "0.5"}
+    assert {row["params.flag"] for row in rows} == {"true", "false"}
+    assert {row["metrics.acc"] for row in json.loads(journal("compare", "-f", "json", cwd=repo).stdout)} \
+        == {"nan", 0.5}

@@ -67,3 +67,13 @@ def test_the_weekly_note_as_one_note(repo: Path) -> None:
     assert [tag.text for tag in notes[0].findall("tag")] == ["journal"]
     bad = journal("export", "--single", cwd=repo)
     assert bad.returncode == 2 and b"--single is for -f enex" in bad.stderr
+
+
+def test_titles_and_tags_keep_to_evernotes_rules(repo: Path) -> None:
+    tags = [f"t{number}" for number in range(120)] + ["Adam", "adam"]
+    args = [arg for tag in tags for arg in ("-t", tag)]
+    assert journal("new", "-n", "del\x7fchar and [c](HTTP://ok)", *args, cwd=repo).returncode == 0
+    notes = check(journal("export", "-f", "enex", cwd=repo).stdout)
+    assert "\x7f" not in notes[0].findtext("title")
+    found = [tag.text for tag in notes[0].findall("tag")]
+    assert len(found) == 100 and len({tag.casefold() for tag in found}) == 100

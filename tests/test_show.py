@@ -539,3 +539,22 @@ def test_format_md_opens_with_front_matter_a_yaml_parser_reads(repo: Path) -> No
     plain = journal("show", "-f", "md", "--no-front-matter", cwd=repo).stdout.decode()
     assert not plain.startswith("---") and plain.lstrip().startswith("## ")
     assert not journal("show", cwd=repo).stdout.decode().startswith("---")
+
+
+def test_front_matter_keeps_lists_and_non_finite_numbers(repo: Path) -> None:
+    import math
+
+    import yaml
+
+    done = journal("new", "-n", "diverged", "-m", "loss=nan", "-m", "gain=inf", "-p",
+                   "L" * 1100 + "=5", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    path = next((repo / ".journal" / "runs").rglob("*.toml"))
+    path.write_text(path.read_text() + "\n[params]\nlayers = [1, 2, 3]\n"
+                    if "[params]" not in path.read_text() else
+                    path.read_text().replace("[params]\n", "[params]\nlayers = [1, 2, 3]\n"))
+    front = journal("show", "-f", "md", cwd=repo).stdout.decode().split("---\n")[1]
+    properties = yaml.safe_load(front)
+    assert math.isnan(properties["metric_loss"]) and properties["metric_gain"] == math.inf
+    assert properties["param_layers"] == [1, 2, 3]
+    assert not any(key.startswith("param_LLLL") for key in properties)   # too long a key: left out

@@ -80,3 +80,25 @@ def test_a_file_journal_did_not_write_is_never_touched(repo: Path, tmp_path: Pat
     (tmp_path / "file").write_text("x")
     bad = journal("export", "--vault", str(tmp_path / "file"), cwd=repo)
     assert bad.returncode == 2 and b"is not a folder" in bad.stderr
+
+
+def test_a_week_note_lists_its_whole_week_and_bad_vaults_are_one_line(
+        repo: Path, tmp_path: Path) -> None:
+    monday = dt.datetime(2026, 11, 23, 9, tzinfo=dt.timezone.utc)
+    for day, note in ((0, "monday run"), (3, "thursday run")):
+        env = {**os.environ, "JOURNAL_NOW": (monday + dt.timedelta(days=day)).isoformat()}
+        assert journal("new", "-n", note, "--", "true", cwd=repo, env=env).returncode == 0
+    vault = tmp_path / "vault"
+    thursday = {**os.environ, "JOURNAL_NOW": (monday + dt.timedelta(days=3, hours=1)).isoformat()}
+    for since in ("2026-11-20", "2026-11-26"):            # the second range covers Thursday only
+        done = journal("export", "--vault", str(vault), "--since", since, cwd=repo, env=thursday)
+        assert done.returncode == 0, done.stderr
+        week = (vault / "weeks" / "2026-W48.md").read_text()
+        assert "monday run" in week and "thursday run" in week
+    assert journal("export", "--vault", "", cwd=repo).returncode == 2
+    fifo = tmp_path / "fifo-vault"
+    fifo.mkdir()
+    os.mkfifo(fifo / ".journal-vault.json")
+    done = journal("export", "--vault", str(fifo), "--since", "2026-11-20", cwd=repo, env=thursday,
+                   timeout=20)
+    assert done.returncode == 2 and b"is not journal's manifest" in done.stderr

@@ -346,7 +346,7 @@ def export(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,
     single: Annotated[bool, typer.Option("--single", help="With -f enex: the weekly note as one Evernote note (default: a note a run).")] = False,
-    vault: Annotated[Optional[Path], typer.Option("--vault", help="Write a folder of notes for Obsidian or Logseq: one a run, one a week (only notes journal wrote and nobody edited are rewritten).")] = None,
+    vault: Annotated[Optional[str], typer.Option("--vault", metavar="DIR", help="Write a folder of notes for Obsidian or Logseq: one a run, one a week (only notes journal wrote and nobody edited are rewritten).")] = None,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
     host: Hosts = [], user: Users = [],
 ) -> None:
@@ -367,7 +367,9 @@ def export(
         if output is not None or template is not None or fmt != "md":
             raise UsageError("--vault writes its own notes: it takes no -o, --template or -f",
                              hint="journal export --vault DIR [--since WHEN] [FILTERS]")
-        done_vault = export_vault(request, _source(context), context, vault, warn=say)
+        if not vault.strip():
+            raise UsageError("--vault needs a folder", hint="journal export --vault ~/Notes/experiments")
+        done_vault = export_vault(request, _source(context), context, Path(vault), warn=say)
         say(f"vault {vault}: {len(done_vault.written)} note(s) written, "
             f"{done_vault.unchanged} unchanged, "
             f"{len(done_vault.edited) + len(done_vault.foreign)} skipped")

@@ -85,9 +85,10 @@ def comparison(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: NaN and infinities (not JSON) as null, tables as JSON text."""
+    """JSON-ready: NaN and infinities (not JSON) as the text `nan`, `inf`, `-inf` (as `list
+    --json` writes them: a diverged run is not a run without the metric), tables as JSON text."""
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return str(value)
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, default=str)
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
@@ -105,4 +106,6 @@ def _md_cell(name: str, value: Any) -> str:
 
 
 def _csv_cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"      # as `journal export -f csv` writes them
     return "" if value is None else value

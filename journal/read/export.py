@@ -102,7 +102,8 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
             text = enex_file([EnexNote(title, body, now, now, ["journal"])], now, request.version)
         else:
             text = front + ("\n" if front else "") + body
-    return Exported(text, len(runs), span.first_day, span.last_day)
+    return Exported(text, sum(1 for run in runs if not is_note_only(run.record)),
+                    span.first_day, span.last_day)
 
 
 def _enex_of_runs(runs: Sequence[StoredRun], journal_dir: Path, now: dt.datetime, version: str
@@ -202,7 +203,7 @@ def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] 
     )
     from journal.render.template import Data, Day
 
-    key_params = varying_params(runs)
+    key_params = varying_params([run for run in runs if not is_note_only(run.record)])
     fields_of = {run.id: TemplateRunFields(run, journal_dir, key_params, level) for run in runs}
     days = []
     for day, group in itertools.groupby(runs, key=lambda run: _start(run).astimezone().date()):

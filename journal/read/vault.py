@@ -15,6 +15,7 @@ replaced atomically; nothing is deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import itertools
@@ -27,11 +28,12 @@ from journal.errors import StoreError, UsageError
 from journal.read.export import ExportRequest, selected_runs
 from journal.record import StoredRun, is_note_only, started_at
 from journal.store.context import Context
-from journal.store.files import reason, write_atomic
+from journal.store.files import read_regular, reason, write_atomic
 from journal.store.source import RunSource
 from journal.text import printable
 
 MANIFEST = ".journal-vault.json"
+MAX_MANIFEST_BYTES = 256 << 20
 
 
 @dataclass
@@ -47,15 +49,21 @@ def export_vault(request: ExportRequest, source: RunSource, context: Context, fo
     from journal.render.frontmatter import run_front_matter
     from journal.render.run import run_markdown
 
+    if not str(folder).strip():
+        raise UsageError("--vault needs a folder", hint="journal export --vault ~/Notes/experiments")
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{printable(str(folder))} is not a folder", hint="--vault DIR")
-    runs, _span = selected_runs(request, source, context.now())
+    now = context.now()
+    runs, _span = selected_runs(request, source, now)
     notes: dict[str, str] = {}
     for run in runs:
         notes[f"runs/{run.id}.md"] = (run_front_matter(run) + "\n"
                                       + run_markdown(run, source.journal_dir, heading_level=1))
+    # A week's note lists the whole ISO week (with the same filters), whatever part of it the
+    # range covers: a daily export never shrinks it.
     for week, members in itertools.groupby(runs, key=_iso_week):
-        notes[f"weeks/{week}.md"] = _week_note(week, list(members))
+        whole = _whole_week(request, source, now, week)
+        notes[f"weeks/{week}.md"] = _week_note(week, whole)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         return _write(folder, notes, warn)
@@ -63,16 +71,40 @@ def export_vault(request: ExportRequest, source: RunSource, context: Context, fo
         raise StoreError(f"cannot write the vault {printable(str(folder))}: {reason(exc)}") from exc
 
 
+def _whole_week(request: ExportRequest, source: RunSource, now: dt.datetime, week: str
+                ) -> list[StoredRun]:
+    year, number = (int(part) for part in week.split("-W"))
+    monday = dt.date.fromisocalendar(year, number, 1)
+    whole = dataclasses.replace(request, since=monday.isoformat(), week=None,
+                                until=(monday + dt.timedelta(days=6)).isoformat())
+    return [run for run in selected_runs(whole, source, now)[0] if _iso_week(run) == week]
+
+
 def _write(folder: Path, notes: dict[str, str], warn: Callable[[str], None]) -> VaultReport:
     manifest_path = folder / MANIFEST
     try:
-        manifest: dict[str, str] = json.loads(manifest_path.read_text("utf-8")).get("written", {})
+        loaded = json.loads(read_regular(manifest_path, MAX_MANIFEST_BYTES).decode("utf-8"))
+        manifest: dict[str, str] = loaded.get("written", {})
     except FileNotFoundError:
         manifest = {}
     except (OSError, ValueError, AttributeError):
         raise StoreError(f"{printable(str(manifest_path))} is not journal's manifest; nothing "
                          "was written", hint="move it aside, or give another --vault DIR") from None
     report = VaultReport()
+    try:
+        _write_notes(folder, notes, manifest, report)
+    finally:      # what was written is journal's, even when a later note could not be
+        write_atomic(manifest_path, (json.dumps({"written": dict(sorted(manifest.items()))},
+                                                indent=1) + "\n").encode())
+    for relative in report.edited:
+        warn(f"skipped {relative}: edited since journal wrote it (kept as it is)")
+    for relative in report.foreign:
+        warn(f"skipped {relative}: journal did not write it (never touched)")
+    return report
+
+
+def _write_notes(folder: Path, notes: dict[str, str], manifest: dict[str, str],
+                 report: VaultReport) -> None:
     for relative, text in notes.items():
         target = folder / relative
         data = text.encode("utf-8")
@@ -88,17 +120,13 @@ def _write(folder: Path, notes: dict[str, str], warn: Callable[[str], None]) -> 
             if current == digest:
                 report.unchanged += 1
                 continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, data)
+        except OSError as exc:
+            raise StoreError(f"cannot write {printable(str(target))}: {reason(exc)}") from exc
         manifest[relative] = digest
         report.written.append(relative)
-    write_atomic(manifest_path, (json.dumps({"written": dict(sorted(manifest.items()))},
-                                            indent=1) + "\n").encode())
-    for relative in report.edited:
-        warn(f"skipped {relative}: edited since journal wrote it (kept as it is)")
-    for relative in report.foreign:
-        warn(f"skipped {relative}: journal did not write it (never touched)")
-    return report
 
 
 def _digest(path: Path) -> str | None:
@@ -131,8 +159,10 @@ def _week_note(week: str, runs: Sequence[StoredRun]) -> str:
             note = str(run.record.get("note") or "")
             title = split_title(note)[0] or (note.strip().splitlines() or [run.id])[0]
             mark = NOTE_MARK if is_note_only(run.record) else STATUS_MARKS.get(run.status, "?")
-            # a wikilink's alias is not Markdown: only the link's own brackets and bar are out
+            # a wikilink's alias is not Markdown: the link's own brackets and bar are out, and
+            # Obsidian's comment (%%) and math ($$) marks, and a backslash before the end
             label = printable(title).replace("|", "/").replace("]", ")").replace("[", "(")
+            label = label.replace("%%", "% %").replace("$$", "$ $").rstrip("\\") or run.id
             lines.append(f"- {mark} [[runs/{run.id}|{label}]]")
         lines.append("")
     return "\n".join(lines)

@@ -68,9 +68,8 @@ def enex_file(notes: Sequence[EnexNote], now: dt.datetime, version: str) -> str:
             parts.append(f"    <created>{enex_time(note.created)}</created>")
         if note.updated is not None:
             parts.append(f"    <updated>{enex_time(note.updated)}</updated>")
-        for tag in dict.fromkeys(_tag(tag) for tag in note.tags):
-            if tag:
-                parts.append(f"    <tag>{escape(tag)}</tag>")
+        for tag in _tags(note.tags):
+            parts.append(f"    <tag>{escape(tag)}</tag>")
         parts.append("    <note-attributes><source>journal</source></note-attributes>")
         parts.append("  </note>")
     parts.append("</en-export>")
@@ -116,15 +115,28 @@ def xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+TAGS_MAX = 100
+
+
 def _title(title: str) -> str:
-    # Evernote: 1 to 255 characters, no line breaks, no leading or trailing space
-    one_line = " ".join(xml_text(title).split()) or "Untitled"
+    # Evernote: 1 to 255 characters, no control characters, no leading or trailing space
+    one_line = " ".join(_CONTROL.sub(" ", xml_text(title)).split()) or "Untitled"
     return one_line[:TITLE_MAX].strip()
 
 
+def _tags(tags: Sequence[str]) -> list[str]:
+    """At most 100, each once whatever its case (Evernote's tags are case-blind)."""
+    kept: dict[str, str] = {}
+    for tag in map(_tag, tags):
+        if tag and tag.casefold() not in kept:
+            kept[tag.casefold()] = tag
+    return list(kept.values())[:TAGS_MAX]
+
+
 def _tag(tag: str) -> str:
-    # Evernote: no commas, 1 to 100 characters, no leading or trailing space
-    return " ".join(xml_text(tag).replace(",", " ").split())[:100]
+    # Evernote: no commas, 1 to 100 characters, no control characters, no outer space
+    return " ".join(_CONTROL.sub(" ", xml_text(tag)).replace(",", " ").split())[:100].strip()
 
 
 def _cdata(text: str) -> str:

@@ -45,9 +45,10 @@ TEMPLATE_FIELDS: dict[str, Field] = {
     "running": Field(ROOT), "compute_time": Field(ROOT), "summary": Field(ROOT, block=True),
     "commits": Field(ROOT, block=True),
     # each day
-    "day": Field(DAY), "date": Field(DAY), "day_runs": Field(DAY),
+    "day": Field(DAY), "date": Field(DAY), "day_runs": Field(DAY), "day_notes": Field(DAY),
     # each machine (the runs grouped by host)
-    "machine": Field(MACHINE), "machine_runs": Field(MACHINE), "machine_users": Field(MACHINE),
+    "machine": Field(MACHINE), "machine_runs": Field(MACHINE), "machine_notes": Field(MACHINE),
+    "machine_users": Field(MACHINE),
     # each run
     **{name: Field(RUN, block=about.startswith("block:")) for name, about in FIELDS.items()},
     "key_params": Field(RUN),
@@ -59,9 +60,16 @@ KEY_PARAMS = 12           # params shown for a run at most (those that vary, els
 BEST_METRICS = 6
 COMMITS_SHOWN = 100
 NONE = Value("—", "")
-# Metrics named like these are better when lower; any other, when higher.
-_LOWER_IS_BETTER = re.compile(
-    r"loss|err|perplexity|ppl|mse|mae|rmse|wer|cer|fid|nll|bpd|latency|time|regret|distance", re.I)
+# Metrics named with one of these words are better when lower; any other, when higher. Words,
+# not substrings: `answer_acc` holds "wer" and `confidence` holds "fid", and both are higher-better.
+_LOWER_WORDS = frozenset({
+    "loss", "losses", "err", "error", "errors", "perplexity", "ppl", "mse", "mae", "rmse", "wer",
+    "cer", "fid", "nll", "bpd", "latency", "time", "regret", "distance"})
+_WORD = re.compile(r"[a-z]+")
+
+
+def lower_is_better(name: str) -> bool:
+    return any(word in _LOWER_WORDS for word in _WORD.findall(name.lower()))
 
 
 def text(value: Any) -> Value:
@@ -135,7 +143,7 @@ def best_metrics(runs: Sequence[StoredRun]) -> list[tuple[str, float, bool, Stor
         seen.update(list(table(run.record, "metrics"))[:HEADLINE_METRICS])
     best = []
     for name, _count in seen.most_common(BEST_METRICS):
-        lower = bool(_LOWER_IS_BETTER.search(name))
+        lower = lower_is_better(name)
         scored = [(value, run) for run in runs
                   if (value := finite_number(table(run.record, "metrics").get(name))) is not None]
         if scored:
@@ -160,13 +168,16 @@ def commits_markdown(commits: list[Commit] | None, since: dt.date, until: dt.dat
 # -- days and runs --------------------------------------------------------------------------------
 
 def day_fields(day: dt.date, runs: Sequence[StoredRun]) -> dict[str, Filler]:
+    """`day_runs` counts runs with a command (notes are `day_notes`)."""
+    real = sum(1 for run in runs if not is_note_only(run.record))
     return {"day": text(f"{day.strftime('%A')}, {day.isoformat()}"), "date": text(day.isoformat()),
-            "day_runs": text(len(runs))}
+            "day_runs": text(real), "day_notes": text(len(runs) - real)}
 
 
 def machine_fields(host: str, runs: Sequence[StoredRun]) -> dict[str, Filler]:
     users = sorted({user for run in runs if isinstance(user := run.record.get("user"), str)})
-    return {"machine": text(host), "machine_runs": text(len(runs)),
+    real = sum(1 for run in runs if not is_note_only(run.record))
+    return {"machine": text(host), "machine_runs": text(real), "machine_notes": text(len(runs) - real),
             "machine_users": text(", ".join(users) if users else "-")}
 
 

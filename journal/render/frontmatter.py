@@ -15,8 +15,8 @@ Logseq and Joplin read (`created`), written without a YAML library.
 Params and metrics are flat properties, `param_<name>` and `metric_<name>` (Obsidian cannot show
 nested ones; a name's characters other than letters, digits, `_` and `-` become `_`, and a name
 that would repeat one already written is left out). Numbers stay numbers so a property can be
-sorted; text is a double-quoted scalar (JSON's escapes are YAML's), so no value can end the
-block or be read as another type; a value that is not finite is text (`"nan"`).
+sorted (nan and infinities as YAML's `.nan`, `.inf`); text is a double-quoted scalar (JSON's
+escapes are YAML's), so no value can end the block or be read as another type.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from journal.record import StoredRun, flat_params, is_note_only, started_at, tab
 from journal.text import json_text
 
 _KEY = re.compile(r"[^A-Za-z0-9_-]+")
+MAX_KEY = 200
 
 
 def run_front_matter(run: StoredRun) -> str:
@@ -55,7 +56,9 @@ def run_front_matter(run: StoredRun) -> str:
     for prefix, values in (("param", flat_params(record)), ("metric", table(record, "metrics"))):
         for name, value in values.items():
             key = f"{prefix}_{_KEY.sub('_', str(name))}"
-            if key not in properties and _scalar(value):
+            # YAML's plain keys end at 1024 characters; a longer name is left out, as is one
+            # that would repeat a property already written
+            if key not in properties and len(key) <= MAX_KEY and _scalar(value):
                 properties[key] = value
     lines = ["---", *(f"{key}: {_yaml(value)}" for key, value in properties.items()), "---"]
     return "\n".join(lines) + "\n"
@@ -67,6 +70,9 @@ def yaml_scalar(value: Any) -> str:
 
 
 def _scalar(value: object) -> bool:
+    """A value a property can hold: a scalar, or a list of scalars (`nargs="+"`)."""
+    if isinstance(value, list):
+        return all(_scalar(item) and not isinstance(item, list) for item in value)
     return value is None or isinstance(value, str | int | float | bool | dt.datetime)
 
 
@@ -78,7 +84,9 @@ def _yaml(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else json_text(str(value))
+        if math.isfinite(value):
+            return repr(value)
+        return ".nan" if value != value else ".inf" if value > 0 else "-.inf"   # YAML's floats
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="milliseconds")
     if isinstance(value, list):

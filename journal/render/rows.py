@@ -109,11 +109,11 @@ def _tag_list(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: times as ISO text, NaN and infinities (not JSON) as null."""
+    """JSON-ready: times as ISO text, NaN and infinities (not JSON) as the text `nan`, `inf`."""
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return str(value)           # `nan`, `inf`: a diverged run is not a run without it
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return value
