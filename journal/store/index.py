@@ -236,8 +236,13 @@ def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
 
 
 def _parse_all(jobs: list[tuple[str, str, str, str]]) -> Iterator[tuple[Any, ...]]:
+    import threading
+
     workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_FROM or workers < 2:
+    # A process with other threads (a program using journal's API, a test runner) is parsed
+    # here alone: a forked worker may inherit a lock another thread held at the fork, and
+    # wait on it for ever (Python 3.12 warns of exactly this).
+    if len(jobs) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1:
         yield from map(_row_for, jobs)
         return
     import multiprocessing
