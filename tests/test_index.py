@@ -424,7 +424,7 @@ def test_many_processes_at_once_while_runs_arrive(tmp_path: Path) -> None:
         if listed and listed[0].startswith("{"):
             listed = [json.loads(line)["id"] for line in out.decode().splitlines()]
         assert listed == sorted(listed, reverse=True)
-    final = ids_listed(both("list", "-n", "0", cwd=tmp_path))
+    final = ids_listed(both("list", "-n", "0", "--absolute", cwd=tmp_path))   # no "just now" race
     assert len(final) == 50 and final[30:] == ids[::-1]
     assert len(cli("grep", "-l", "arrived", cwd=tmp_path).lines) == 30
 
