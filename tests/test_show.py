@@ -558,3 +558,23 @@ def test_front_matter_keeps_lists_and_non_finite_numbers(repo: Path) -> None:
     assert math.isnan(properties["metric_loss"]) and properties["metric_gain"] == math.inf
     assert properties["param_layers"] == [1, 2, 3]
     assert not any(key.startswith("param_LLLL") for key in properties)   # too long a key: left out
+
+
+def test_on_a_terminal_each_logged_series_is_a_sparkline(repo: Path) -> None:
+    script = repo / "fit.py"
+    script.write_text(
+        "import journal\n"
+        "with journal.start(note='fit') as run:\n"
+        "    for step in range(50):\n"
+        "        run.log(step=step, loss=1 / (step + 1), **{'val/acc\\x1b[31m': step / 50})\n")
+    done = journal("new", "-n", "fit", "--", sys.executable, str(script), cwd=repo)
+    assert done.returncode == 0, done.stderr
+    out = _on_terminal(["show"], repo).decode()
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert "Curves" in plain
+    curves = plain.split("Curves", 1)[1]
+    loss = next(line for line in curves.splitlines() if line.strip().startswith("loss"))
+    assert "█" in loss and "1.0 → 0.02, 50 points" in loss
+    assert "val/acc\\x1b[31m" in curves and "\x1b[31m" not in out.split("Curves")[1]
+    piped = journal("show", cwd=repo).stdout.decode()
+    assert "Curves" not in piped                   # a pipe gets the note only

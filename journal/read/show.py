@@ -100,12 +100,25 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
             console.print(Rule())
         # hyperlinks=False: a link shows its target, so `[safe](https://evil)` cannot hide it.
         console.print(Markdown(run_markdown(run, journal_dir, diff=diff), hyperlinks=False))
+        _print_curves(run, journal_dir, console.file)
         if log_lines is not None:
             heading, data = log_excerpt(run, journal_dir, log_lines)
             console.print(Markdown(heading, hyperlinks=False))
             if data is not None:
                 console.file.write(log_text(data, keep_colour=True).rstrip("\n") + "\x1b[0m\n")
                 console.file.flush()
+
+
+def _print_curves(run: StoredRun, journal_dir: Path, out: IO[str]) -> None:
+    """A sparkline for each series the script logged (`run.log(step=...)`), on a terminal."""
+    from journal.render.curves import curve_lines
+    from journal.store.paths import inside_journal
+
+    side = inside_journal(journal_dir, table(run.record, "series").get("path"))
+    lines = curve_lines(sidefile.series(side)) if side is not None else []
+    if lines:
+        out.write("\nCurves\n" + "".join(f"  {line}\n" for line in lines))
+        out.flush()
 
 
 def _toml(runs: Sequence[StoredRun], out: IO[str]) -> None:

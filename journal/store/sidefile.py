@@ -91,6 +91,41 @@ def fold(file: Path) -> Folded:
     return folded
 
 
+MAX_SERIES_POINTS = 100_000     # points read of one series (the first ones; a curve needs fewer)
+
+
+def series(file: Path) -> dict[str, list[float]]:
+    """Every finite number each metric took, in the order the script logged them (a missing or
+    unreadable file: none). Lines as `fold` reads them."""
+    import math
+
+    from journal.store.files import open_regular
+
+    found: dict[str, list[float]] = {}
+    try:
+        handle = open_regular(file)
+    except OSError:
+        return found
+    with handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            metrics = entry.get("metrics") if isinstance(entry, dict) else None
+            if not isinstance(metrics, dict):
+                continue
+            for name, value in metrics.items():
+                if isinstance(value, int | float) and not isinstance(value, bool) \
+                        and math.isfinite(value):
+                    points = found.setdefault(str(name), [])
+                    if len(points) < MAX_SERIES_POINTS:
+                        points.append(float(value))
+    return found
+
+
 def _holdable_number(value: Any) -> bool:
     """A metric value a record can hold: a bool, a float, or an int that fits TOML's 64 bits."""
     if isinstance(value, bool) or isinstance(value, float):
