@@ -77,3 +77,12 @@ def test_non_finite_metrics_and_booleans_are_kept(repo: Path) -> None:
     assert {row["params.flag"] for row in rows} == {"true", "false"}
     assert {row["metrics.acc"] for row in json.loads(journal("compare", "-f", "json", cwd=repo).stdout)} \
         == {"nan", 0.5}
+
+
+def test_filters_apply_to_named_runs_and_notes_say_so(repo: Path) -> None:
+    ids = sweep(repo)
+    assert journal("tag", ids[0], "+best", cwd=repo).returncode == 0
+    done = journal("compare", ids[0], ids[1], "--tag", "best", "-f", "json", cwd=repo)
+    assert [row["run"] for row in json.loads(done.stdout)] == [ids[0]]
+    found = json.loads(journal("compare", "-f", "json", cwd=repo).stdout)
+    assert {row["status"] for row in found} == {"note"}          # sweep() made note-only entries

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from journal.errors import UsageError
 from journal.read.listing import sort_runs
-from journal.record import StoredRun, flat_params, short_id, table
+from journal.record import StoredRun, flat_params, is_note_only, short_id, table
 from journal.render.fields import varying_params
 from journal.render.markdown import split_title, table_cell
 from journal.store.filters import Filters
@@ -36,7 +36,8 @@ def compare_runs(source: RunSource, refs: Sequence[str], filters: Filters, *, li
         for ref in refs:
             run = source.resolve(ref)
             chosen.setdefault(run.id, run)
-        runs = list(chosen.values())
+        # the filters apply to the runs named too (`compare @~5 @~4 @ --status finished`)
+        runs = [run for run in chosen.values() if filters.matches(run.record, run.status)]
         if sort:
             runs = sort_runs(runs, sort)
     elif sort:
@@ -77,7 +78,8 @@ def comparison(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any
         run_metrics = table(run.record, "metrics")
         note = str(run.record.get("note") or "")
         title = split_title(note)[0] or (note.strip().splitlines() or [""])[0]
-        row: dict[str, Any] = {"run": run.id, "status": run.status, "note": title}
+        status = "note" if is_note_only(run.record) else run.status    # an idea, not a run
+        row: dict[str, Any] = {"run": run.id, "status": status, "note": title}
         row.update({f"params.{name}": values.get(name) for name in params})
         row.update({f"metrics.{name}": run_metrics.get(name) for name in metrics})
         rows.append({name: _plain(value) for name, value in row.items()})
