@@ -8,8 +8,6 @@ or param, as `journal list --sort` does.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -18,6 +16,7 @@ from journal.read.listing import sort_runs
 from journal.record import StoredRun, flat_params, is_note_only, short_id, table
 from journal.render.fields import varying_params
 from journal.render.markdown import split_title, table_cell
+from journal.render.rows import csv_cell, plain_value
 from journal.store.filters import Filters
 from journal.store.source import RunSource
 from journal.text import format_value, json_text
@@ -53,7 +52,7 @@ def compare_runs(source: RunSource, refs: Sequence[str], filters: Filters, *, li
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         for row in rows:
-            writer.writerow([_csv_cell(row.get(name)) for name in header])
+            writer.writerow([csv_cell(row.get(name)) for name in header])
     elif rows:
         out.write("| " + " | ".join(table_cell(name) for name in header) + " |\n")
         out.write("|" + "|".join(" --- " for _ in header) + "|\n")
@@ -82,18 +81,8 @@ def comparison(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any
         row: dict[str, Any] = {"run": run.id, "status": status, "note": title}
         row.update({f"params.{name}": values.get(name) for name in params})
         row.update({f"metrics.{name}": run_metrics.get(name) for name in metrics})
-        rows.append({name: _plain(value) for name, value in row.items()})
+        rows.append({name: plain_value(value) for name, value in row.items()})
     return header, rows
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: NaN and infinities (not JSON) as the text `nan`, `inf`, `-inf` (as `list
-    --json` writes them: a diverged run is not a run without the metric), tables as JSON text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 def _md_cell(name: str, value: Any) -> str:
@@ -105,9 +94,3 @@ def _md_cell(name: str, value: Any) -> str:
     if name == "note" and len(text) > NOTE_WIDTH:
         text = text[: NOTE_WIDTH - 1] + "…"
     return table_cell(text)
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"      # as `journal export -f csv` writes them
-    return "" if value is None else value

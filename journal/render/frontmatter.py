@@ -60,13 +60,8 @@ def run_front_matter(run: StoredRun) -> str:
             # that would repeat a property already written
             if key not in properties and len(key) <= MAX_KEY and _scalar(value):
                 properties[key] = value
-    lines = ["---", *(f"{key}: {_yaml(value)}" for key, value in properties.items()), "---"]
+    lines = ["---", *(f"{key}: {yaml_scalar(value)}" for key, value in properties.items()), "---"]
     return "\n".join(lines) + "\n"
-
-
-def yaml_scalar(value: Any) -> str:
-    """One value as YAML (for other front matter journal writes)."""
-    return _yaml(value)
 
 
 def _scalar(value: object) -> bool:
@@ -76,7 +71,8 @@ def _scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool | dt.datetime)
 
 
-def _yaml(value: Any) -> str:
+def yaml_scalar(value: Any) -> str:
+    """One value as YAML (a property here, or in other front matter journal writes)."""
     if value is None or (isinstance(value, Mapping) and not value):
         return "null"                       # a param the program had as None
     if isinstance(value, bool):
@@ -90,6 +86,6 @@ def _yaml(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="milliseconds")
     if isinstance(value, list):
-        return "[" + ", ".join(_yaml(item) for item in value) + "]"
+        return "[" + ", ".join(yaml_scalar(item) for item in value) + "]"
     # JSON's string escapes are YAML's; json_text also escapes what a terminal would obey
     return json_text(str(value))

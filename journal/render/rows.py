@@ -68,8 +68,8 @@ def rows(runs: Sequence[StoredRun], *, for_csv: bool = False
             values = flat_params(record) if table_name == "params" else table(record, table_name)
             for name in names:
                 row[f"{table_name}.{name}"] = values.get(name)
-        found.append({name: value if name == "tags" and isinstance(value, list) else _plain(value)
-                      for name, value in row.items()})
+        found.append({name: value if name == "tags" and isinstance(value, list)
+                      else plain_value(value) for name, value in row.items()})
     return header, found
 
 
@@ -89,9 +89,9 @@ def rows_csv(runs: Sequence[StoredRun]) -> str:
     header, found = rows(runs, for_csv=True)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([_cell(name) for name in header])
+    writer.writerow([csv_cell(name) for name in header])
     for row in found:
-        writer.writerow([_cell(row.get(name)) for name in header])
+        writer.writerow([csv_cell(row.get(name)) for name in header])
     return out.getvalue()
 
 
@@ -103,23 +103,24 @@ def _tags(value: Any) -> Any:
 def _tag_list(value: Any) -> Any:
     """Tags as a list of text; a hand-edited record's other kinds shown as they are."""
     if isinstance(value, list):
-        return [tag if isinstance(tag, str) else json.dumps(_plain(tag), default=str)
+        return [tag if isinstance(tag, str) else json.dumps(plain_value(tag), default=str)
                 for tag in value]
-    return _plain(value)
+    return plain_value(value)
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready: times as ISO text, NaN and infinities (not JSON) as the text `nan`, `inf`."""
+def plain_value(value: Any) -> Any:
+    """JSON-ready: times as ISO text, NaN and infinities (not JSON) as the text `nan`, `inf`,
+    lists and tables as JSON text."""
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)           # `nan`, `inf`: a diverged run is not a run without it
     if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False, default=str)
     return value
 
 
-def _cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
     """Numbers as they are; text (a note, a tag, a hand-edited commit, a param's name) with
     control characters escaped, so a CSV printed to a terminal is inert too."""
     if value is None:

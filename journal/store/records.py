@@ -172,7 +172,17 @@ def ensure_gitignore(journal_dir: Path) -> None:
 
 def reserve_path(path: Path) -> Path:
     """Where the disk space kept for the final write of the record at `path` is held."""
-    return path.with_name(f".{path.name}.reserve")
+    return path.with_name(f".{path.name}{_RESERVE}")
+
+
+def reserved_record(name: str) -> str | None:
+    """The record file name whose reserve `name` is (`.<id>.toml.reserve`), else None."""
+    if name.startswith(".") and name.endswith(_RESERVE):
+        return name[1:-len(_RESERVE)]
+    return None
+
+
+_RESERVE = ".reserve"
 
 
 def reserve_space(path: Path) -> None:

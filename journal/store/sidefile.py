@@ -20,6 +20,7 @@ import os
 
 TYPE_CHECKING = False     # dataclasses, typing and pathlib cost a script ~15 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
     from typing import Any
 
@@ -54,16 +55,15 @@ class Folded:
         return f"Folded({vars(self)})"
 
 
-def fold(file: Path) -> Folded:
-    """Read a side file. A torn last line (its writer was killed mid-write) and any line that is
-    not a JSON object are skipped; values a record cannot hold are dropped. Missing file: empty."""
+def _entries(file: Path) -> Iterator[dict[str, Any]]:
+    """The side file's objects, one a line. A torn last line (its writer was killed mid-write)
+    and any line that is not a JSON object are skipped. Missing or unreadable file: none."""
     from journal.store.files import open_regular
 
-    folded = Folded()
     try:
         handle = open_regular(file)
     except OSError:
-        return folded
+        return
     with handle:
         for line in handle:
             if not line.endswith(b"\n"):
@@ -72,22 +72,28 @@ def fold(file: Path) -> Folded:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if not isinstance(entry, dict):
-                continue
-            metrics = entry.get("metrics")
-            if isinstance(metrics, dict):
-                folded.points += 1
-                for name, value in metrics.items():
-                    if _holdable_number(value):
-                        folded.metrics[name] = value
-            params = entry.get("params")
-            if isinstance(params, dict):
-                folded.params.update(storable(params, keep_none=True))
-            status = entry.get("status")
-            if isinstance(status, str):
-                folded.status = status
-                error = entry.get("error")
-                folded.error = error if isinstance(error, str) else None
+            if isinstance(entry, dict):
+                yield entry
+
+
+def fold(file: Path) -> Folded:
+    """Read a side file; values a record cannot hold are dropped. Missing file: empty."""
+    folded = Folded()
+    for entry in _entries(file):
+        metrics = entry.get("metrics")
+        if isinstance(metrics, dict):
+            folded.points += 1
+            for name, value in metrics.items():
+                if _holdable_number(value):
+                    folded.metrics[name] = value
+        params = entry.get("params")
+        if isinstance(params, dict):
+            folded.params.update(storable(params, keep_none=True))
+        status = entry.get("status")
+        if isinstance(status, str):
+            folded.status = status
+            error = entry.get("error")
+            folded.error = error if isinstance(error, str) else None
     return folded
 
 
@@ -96,33 +102,20 @@ MAX_SERIES_POINTS = 100_000     # points read of one series (the first ones; a c
 
 def series(file: Path) -> dict[str, list[float]]:
     """Every finite number each metric took, in the order the script logged them (a missing or
-    unreadable file: none). Lines as `fold` reads them."""
+    unreadable file: none)."""
     import math
 
-    from journal.store.files import open_regular
-
     found: dict[str, list[float]] = {}
-    try:
-        handle = open_regular(file)
-    except OSError:
-        return found
-    with handle:
-        for line in handle:
-            if not line.endswith(b"\n"):
-                break
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            metrics = entry.get("metrics") if isinstance(entry, dict) else None
-            if not isinstance(metrics, dict):
-                continue
-            for name, value in metrics.items():
-                if isinstance(value, int | float) and not isinstance(value, bool) \
-                        and math.isfinite(value):
-                    points = found.setdefault(str(name), [])
-                    if len(points) < MAX_SERIES_POINTS:
-                        points.append(float(value))
+    for entry in _entries(file):
+        metrics = entry.get("metrics")
+        if not isinstance(metrics, dict):
+            continue
+        for name, value in metrics.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) \
+                    and math.isfinite(value):
+                points = found.setdefault(str(name), [])
+                if len(points) < MAX_SERIES_POINTS:
+                    points.append(float(value))
     return found
 
 

@@ -46,8 +46,7 @@ from journal.store.records import (
     read_record,
     replace_record,
 )
-from journal.sync.merge import canonical as _canonical_of
-from journal.sync.merge import merge_records, same
+from journal.sync.merge import canonical, merge_records, same
 from journal.sync.repo import Entry, Remote, Repository, SyncError
 from journal.sync.travel import journal_files, kind_of, mark_behind
 from journal.text import printable
@@ -400,9 +399,9 @@ def _merged(target: Path, data: bytes) -> bool:
         return True                 # nothing of theirs to keep
     if theirs.get("id") != here.get("id"):
         return True
-    merged_amendments = {_canonical_of(item) for item in here.get("amendments", [])
+    merged_amendments = {canonical(item) for item in here.get("amendments", [])
                          if isinstance(item, dict)}
-    return all(_canonical_of(item) in merged_amendments for item in theirs.get("amendments", [])
+    return all(canonical(item) in merged_amendments for item in theirs.get("amendments", [])
                if isinstance(item, dict))
 
 

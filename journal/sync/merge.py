@@ -44,11 +44,11 @@ def merge_records(local: Record, remote: Record, *, mine: bool) -> Record:
 
 def same(one: Mapping[str, Any] | None, other: Mapping[str, Any] | None) -> bool:
     """Whether two records say the same (the bytes may differ: layout, comments)."""
-    return one is not None and other is not None and _canonical(one) == _canonical(other)
+    return one is not None and other is not None and canonical(one) == canonical(other)
 
 
 def _own_fields(record: Mapping[str, Any]) -> str:
-    return _canonical({name: value for name, value in record.items()
+    return canonical({name: value for name, value in record.items()
                        if name not in MERGED_FIELDS})
 
 
@@ -59,16 +59,16 @@ def _owner_copy(local: Record, remote: Record, mine: bool) -> Record:
 def _amendments(local: Record, remote: Record) -> list[Any]:
     mine = [item for item in listed(local.get("amendments")) if isinstance(item, Mapping)]
     theirs = [item for item in listed(remote.get("amendments")) if isinstance(item, Mapping)]
-    mine_keys = {_canonical(item) for item in mine}
-    theirs_keys = {_canonical(item) for item in theirs}
+    mine_keys = {canonical(item) for item in mine}
+    theirs_keys = {canonical(item) for item in theirs}
     if mine_keys <= theirs_keys:
         return theirs
     if theirs_keys <= mine_keys:
         return mine
     seen: dict[str, Any] = {}
     for item in (*theirs, *mine):
-        seen.setdefault(_canonical(item), item)
-    return sorted(seen.values(), key=lambda item: (_moment(item.get("at")), _canonical(item)))
+        seen.setdefault(canonical(item), item)
+    return sorted(seen.values(), key=lambda item: (_moment(item.get("at")), canonical(item)))
 
 
 def _tags(local: Record, remote: Record, amendments: list[Any]) -> list[str] | None:
@@ -105,10 +105,6 @@ def _moment(value: object) -> float:
 
 def canonical(value: object) -> str:
     """A value as text that two equal values share (times as the record writer keeps them)."""
-    return _canonical(value)
-
-
-def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, default=_plain, ensure_ascii=False)
 
 

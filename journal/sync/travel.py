@@ -23,11 +23,11 @@ from pathlib import Path
 
 from journal.record import THIS_HOST
 from journal.store.files import write_atomic
+from journal.store.records import reserved_record
 from journal.store.runfiles import BEHIND_SUFFIX, behind_text
 
 # folder -> the suffix of its files (after the run id)
 SIDE_FILES = {"logs": ".log", "patches": ".patch", "metrics": ".jsonl"}
-RESERVE_SUFFIX = ".reserve"       # `.<id>.toml.reserve`: store/records.reserve_path
 
 
 # The shapes a travelling path may have, in one pattern (a path is matched once: a journal of
@@ -118,8 +118,9 @@ def _regular_files(journal_dir: Path, folder: str, unfinished: list[str]
             continue
         for entry in entries:
             if entry.name.startswith("."):
-                if entry.name.endswith(RESERVE_SUFFIX) and folder == "runs":
-                    unfinished.append(f"{relative}/{entry.name[1:-len(RESERVE_SUFFIX)]}")
+                record = reserved_record(entry.name) if folder == "runs" else None
+                if record is not None:
+                    unfinished.append(f"{relative}/{record}")
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
