@@ -76,6 +76,35 @@ def _finite(value: object) -> object:
 
 # -- durations --------------------------------------------------------------------------------
 
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes: two for a wide (CJK) character, none for a combining one."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(char) else
+               2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal columns (as str.ljust, in columns)."""
+    return text + " " * max(0, width - display_width(text))
+
+
+def short_number(value: float, digits: int = 4) -> str:
+    """A number in a few characters, for an axis or a curve's ends: `digits` significant
+    digits, without an exponent for everyday magnitudes (0.001 to 999,999)."""
+    import math
+
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else repr(value)
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e6:
+        text = f"{value:.{max(0, digits - 1 - math.floor(math.log10(magnitude)))}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return f"{value:.{digits - 1}e}"
+
+
 def human_duration(seconds: float, *, compact: bool = False) -> str:
     """12.5s, 3m 05s, 3h 30m 12s (25h 01m 01s past a day). `compact` keeps two units past an hour
     (3h 30m, 1d 1h) so a `journal list` column stays narrow."""

@@ -574,7 +574,8 @@ def test_on_a_terminal_each_logged_series_is_a_sparkline(repo: Path) -> None:
     assert "Curves" in plain
     curves = plain.split("Curves", 1)[1]
     loss = next(line for line in curves.splitlines() if line.strip().startswith("loss"))
-    assert "█" in loss and "1.0 → 0.02, 50 points" in loss
+    assert "█" in loss and "1 → 0.02, 50 points" in loss
     assert "val/acc\\x1b[31m" in curves and "\x1b[31m" not in out.split("Curves")[1]
-    piped = journal("show", cwd=repo).stdout.decode()
-    assert "Curves" not in piped                   # a pipe gets the note only
+    piped = journal("show", cwd=repo).stdout.decode()     # Markdown: the sparklines as text
+    block = piped.split("**Curves**\n\n```text\n", 1)[1].split("```", 1)[0]
+    assert block.startswith("loss ") and "1 → 0.02, 50 points" in block and "\x1b" not in block

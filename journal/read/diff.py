@@ -41,7 +41,7 @@ from journal.store.context import Context
 from journal.store.files import open_regular
 from journal.store.paths import find_worktree_root, inside_journal
 from journal.store.source import RunSource
-from journal.text import human_duration, printable, printable_block, time_text
+from journal.text import display_width, human_duration, pad, printable, printable_block, time_text
 
 
 class _Missing:
@@ -95,12 +95,12 @@ def _compared(title: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
         lines = ["", f"{title}: {len(changed)} of {len(names)} differ"]
     rows = [(printable(name), _show(old.get(name, MISSING)), _show(new.get(name, MISSING)),
              _difference(old.get(name, MISSING), new.get(name, MISSING))) for name in changed]
-    name_width = min(max((len(row[0]) for row in rows), default=0), NAME_WIDTH)
-    old_width = min(max((len(row[1]) for row in rows), default=0), VALUE_WIDTH)
-    new_width = min(max((len(row[2]) for row in rows), default=0), VALUE_WIDTH)
+    name_width = min(max((display_width(row[0]) for row in rows), default=0), NAME_WIDTH)
+    old_width = min(max((display_width(row[1]) for row in rows), default=0), VALUE_WIDTH)
+    new_width = min(max((display_width(row[2]) for row in rows), default=0), VALUE_WIDTH)
     for name, old_text, new_text, difference in rows:
-        line = f"  {name:<{name_width}}  {old_text:<{old_width}} \u2192 "
-        line += f"{new_text:<{new_width}}  ({difference})" if difference else new_text
+        line = f"  {pad(name, name_width)}  {pad(old_text, old_width)} \u2192 "
+        line += f"{pad(new_text, new_width)}  ({difference})" if difference else new_text
         lines.append(line.rstrip())
     if same:
         lines += _wrapped("  same: ", [f"{printable(name)}={_show(old[name])}" for name in same])

@@ -23,6 +23,7 @@ from journal.store.source import RunSource
 from journal.text import printable
 
 if TYPE_CHECKING:
+    from journal.render.curves import CurveStyle
     from journal.render.fields import Commit
     from journal.render.template import Data, Template
 
@@ -89,11 +90,15 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
         assert template is not None
         filtered = bool(request.tags or request.statuses or request.where)
         commits = commits_in_range(context, span)
-        front, body = template.render_parts(note_data(runs, span, commits, now, filtered,
-                                                      context.journal_dir, template.run_block_level()))
+        # The HTML page draws the curves as SVG: Markdown carries them in a fenced block whose
+        # info string no note can guess, which html_page turns back into the SVG.
+        style = _html_curves() if request.fmt == "html" else None
+        front, body = template.render_parts(note_data(
+            runs, span, commits, now, filtered, context.journal_dir, template.run_block_level(),
+            style))
         if request.fmt == "html":
             from journal.render.html import html_page
-            text = html_page(body)
+            text = html_page(body, figures=style.marker if style else None)
         elif request.fmt == "enex":
             from journal.render.enex import EnexNote, enex_file
             from journal.render.markdown import split_title
@@ -104,6 +109,13 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
             text = front + ("\n" if front else "") + body
     return Exported(text, sum(1 for run in runs if not is_note_only(run.record)),
                     span.first_day, span.last_day)
+
+
+def _html_curves() -> CurveStyle:
+    import secrets
+
+    from journal.render.curves import CurveStyle
+    return CurveStyle(marker=f"journal-curves-{secrets.token_hex(8)}")
 
 
 def _enex_of_runs(runs: Sequence[StoredRun], journal_dir: Path, now: dt.datetime, version: str
@@ -193,7 +205,8 @@ def load_template(option: Path | None, root: Path) -> Template:
 
 
 def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] | None,
-              now: dt.datetime, filtered: bool, journal_dir: Path, level: int = 2) -> Data:
+              now: dt.datetime, filtered: bool, journal_dir: Path, level: int = 2,
+              curve_style: CurveStyle | None = None) -> Data:
     from journal.render.fields import (
         TemplateRunFields,
         day_fields,
@@ -204,7 +217,10 @@ def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] 
     from journal.render.template import Data, Day
 
     key_params = varying_params([run for run in runs if not is_note_only(run.record)])
-    fields_of = {run.id: TemplateRunFields(run, journal_dir, key_params, level) for run in runs}
+    from journal.render.curves import TEXT
+
+    fields_of = {run.id: TemplateRunFields(run, journal_dir, key_params, level,
+                                           curve_style or TEXT) for run in runs}
     days = []
     for day, group in itertools.groupby(runs, key=lambda run: _start(run).astimezone().date()):
         day_runs = list(group)

@@ -99,7 +99,8 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
         if index:
             console.print(Rule())
         # hyperlinks=False: a link shows its target, so `[safe](https://evil)` cannot hide it.
-        console.print(Markdown(run_markdown(run, journal_dir, diff=diff), hyperlinks=False))
+        console.print(Markdown(run_markdown(run, journal_dir, diff=diff, curves=None),
+                               hyperlinks=False))
         _print_curves(run, journal_dir, console.file)
         if log_lines is not None:
             heading, data = log_excerpt(run, journal_dir, log_lines)
@@ -111,11 +112,9 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
 
 def _print_curves(run: StoredRun, journal_dir: Path, out: IO[str]) -> None:
     """A sparkline for each series the script logged (`run.log(step=...)`), on a terminal."""
-    from journal.render.curves import curve_lines
-    from journal.store.paths import inside_journal
+    from journal.render.curves import curve_lines, run_curves
 
-    side = inside_journal(journal_dir, table(run.record, "series").get("path"))
-    lines = curve_lines(sidefile.series(side)) if side is not None else []
+    lines = curve_lines(run_curves(run, journal_dir))
     if lines:
         out.write("\nCurves\n" + "".join(f"  {line}\n" for line in lines))
         out.flush()

@@ -46,6 +46,7 @@ class VaultReport:
 
 def export_vault(request: ExportRequest, source: RunSource, context: Context, folder: Path,
                  warn: Callable[[str], None]) -> VaultReport:
+    from journal.render.curves import CurveStyle
     from journal.render.frontmatter import run_front_matter
     from journal.render.run import run_markdown
 
@@ -58,7 +59,8 @@ def export_vault(request: ExportRequest, source: RunSource, context: Context, fo
     notes: dict[str, str] = {}
     for run in runs:
         notes[f"runs/{run.id}.md"] = (run_front_matter(run) + "\n"
-                                      + run_markdown(run, source.journal_dir, heading_level=1))
+                                      + run_markdown(run, source.journal_dir, heading_level=1,
+                                                     curves=CurveStyle(svg=True)))
     # A week's note lists the whole ISO week (with the same filters), whatever part of it the
     # range covers: a daily export never shrinks it.
     for week, members in itertools.groupby(runs, key=_iso_week):

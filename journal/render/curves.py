@@ -1,11 +1,18 @@
-"""Per-step curves as text: a Unicode sparkline for each series a script logged, for `journal show`
-on a terminal (`loss  █▆▄▃▂▂▁▁  0.912 → 0.118, 120 points`)."""
+"""A run's per-step curves, as each medium can show them: a Unicode sparkline a series in text
+(`journal show` on a terminal, Markdown notes, Evernote: `loss  █▆▄▃▂▂▁▁  0.912 → 0.118, 120
+points`), an SVG chart a series (render/svg.py) in vault notes and the HTML export."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from journal.text import format_value, printable
+from journal.record import StoredRun, table
+from journal.render.markdown import code_block, code_span
+from journal.text import display_width, pad, printable, short_number
+
+Curves = dict[str, tuple[list[float], list[float]]]    # metric -> (steps, values)
 
 BARS = "▁▂▃▄▅▆▇█"
 WIDTH = 40
@@ -28,11 +35,61 @@ def sparkline(values: Sequence[float], width: int = WIDTH) -> str:
                    for mean in means)
 
 
-def curve_lines(series: dict[str, list[float]], width: int = WIDTH) -> list[str]:
+def curve_lines(series: Curves, width: int = WIDTH) -> list[str]:
     """One line a series of two or more points: name, sparkline, first → last, how many."""
-    named = [(printable(name), values) for name, values in series.items() if len(values) > 1]
+    named = [(printable(name), values) for name, (_, values) in series.items() if len(values) > 1]
     if not named:
         return []
-    pad = max(len(name) for name, _ in named)
-    return [f"{name:<{pad}}  {sparkline(values, width)}  {format_value(values[0])} → "
-            f"{format_value(values[-1])}, {len(values)} points" for name, values in named]
+    column = max(display_width(name) for name, _ in named)
+    return [f"{pad(name, column)}  {sparkline(values, width)}  {short_number(values[0])} → "
+            f"{short_number(values[-1])}, {len(values)} points" for name, values in named]
+
+
+MAX_CHARTS = 8          # SVG charts drawn for one run; more series are named, not drawn
+
+
+@dataclass(frozen=True)
+class CurveStyle:
+    """How the `curves` field shows a run's series: sparklines in a text code block (the
+    default), SVG charts as raw HTML (`svg`: a vault note, which Obsidian renders), or SVG charts
+    in a fenced block whose info string is `marker` (the HTML export, which renders Markdown
+    with raw HTML off, draws that block as the SVG it holds: render/html.py)."""
+
+    svg: bool = False
+    marker: str | None = None
+
+
+TEXT = CurveStyle()
+
+
+def run_curves(run: StoredRun, journal_dir: Path) -> Curves:
+    """The series of the run's side file, when its record names one inside the journal."""
+    from journal.store import sidefile
+    from journal.store.paths import inside_journal
+
+    side = inside_journal(journal_dir, table(run.record, "series").get("path"))
+    return sidefile.series(side) if side is not None else {}
+
+
+def curves_markdown(series: Curves, style: CurveStyle = TEXT) -> str:
+    """The `curves` block: "" when no series has two points."""
+    if not style.svg and style.marker is None:
+        lines = curve_lines(series)
+        return code_block("\n".join(lines), "text") if lines else ""
+    from journal.render.svg import Line, line_chart
+
+    drawn = [(name, steps, values) for name, (steps, values) in series.items() if len(values) > 1]
+    if not drawn:
+        return ""
+    charts = [line_chart([Line(name, steps, values)], title=name, width=360, height=160)
+              for name, steps, values in drawn[:MAX_CHARTS]]
+    more = len(drawn) - MAX_CHARTS
+    html = "\n".join(['<div class="journal-curves">', *charts, "</div>"])
+    if style.marker is not None:
+        html = f"```{style.marker}\n{html}\n```\n"
+    else:
+        html += "\n"
+    if more > 0:
+        html += f"\n{more} more series not drawn: " + ", ".join(
+            code_span(name) for name, _, _ in drawn[MAX_CHARTS:]) + "\n"
+    return html

@@ -23,6 +23,7 @@ from journal.record import (
     param_value,
     table,
 )
+from journal.render.curves import TEXT, CurveStyle
 from journal.render.markdown import code_span, inline_text, split_title, table_cell
 from journal.render.run import FIELDS, RunFields
 from journal.render.template import (
@@ -200,8 +201,9 @@ class TemplateRunFields(Mapping[str, Filler]):
     the heading level they sit under, so a note's headings go below the run's own."""
 
     def __init__(self, run: StoredRun, journal_dir: Path, key_params: list[str] | None,
-                 level: int = 2) -> None:
+                 level: int = 2, curve_style: CurveStyle = TEXT) -> None:
         self.run = run
+        self.curve_style = curve_style
         self.journal_dir = journal_dir
         self.key_params = key_params
         self.level = level                 # for inline fields, which do not depend on it
@@ -209,7 +211,8 @@ class TemplateRunFields(Mapping[str, Filler]):
 
     def value(self, name: str, level: int) -> str:
         if level not in self._at_level:
-            self._at_level[level] = RunFields(self.run, self.journal_dir, heading_level=level)
+            self._at_level[level] = RunFields(self.run, self.journal_dir, heading_level=level,
+                                              curve_style=self.curve_style)
         return self._at_level[level][name]
 
     def __getitem__(self, name: str) -> Filler:

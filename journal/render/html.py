@@ -38,6 +38,8 @@ th { background: #f6f8fa; }
 blockquote { margin: 0; padding: 0 1rem; color: #59636e; border-left: 4px solid #d0d7de; }
 hr { border: 0; border-top: 1px solid #d0d7de; }
 a { color: #0969da; }
+.journal-curves { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin: .8rem 0; }
+.journal-curves svg { max-width: 100%; height: auto; }
 """
 _PAGE = """<!DOCTYPE html>
 <html>
@@ -57,11 +59,20 @@ _PAGE = """<!DOCTYPE html>
 """
 
 
-def html_page(markdown_text: str, title: str | None = None) -> str:
+def html_page(markdown_text: str, title: str | None = None, figures: str | None = None) -> str:
     """The page for a Markdown body (front matter already taken off). The title is the first
-    heading's text unless given."""
+    heading's text unless given. A fenced block whose info string is `figures` holds SVG that
+    journal drew (render/curves.py): it goes into the page as it is; every other block is text."""
     parser = markdown_parser(html=False)
     parser.add_render_rule("image", _image_as_link)
+    if figures:
+        def fence(self: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict,
+                  env: MutableMapping[str, Any]) -> str:
+            if tokens[index].info.strip() == figures:
+                return tokens[index].content
+            return self.fence(tokens, index, options, env)
+
+        parser.add_render_rule("fence", fence)
     tokens = parser.parse(markdown_text)
     if title is None:
         title = next((tokens[i + 1].content for i, token in enumerate(tokens)

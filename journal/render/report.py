@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from journal.record import Record
-from journal.text import human_duration, printable, printable_block, time_text
+from journal.text import display_width, human_duration, pad, printable, printable_block, time_text
 
 _LABEL = 10           # width of the label column
 _INDENT = " " * (2 + _LABEL)
@@ -60,9 +60,9 @@ def final_report(record: Record, journal_dir: Path, *, status: str | None = None
     metrics = record.get("metrics")
     if isinstance(metrics, Mapping) and metrics:
         names = [printable(str(name)) for name in metrics]
-        width = min(max(map(len, names)), _MAX_NAME)
+        width = min(max(map(display_width, names)), _MAX_NAME)
         for index, (name, value) in enumerate(zip(names, metrics.values())):
-            text = f"{name:<{width}} = {printable(_value(value))}"
+            text = f"{pad(name, width)} = {printable(_value(value))}"
             if index == 0:
                 add("metrics", text)
             else:

@@ -24,7 +24,7 @@ from journal.record import (
     flat_params,
     table,
 )
-from journal.text import human_duration, json_text, printable, printable_block
+from journal.text import display_width, human_duration, json_text, pad, printable, printable_block
 
 HEADLINE_METRICS = 3      # metrics shown on a `journal list` line (the first ones of a run)
 NOTE_WIDTH = 60
@@ -140,10 +140,10 @@ def text_lines(runs: Sequence[StoredRun], *, now: dt.datetime, absolute: bool, c
     rows = [_columns(run, now, absolute) for run in runs]
     if not rows:
         return []
-    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    widths = [max(display_width(row[column]) for row in rows) for column in range(5)]
     lines = []
     for row, run in zip(rows, runs):
-        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths)]
+        cells = [pad(cell, width) for cell, width in zip(row[:5], widths)]
         if colour:
             code = _STATUS_COLOUR.get(run.status, "0")
             cells[0] = f"\x1b[33m{cells[0]}\x1b[m"

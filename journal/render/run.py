@@ -37,6 +37,7 @@ from journal.record import (
     table,
     text_list,
 )
+from journal.render.curves import TEXT, CurveStyle, curves_markdown, run_curves
 from journal.render.markdown import (
     code_block,
     code_span,
@@ -108,6 +109,8 @@ FIELDS: dict[str, str] = {
     "patch_path": "inline: the patch file, as code",
     "warnings": "inline: what was not captured or went wrong, or empty",
     "facts": "block: the list of facts `journal show` prints (when, code, files, tags, host, log)",
+    "curves": "block: the per-step curves a script logged: a sparkline each in Markdown, an SVG "
+              "chart each in the HTML export and vault notes",
 }
 
 
@@ -272,9 +275,10 @@ def _amendments(record: Record, level: int, tz: dt.tzinfo | None) -> str:
 class _Run:
     """The pieces of one run's note, computed from its record."""
 
-    def __init__(self, run: StoredRun, journal_dir: Path, heading_level: int, tz: dt.tzinfo | None
-                 ) -> None:
+    def __init__(self, run: StoredRun, journal_dir: Path, heading_level: int, tz: dt.tzinfo | None,
+                 curve_style: CurveStyle = TEXT) -> None:
         self.run = run
+        self.curve_style = curve_style
         self.record = run.record
         self.journal_dir = journal_dir
         self.level = min(max(heading_level, 1), 6)
@@ -495,6 +499,8 @@ _FIELD_GROUPS: tuple[tuple[str, Callable[[_Run], Mapping[str, str]]], ...] = (
     ("patch_path", lambda p: {"patch_path": _file_path(p, p.git.get("patch"))}),
     ("warnings", lambda p: {"warnings": "; ".join(p.warnings())}),
     ("facts", lambda p: {"facts": p.facts(p.times, p.code)}),
+    ("curves", lambda p: {"curves": curves_markdown(run_curves(p.run, p.journal_dir),
+                                                    p.curve_style)}),
 )
 _GROUP_OF = {name: group for names, group in _FIELD_GROUPS for name in names.split()}
 
@@ -505,8 +511,8 @@ class RunFields(Mapping[str, str]):
     are demoted below it. `tz`: the zone times are shown in (default: local)."""
 
     def __init__(self, run: StoredRun, journal_dir: Path, *, heading_level: int = 2,
-                 tz: dt.tzinfo | None = None) -> None:
-        self._pieces = _Run(run, journal_dir, heading_level, tz)
+                 tz: dt.tzinfo | None = None, curve_style: CurveStyle = TEXT) -> None:
+        self._pieces = _Run(run, journal_dir, heading_level, tz, curve_style)
         self._values: dict[str, str] = {}
 
     def __getitem__(self, name: str) -> str:
@@ -528,11 +534,14 @@ def run_fields(run: StoredRun, journal_dir: Path, *, heading_level: int = 2, tz:
 
 
 def run_markdown(run: StoredRun, journal_dir: Path, *, heading_level: int = 2, diff: bool = False,
-                 log_lines: int | None = None, tz: dt.tzinfo | None = None) -> str:
+                 log_lines: int | None = None, tz: dt.tzinfo | None = None,
+                 curves: CurveStyle | None = TEXT) -> str:
     """One run as a Markdown note: a heading at `heading_level` (the note's first line, or the
-    id), the rest of the note, its amendments, a status line, the facts, the command, params and
-    metrics; with `diff` the patch, with `log_lines` the last lines of the log (escapes dropped)."""
-    fields = RunFields(run, journal_dir, heading_level=heading_level, tz=tz)
+    id), the rest of the note, its amendments, a status line, the facts, the command, params,
+    metrics and curves (drawn in the `curves` style; None: left out); with `diff` the patch,
+    with `log_lines` the last lines of the log (escapes dropped)."""
+    fields = RunFields(run, journal_dir, heading_level=heading_level, tz=tz,
+                       curve_style=curves or TEXT)
     pieces = fields._pieces
     level = pieces.level
     # The status line is a paragraph: it ends whatever list or quote the note ended with, so the
@@ -548,6 +557,8 @@ def run_markdown(run: StoredRun, journal_dir: Path, *, heading_level: int = 2, d
                    "\n"), fields["params_table"]]
     if fields["metrics_table"]:
         blocks += ["**Metrics**\n", fields["metrics_table"]]
+    if curves is not None and fields["curves"]:
+        blocks += ["**Curves**\n", fields["curves"]]
     if diff:
         blocks.append(pieces.patch_section())
     if log_lines is not None:

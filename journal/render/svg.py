@@ -1,0 +1,119 @@
+"""Line charts as SVG text: per-step curves for the HTML export, vault notes and `journal plot
+--svg`. No scripts, no styles sheets, no fonts or images fetched: a chart is shapes and text a
+browser, Obsidian or an image viewer draws as it is.
+
+A curve of any length is drawn with at most two points per horizontal pixel (the smallest and
+largest value of the points that fall there, in their order), so a spike survives and a chart
+of 100,000 points is as small as one of 500.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from journal.text import printable, short_number
+
+# Colours told apart with the common colour blindnesses (Okabe and Ito's palette, darkened for
+# white paper), in the order runs get them.
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#6b6b00", "#000000")
+FONT = ('-apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK JP", "Noto Sans", '
+        'sans-serif')
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str                  # the legend's text (a run, or a metric)
+    xs: Sequence[float]         # steps (or the points' order), one per value
+    ys: Sequence[float]
+
+
+def line_chart(lines: Sequence[Line], *, title: str, width: int = 480, height: int = 180,
+               x_label: str = "step") -> str:
+    """One chart of `lines` on shared axes, its title above and a legend below when there is
+    more than one line. Lines without points are left out; none at all gives ""."""
+    lines = [line for line in lines if line.ys]
+    if not lines:
+        return ""
+    left, right, top = 64, 12, 24
+    legend_rows = 0 if len(lines) == 1 else len(lines)
+    total_height = height + 16 * legend_rows
+    plot_w, plot_h = width - left - right, height - top - 34
+    x_low, x_high = _span(value for line in lines for value in line.xs)
+    y_low, y_high = _span(value for line in lines for value in line.ys)
+
+    inset = 6       # the curve keeps off the frame; the labels give its exact ends
+
+    def px(x: float) -> float:
+        return left + inset + (x - x_low) / (x_high - x_low) * (plot_w - 2 * inset)
+
+    def py(y: float) -> float:
+        return top + plot_h - inset - (y - y_low) / (y_high - y_low) * (plot_h - 2 * inset)
+
+    label = html.escape(printable(title))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_height}" '
+        f'viewBox="0 0 {width} {total_height}" role="img" aria-label="{label}" '
+        f'font-family="{html.escape(FONT)}" font-size="11" fill="#1f2328">',
+        f"<title>{label}</title>",
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#ffffff" '
+        'stroke="#d0d7de"/>',
+        f'<text x="{left}" y="{top - 8}" font-size="12" font-weight="bold">{label}</text>',
+        f'<text x="{left - 4}" y="{py(y_high) + 4:.1f}" text-anchor="end">{_tick(y_high)}</text>',
+        f'<text x="{left - 4}" y="{py(y_low) + 4:.1f}" text-anchor="end">{_tick(y_low)}</text>',
+        f'<text x="{px(x_low):.1f}" y="{top + plot_h + 14}">{_tick(x_low)}</text>',
+        f'<text x="{px(x_high):.1f}" y="{top + plot_h + 14}" text-anchor="end">{_tick(x_high)}'
+        "</text>",
+        f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h + 14}" text-anchor="middle" '
+        f'fill="#59636e">{html.escape(printable(x_label))}</text>',
+    ]
+    for index, line in enumerate(lines):
+        colour = PALETTE[index % len(PALETTE)]
+        points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in _thinned(line, plot_w))
+        if len(line.ys) == 1:
+            x, y = px(line.xs[0]), py(line.ys[0])
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>')
+        else:
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
+                         f'stroke-linejoin="round" points="{points}"/>')
+        if legend_rows:
+            row_y = top + plot_h + 30 + 16 * index
+            parts.append(f'<rect x="{left}" y="{row_y - 8}" width="14" height="3" '
+                         f'fill="{colour}"/>')
+            parts.append(f'<text x="{left + 20}" y="{row_y}">'
+                         f"{html.escape(printable(line.label))}</text>")
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _span(values: Iterable[float]) -> tuple[float, float]:
+    """The smallest and largest value; a flat line's are widened so it sits in the middle."""
+    items = list(values)
+    low, high = min(items), max(items)
+    if high == low:
+        pad = abs(high) * 0.1 or 1.0
+        return low - pad, high + pad
+    return low, high
+
+
+def _thinned(line: Line, pixels: int) -> list[tuple[float, float]]:
+    """At most two points a pixel column: the smallest and largest of those that fall in it,
+    in the order they were logged."""
+    count = len(line.ys)
+    if count <= 2 * pixels:
+        return list(zip(line.xs, line.ys, strict=False))
+    kept: list[tuple[float, float]] = []
+    for column in range(pixels):
+        start, end = column * count // pixels, (column + 1) * count // pixels
+        if start == end:
+            continue
+        share = range(start, end)
+        low = min(share, key=line.ys.__getitem__)
+        high = max(share, key=line.ys.__getitem__)
+        kept += [(line.xs[i], line.ys[i]) for i in sorted({low, high})]
+    return kept
+
+
+def _tick(value: float) -> str:
+    return html.escape(short_number(value))
