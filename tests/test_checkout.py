@@ -165,7 +165,7 @@ def test_a_patch_changed_to_add_ignored_files_or_pointing_outside_is_refused(tmp
     outside.write_text(patch.read_text())
     record = next((repo / ".journal" / "runs").rglob("*.toml"))
     record.write_text(record.read_text().replace(f'patch = "{run["git"]["patch"]}"',
-                                                 f'patch = "../../outside.patch"'))
+                                                 'patch = "../../outside.patch"'))
     done = journal("checkout", "@", str(tmp_path / "two"), cwd=repo)
     assert done.returncode == 2 and b"is outside the journal folder" in done.stderr
     assert not (tmp_path / "two").exists()

@@ -85,7 +85,8 @@ def test_a_vault_note_holds_the_charts_as_an_html_block(repo: Path, tmp_path: Pa
 
 
 def test_a_run_without_series_has_no_curves(repo: Path) -> None:
-    assert journal("new", "-n", "plain", "--", sys.executable, "-c", "pass", cwd=repo).returncode == 0
+    done = journal("new", "-n", "plain", "--", sys.executable, "-c", "pass", cwd=repo)
+    assert done.returncode == 0
     assert "Curves" not in journal("show", "-f", "md", cwd=repo).stdout.decode()
     assert "<svg" not in journal("export", "-f", "html", cwd=repo).stdout.decode()
 

@@ -24,8 +24,8 @@ from readkit import both, cli, ids_listed, now, record_path, write_run
 
 import journal.store.index as journal_index
 from journal.record import SCHEMA_VERSION
-from journal.store.files import write_atomic
 from journal.store.cache import cache_path
+from journal.store.files import write_atomic
 from journal.store.source import RunSource
 from journal.store.toml import dumps
 

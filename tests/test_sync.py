@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import git, journal, make_repo, records
+
 from journal.record import new_run_id
 from journal.store.paths import run_path
 from journal.store.toml import dumps

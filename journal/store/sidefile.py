@@ -137,7 +137,8 @@ def series(file: Path) -> dict[str, tuple[list[float], list[float]]]:
                     and math.isfinite(value):
                 steps, values = found.setdefault(str(name), ([], []))
                 if len(values) < MAX_SERIES_POINTS:
-                    steps.append(float(step) if step is not None else steps[-1] + 1 if steps else 0.0)
+                    following = steps[-1] + 1 if steps else 0.0
+                    steps.append(float(step) if step is not None else following)
                     values.append(float(value))
     return found
 
