@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from journal.errors import UsageError
-from journal.read.listing import sort_runs
+from journal.read.listing import chosen_runs
 from journal.record import StoredRun, flat_params, is_note_only, short_id, table
 from journal.render.fields import varying_params
 from journal.render.markdown import split_title, table_cell
@@ -30,19 +30,7 @@ def compare_runs(source: RunSource, refs: Sequence[str], filters: Filters, *, li
     """Print the comparison; how many runs it holds."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint="-f md, csv or json")
-    if refs:
-        chosen: dict[str, StoredRun] = {}
-        for ref in refs:
-            run = source.resolve(ref)
-            chosen.setdefault(run.id, run)
-        # the filters apply to the runs named too (`compare @~5 @~4 @ --status finished`)
-        runs = [run for run in chosen.values() if filters.matches(run.record, run.status)]
-        if sort:
-            runs = sort_runs(runs, sort)
-    elif sort:
-        runs = sort_runs(source.select(filters), sort)[:limit]
-    else:
-        runs = source.select(filters, limit=limit)
+    runs = chosen_runs(source, refs, filters, limit=limit, sort=sort)
     header, rows = comparison(runs)
     if fmt == "json":
         out.write("[\n" + ",\n".join(json_text(row) for row in rows) + "\n]\n" if rows else "[]\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import IO
 
 from journal.errors import UsageError
@@ -50,3 +51,20 @@ def sort_runs(runs: list[StoredRun], sort: str) -> list[StoredRun]:
     without = [run for run in runs if number(run) is None]
     with_value.sort(key=lambda run: number(run) or 0.0, reverse=not lowest_first)
     return with_value + without
+
+
+def chosen_runs(source: RunSource, refs: Sequence[str], filters: Filters, *, limit: int | None,
+                sort: str | None) -> list[StoredRun]:
+    """The runs a command over several runs works on: the REFs given (each once, in their order,
+    those the filters keep: `compare @~5 @~4 @ --status finished`), else those the filters keep,
+    newest first, `limit` of them; `sort` orders either by a metric or param."""
+    if refs:
+        chosen: dict[str, StoredRun] = {}
+        for ref in refs:
+            run = source.resolve(ref)
+            chosen.setdefault(run.id, run)
+        runs = [run for run in chosen.values() if filters.matches(run.record, run.status)]
+        return sort_runs(runs, sort) if sort else runs
+    if sort:
+        return sort_runs(source.select(filters), sort)[:limit]
+    return source.select(filters, limit=limit)
