@@ -9,6 +9,7 @@ Content-Security-Policy forbids scripts and any fetch even if something slipped 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ th { background: #f6f8fa; }
 blockquote { margin: 0; padding: 0 1rem; color: #59636e; border-left: 4px solid #d0d7de; }
 hr { border: 0; border-top: 1px solid #d0d7de; }
 a { color: #0969da; }
+.n { white-space: nowrap; }
 .journal-curves { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin: .8rem 0; }
 .journal-curves svg { max-width: 100%; height: auto; }
 """
@@ -65,6 +67,8 @@ def html_page(markdown_text: str, title: str | None = None, figures: str | None 
     journal drew (render/curves.py): it goes into the page as it is; every other block is text."""
     parser = markdown_parser(html=False)
     parser.add_render_rule("image", _image_as_link)
+    parser.add_render_rule("text", _text)
+    parser.add_render_rule("code_inline", _code_inline)
     if figures:
         def fence(self: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict,
                   env: MutableMapping[str, Any]) -> str:
@@ -99,3 +103,26 @@ def _image_as_link(self: RendererHTML, tokens: Sequence[Token], index: int, opti
     if not src:
         return label
     return f'<a href="{html.escape(str(src))}">{label}</a>'
+
+
+# A number (sign, digits, separators, exponent) is one unbreakable piece: a narrow pane may wrap
+# a long line anywhere (`overflow-wrap: anywhere`), but never turns 82.476 into 82.4 and 76.
+_NUMBER = re.compile(r"[-−]?[0-9]+(?:[.,:][0-9]+)*(?:[eE][-+]?[0-9]+)?")
+
+
+def _unbroken_numbers(escaped: str) -> str:
+    """Escaped text with each number in a span that does not wrap. (The escaping makes only
+    named entities, `&amp;` and the like, so every digit here is the text's own.)"""
+    return _NUMBER.sub(lambda match: f'<span class="n">{match[0]}</span>', escaped)
+
+
+def _text(self: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict,
+          env: MutableMapping[str, Any]) -> str:
+    return _unbroken_numbers(html.escape(tokens[index].content, quote=False))
+
+
+def _code_inline(self: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict,
+                 env: MutableMapping[str, Any]) -> str:
+    token = tokens[index]
+    return (f"<code{self.renderAttrs(token)}>"
+            f"{_unbroken_numbers(html.escape(token.content, quote=False))}</code>")
