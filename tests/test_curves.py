@@ -5,6 +5,7 @@ run's side file (store/sidefile.py) as a script wrote it through the Python API.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -113,3 +114,19 @@ def test_a_chart_of_one_point_is_a_dot_and_of_none_is_nothing() -> None:
     flat = line_chart([Line("a", [0, 1, 2], [1.0, 1.0, 1.0]), Line("b", [0, 1], [1.0, 1.0])],
                       title="two runs")
     assert flat.count("<polyline") == 2 and ">a</text>" in flat and ">b</text>" in flat
+
+
+def test_a_drawing_is_kept_until_its_side_file_changes(repo: Path) -> None:
+    run_id = fitted(repo, points=100)
+    first = journal("export", "-f", "html", cwd=repo).stdout.decode()
+    kept = list(Path(os.environ["XDG_CACHE_HOME"]).rglob(f"{run_id}.svg"))
+    assert len(kept) == 1 and "<svg " in kept[0].read_text()
+    # a run still logging: its side file grows, and the chart is drawn again with the new point
+    side = repo / ".journal" / "metrics" / f"{run_id}.jsonl"
+    with side.open("a") as handle:
+        handle.write(json.dumps({"t": 9, "step": 5000, "metrics": {"loss": 42.5}}) + "\n")
+    again = journal("export", "-f", "html", cwd=repo).stdout.decode()
+    assert ">42.5</text>" in again and ">42.5</text>" not in first
+    # a drawing that is not for this side file (another's, or a torn copy) is never shown
+    kept[0].write_text("garbage <svg>forged</svg>")
+    assert "forged" not in journal("export", "-f", "html", cwd=repo).stdout.decode()

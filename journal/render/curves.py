@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journal.record import StoredRun, table
-from journal.render.markdown import code_block, code_span
+from journal.render.markdown import code_block
 from journal.text import display_width, pad, printable, short_number
 
 Curves = dict[str, tuple[list[float], list[float]]]    # metric -> (steps, values)
@@ -65,31 +65,56 @@ TEXT = CurveStyle()
 def run_curves(run: StoredRun, journal_dir: Path) -> Curves:
     """The series of the run's side file, when its record names one inside the journal."""
     from journal.store import sidefile
-    from journal.store.paths import inside_journal
 
-    side = inside_journal(journal_dir, table(run.record, "series").get("path"))
+    side = _side_file(run, journal_dir)
     return sidefile.series(side) if side is not None else {}
 
 
-def curves_markdown(series: Curves, style: CurveStyle = TEXT) -> str:
-    """The `curves` block: "" when no series has two points."""
-    if not style.svg and style.marker is None:
-        lines = curve_lines(series)
-        return code_block("\n".join(lines), "text") if lines else ""
+def curves_markdown(run: StoredRun, journal_dir: Path, style: CurveStyle = TEXT) -> str:
+    """The `curves` block of a run: "" when no series has two points. Drawings are kept in the
+    cache (store/drawn.py), so a week's export reads them instead of drawing them again."""
+    from journal.store import drawn, sidefile
+
+    side = _side_file(run, journal_dir)
+    if side is None:
+        return ""
+    kind = "text" if not style.svg and style.marker is None else "svg"
+    drawing = drawn.recall(journal_dir, run.id, side, kind)
+    if drawing is None:
+        series = sidefile.series(side)
+        drawing = sparkline_block(series) if kind == "text" else svg_block(series)
+        drawn.keep(journal_dir, run.id, side, kind, drawing)
+    if drawing and style.marker is not None:
+        return f"```{style.marker}\n{drawing}```\n"
+    return drawing
+
+
+def _side_file(run: StoredRun, journal_dir: Path) -> Path | None:
+    from journal.store.paths import inside_journal
+
+    return inside_journal(journal_dir, table(run.record, "series").get("path"))
+
+
+def sparkline_block(series: Curves) -> str:
+    lines = curve_lines(series)
+    return code_block("\n".join(lines), "text") if lines else ""
+
+
+def svg_block(series: Curves) -> str:
+    """A chart a series of two points or more, in one HTML block (no blank line inside, so
+    Markdown keeps it whole), the series past MAX_CHARTS named below them."""
+    import html
+
     from journal.render.svg import Line, line_chart
 
     drawn = [(name, steps, values) for name, (steps, values) in series.items() if len(values) > 1]
     if not drawn:
         return ""
-    charts = [line_chart([Line(name, steps, values)], title=name, width=360, height=160)
+    parts = ['<div class="journal-curves">']
+    parts += [line_chart([Line(name, steps, values)], title=name, width=360, height=160)
               for name, steps, values in drawn[:MAX_CHARTS]]
-    more = len(drawn) - MAX_CHARTS
-    html = "\n".join(['<div class="journal-curves">', *charts, "</div>"])
-    if style.marker is not None:
-        html = f"```{style.marker}\n{html}\n```\n"
-    else:
-        html += "\n"
-    if more > 0:
-        html += f"\n{more} more series not drawn: " + ", ".join(
-            code_span(name) for name, _, _ in drawn[MAX_CHARTS:]) + "\n"
-    return html
+    if len(drawn) > MAX_CHARTS:
+        names = ", ".join(html.escape(printable(name)) for name, _, _ in drawn[MAX_CHARTS:])
+        parts.append(f"<p>{len(drawn) - MAX_CHARTS} more series not drawn: {names}</p>")
+    parts.append("</div>")
+    return "\n".join(parts) + "\n"

@@ -37,7 +37,7 @@ from journal.record import (
     table,
     text_list,
 )
-from journal.render.curves import TEXT, CurveStyle, curves_markdown, run_curves
+from journal.render.curves import TEXT, CurveStyle, curves_markdown
 from journal.render.markdown import (
     code_block,
     code_span,
@@ -499,8 +499,7 @@ _FIELD_GROUPS: tuple[tuple[str, Callable[[_Run], Mapping[str, str]]], ...] = (
     ("patch_path", lambda p: {"patch_path": _file_path(p, p.git.get("patch"))}),
     ("warnings", lambda p: {"warnings": "; ".join(p.warnings())}),
     ("facts", lambda p: {"facts": p.facts(p.times, p.code)}),
-    ("curves", lambda p: {"curves": curves_markdown(run_curves(p.run, p.journal_dir),
-                                                    p.curve_style)}),
+    ("curves", lambda p: {"curves": curves_markdown(p.run, p.journal_dir, p.curve_style)}),
 )
 _GROUP_OF = {name: group for names, group in _FIELD_GROUPS for name in names.split()}
 

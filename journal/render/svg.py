@@ -103,15 +103,17 @@ def _thinned(line: Line, pixels: int) -> list[tuple[float, float]]:
     count = len(line.ys)
     if count <= 2 * pixels:
         return list(zip(line.xs, line.ys, strict=False))
+    ys = list(line.ys)
     kept: list[tuple[float, float]] = []
     for column in range(pixels):
         start, end = column * count // pixels, (column + 1) * count // pixels
         if start == end:
             continue
-        share = range(start, end)
-        low = min(share, key=line.ys.__getitem__)
-        high = max(share, key=line.ys.__getitem__)
-        kept += [(line.xs[i], line.ys[i]) for i in sorted({low, high})]
+        share = ys[start:end]       # min, max and index run in C: a slice, not a key function
+        low = start + share.index(min(share))
+        high = start + share.index(max(share))
+        ends = (low,) if low == high else (low, high) if low < high else (high, low)
+        kept += [(line.xs[i], ys[i]) for i in ends]
     return kept
 
 
