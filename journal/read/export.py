@@ -98,7 +98,8 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
             style))
         if request.fmt == "html":
             from journal.render.html import html_page
-            text = html_page(body, figures=style.marker if style else None)
+            assert style is not None
+            text = html_page(body, marker=style.marker, figures=style.figures)
         elif request.fmt == "enex":
             from journal.render.enex import EnexNote, enex_file
             from journal.render.markdown import split_title
@@ -115,7 +116,7 @@ def _html_curves() -> CurveStyle:
     import secrets
 
     from journal.render.curves import CurveStyle
-    return CurveStyle(marker=f"journal-curves-{secrets.token_hex(8)}")
+    return CurveStyle(marker=f"journal-curves-{secrets.token_hex(8)}", figures={})
 
 
 def _enex_of_runs(runs: Sequence[StoredRun], journal_dir: Path, now: dt.datetime, version: str

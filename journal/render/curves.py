@@ -51,12 +51,14 @@ MAX_CHARTS = 8          # SVG charts drawn for one run; more series are named, n
 @dataclass(frozen=True)
 class CurveStyle:
     """How the `curves` field shows a run's series: sparklines in a text code block (the
-    default), SVG charts as raw HTML (`svg`: a vault note, which Obsidian renders), or SVG charts
-    in a fenced block whose info string is `marker` (the HTML export, which renders Markdown
-    with raw HTML off, draws that block as the SVG it holds: render/html.py)."""
+    default), SVG charts as raw HTML (`svg`: a vault note, which Obsidian renders), or, for the
+    HTML export (which renders Markdown with raw HTML off), a fenced block whose info string is
+    `marker` and which holds a key of `figures`, where the charts wait: html_page puts them in
+    the block's place (render/html.py), and the Markdown parser never reads them."""
 
     svg: bool = False
     marker: str | None = None
+    figures: dict[str, str] | None = None
 
 
 TEXT = CurveStyle()
@@ -84,8 +86,9 @@ def curves_markdown(run: StoredRun, journal_dir: Path, style: CurveStyle = TEXT)
         series = sidefile.series(side)
         drawing = sparkline_block(series) if kind == "text" else svg_block(series)
         drawn.keep(journal_dir, run.id, side, kind, drawing)
-    if drawing and style.marker is not None:
-        return f"```{style.marker}\n{drawing}```\n"
+    if drawing and style.marker is not None and style.figures is not None:
+        style.figures[run.id] = drawing
+        return f"```{style.marker}\n{run.id}\n```\n"
     return drawing
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from journal.render.markdown import markdown_parser
@@ -61,19 +61,22 @@ _PAGE = """<!DOCTYPE html>
 """
 
 
-def html_page(markdown_text: str, title: str | None = None, figures: str | None = None) -> str:
+def html_page(markdown_text: str, title: str | None = None, marker: str | None = None,
+              figures: Mapping[str, str] | None = None) -> str:
     """The page for a Markdown body (front matter already taken off). The title is the first
-    heading's text unless given. A fenced block whose info string is `figures` holds SVG that
-    journal drew (render/curves.py): it goes into the page as it is; every other block is text."""
+    heading's text unless given. A fenced block whose info string is `marker` holds a key of
+    `figures`, SVG that journal drew (render/curves.py): that goes into the page in the block's
+    place; every other block is text."""
     parser = markdown_parser(html=False)
     parser.add_render_rule("image", _image_as_link)
     parser.add_render_rule("text", _text)
     parser.add_render_rule("code_inline", _code_inline)
-    if figures:
+    if marker and figures:
         def fence(self: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict,
                   env: MutableMapping[str, Any]) -> str:
-            if tokens[index].info.strip() == figures:
-                return tokens[index].content
+            token = tokens[index]
+            if token.info.strip() == marker and token.content.strip() in figures:
+                return figures[token.content.strip()]
             return self.fence(tokens, index, options, env)
 
         parser.add_render_rule("fence", fence)

@@ -210,7 +210,13 @@ def split_title(note: object) -> tuple[str | None, str]:
     paragraph, or the text of an opening heading. (None, note) when the note is empty or opens
     with anything else (a list, code, a quote, a table), which makes no title."""
     lines = _trimmed_lines(str(note or ""))
-    tokens = _plain_parser().parse("\n".join(lines)) if lines else []
+    # The title is in the first block, which a blank line ends (a block that runs on past one,
+    # a fence or an HTML block, makes no title anyway): its lines are all that need parsing.
+    # Only link reference definitions leave nothing there; then the whole note is parsed.
+    end = next((index for index, line in enumerate(lines) if not line.strip()), len(lines))
+    tokens = _plain_parser().parse("\n".join(lines[:end])) if lines else []
+    if not tokens and end < len(lines):
+        tokens = _plain_parser().parse("\n".join(lines))
     first = tokens[0] if tokens else None
     if first is None or not first.map or first.type not in ("paragraph_open", "heading_open"):
         return None, str(note or "")

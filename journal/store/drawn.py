@@ -8,6 +8,7 @@ never a record, and a cache that cannot be written is passed over.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -15,9 +16,15 @@ VERSION = "1"          # of the drawings: a change in how curves are drawn bumps
 
 
 def _place(journal_dir: Path, run_id: str, kind: str) -> Path:
+    return _folder(journal_dir, os.environ.get("XDG_CACHE_HOME")) / f"{run_id}.{kind}"
+
+
+@functools.cache
+def _folder(journal_dir: Path, cache_home: str | None) -> Path:
+    """The cache's folder of drawings (found once a process: it reads the mount table)."""
     from journal.store.cache import cache_path
 
-    return cache_path(journal_dir, os.environ).with_suffix(".curves") / f"{run_id}.{kind}"
+    return cache_path(journal_dir, os.environ).with_suffix(".curves")
 
 
 def _identity(side: Path) -> str | None:
