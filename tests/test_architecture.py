@@ -58,6 +58,7 @@ OWNERS = {
     "click": {"journal.capture.pyhook._journal_hook"},
     "markdown_it": {"journal.render.markdown"},
     "rich": {"journal.read.show"},
+    "plotille": {"journal.render.plot"},      # journal plot only
     "tomlkit": {"journal.store.records"},
     "sqlite3": {"journal.store.index"},
     "git": set(),                         # GitPython: declared again with the code that uses it

@@ -173,6 +173,28 @@ def compare(
 
 
 @app.command()
+def plot(
+    metric: Annotated[str, typer.Argument(help="The series to draw: a name the script logged with run.log().", show_default=False)],
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs to draw (default: the newest the filters keep that logged METRIC).", show_default=False)] = None,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs without REFs (0: all).")] = 10,
+    svg: Annotated[Optional[Path], typer.Option("--svg", help="Write the chart to this SVG file (- for stdout) instead of drawing it here.", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --svg file.")] = False,
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+    host: Hosts = [], user: Users = [],
+) -> None:
+    """Draw the per-step curve of one metric for several runs: in the terminal, or to an SVG file.
+
+    Example: journal plot loss --tag sweep -n 5
+    """
+    from journal.read.plot import PlotRequest, plot_runs
+
+    context = _context()
+    plot_runs(_source(context), PlotRequest(metric, refs or [], limit or None, svg, force),
+              _filters(context, since, until, tag, status, where, host, user),
+              out=sys.stdout, warn=say)
+
+
+@app.command()
 def show(
     refs: Annotated[Optional[list[str]], typer.Argument(help="Runs: id, id prefix, @, @~N (default @).", show_default=False)] = None,
     diff: Annotated[bool, typer.Option("--diff", help="Add the patch of the uncommitted changes.")] = False,

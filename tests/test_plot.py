@@ -1,0 +1,107 @@
+"""`journal plot METRIC [REF...] [filters]`: one metric's per-step curve for several runs, in the
+terminal (Braille, plotille) or as an SVG file; plotille loaded by `plot` and nothing else."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from conftest import journal
+
+FIT = ("import journal\nwith journal.start() as run:\n"
+       "    for step in range({points}):\n"
+       "        run.log(step=step * 10, loss={scale} / (step + 1), acc=step / {points})\n")
+
+
+def fit(repo: Path, note: str, scale: float = 2.0, points: int = 300) -> str:
+    (repo / "fit.py").write_text(FIT.format(points=points, scale=scale))
+    done = journal("new", "-n", note, "-t", "sweep", "--", sys.executable, "fit.py", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    return sorted((repo / ".journal" / "metrics").glob("*.jsonl"))[-1].stem
+
+
+def test_plot_draws_each_run_in_the_terminal_with_a_legend(repo: Path) -> None:
+    first, second = fit(repo, "baseline"), fit(repo, "大きいモデル", scale=4.0)
+    assert journal("new", "-n", "no curves", "--", "true", cwd=repo).returncode == 0
+    done = journal("plot", "loss", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    assert "\x1b[" not in out                          # a pipe: no colour, a marker a run
+    legend = out.split("Legend:", 1)[1]
+    assert f"{first[:19]} baseline" in legend and f"{second[:19]} 大きいモデル" in legend
+    assert "no curves" not in out                      # a run without the series is not drawn
+    ticks = [float(tick) for tick in re.findall(r"^ +([0-9.]+) \|", out, re.M)]
+    assert 4 <= max(ticks) <= 4.2 and min(ticks) < 0.2        # the y axis spans both runs
+    assert re.search(r"^ +\| 0 +\d+", out, re.M)               # the step axis, from 0
+    assert any("\u2800" <= char <= "\u28ff" or char in "•x" for char in out)
+
+
+def test_plot_refs_and_filters_choose_the_runs(repo: Path) -> None:
+    first, second, third = (fit(repo, f"run {n}", scale=n) for n in (1, 2, 3))
+    one = journal("plot", "acc", first, third, cwd=repo).stdout.decode().split("Legend:")[1]
+    assert first[:19] in one and third[:19] in one and second[:19] not in one
+    newest = journal("plot", "acc", "-n", "1", cwd=repo).stdout.decode().split("Legend:")[1]
+    assert third[:19] in newest and second[:19] not in newest
+    tagged = journal("plot", "acc", "--tag", "nope", cwd=repo)
+    assert tagged.returncode == 2 and b"no run selected logged a series named 'acc'" in \
+        tagged.stderr
+
+
+def test_a_missing_series_is_one_line_naming_those_there_are(repo: Path) -> None:
+    run_id = fit(repo, "baseline")
+    done = journal("plot", "val_loss", cwd=repo)
+    assert done.returncode == 2 and done.stdout == b""
+    err = done.stderr.decode()
+    assert err.startswith("journal: error: no run selected logged a series named 'val_loss' "
+                          "(series logged: loss, acc)") and "Traceback" not in err
+    assert journal("new", "-n", "plain", "--", "true", cwd=repo).returncode == 0
+    named = journal("plot", "loss", run_id, "@", cwd=repo)
+    assert named.returncode == 0 and b"logged no series (left out)" in named.stderr
+    assert journal("plot", "loss", "nosuchref", cwd=repo).returncode != 0
+
+
+def test_svg_goes_to_a_file_never_over_one_without_force(repo: Path) -> None:
+    fit(repo, "a <b>&"), fit(repo, "b", scale=3.0)
+    done = journal("plot", "loss", "--svg", "loss.svg", cwd=repo)
+    assert done.returncode == 0 and done.stdout == b""
+    chart = (repo / "loss.svg").read_text()
+    root = ElementTree.fromstring(chart)                 # well-formed XML
+    svg = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{svg}svg" and len(root.findall(f"{svg}polyline")) == 2
+    labels = [text.text for text in root.findall(f"{svg}text")]
+    assert any(label and label.endswith("a <b>&") for label in labels)
+    (repo / "loss.svg").write_text("mine")
+    again = journal("plot", "loss", "--svg", "loss.svg", cwd=repo)
+    assert again.returncode != 0 and b"exists" in again.stderr
+    assert (repo / "loss.svg").read_text() == "mine"
+    assert journal("plot", "loss", "--svg", "loss.svg", "--force", cwd=repo).returncode == 0
+    assert (repo / "loss.svg").read_text() == chart
+    to_stdout = journal("plot", "loss", "--svg", "-", cwd=repo)
+    assert to_stdout.stdout.decode() == chart
+
+
+def test_a_long_series_is_thinned_and_keeps_its_ends(repo: Path) -> None:
+    fit(repo, "long", points=100_000)
+    done = journal("plot", "loss", "--svg", "-", cwd=repo)
+    points = re.search(r'points="([^"]+)"', done.stdout.decode())
+    assert points is not None and len(points.group(1).split()) <= 2 * 644
+
+
+def _loaded(args: list[str], cwd: Path) -> set[str]:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "journal", *args], cwd=cwd,
+                          capture_output=True, env={**os.environ, "COLUMNS": "100"})
+    return {line.rsplit("|", 1)[1].strip().split(".")[0]
+            for line in done.stderr.decode().splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("args", [["show", "-f", "md"], ["export", "-f", "html"], ["list"],
+                                  ["compare"]])
+def test_only_plot_loads_the_plotting_library(repo: Path, args: list[str]) -> None:
+    fit(repo, "baseline", points=20)
+    assert "plotille" not in _loaded(args, repo)
+    assert "plotille" in _loaded(["plot", "loss"], repo)
