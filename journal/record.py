@@ -551,6 +551,12 @@ class StoredRun:
     def status(self) -> str:
         return effective_status(self.record)
 
+    @property
+    def shown_status(self) -> str:
+        """The status a reader is shown in a table or properties: `note` for a note-only entry
+        (an idea, not a finished run), else the effective status."""
+        return "note" if is_note_only(self.record) else effective_status(self.record)
+
     def __repr__(self) -> str:
         return f"StoredRun({self.id!r}, {str(self.path)!r})"
 

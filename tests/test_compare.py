@@ -86,3 +86,15 @@ def test_filters_apply_to_named_runs_and_notes_say_so(repo: Path) -> None:
     assert [row["run"] for row in json.loads(done.stdout)] == [ids[0]]
     found = json.loads(journal("compare", "-f", "json", cwd=repo).stdout)
     assert {row["status"] for row in found} == {"note"}          # sweep() made note-only entries
+
+
+def test_a_run_without_params_beside_one_with_them_shows_the_params(repo: Path) -> None:
+    assert journal("new", "-n", "tuned", "-p", "lr=0.1", "-m", "acc=0.9", "--", "true",
+                   cwd=repo).returncode == 0
+    assert journal("new", "-n", "defaults", "-m", "acc=0.8", "--", "true", cwd=repo).returncode == 0
+    assert journal("new", "-n", "an idea", cwd=repo).returncode == 0
+    rows = json.loads(journal("compare", "-f", "json", cwd=repo).stdout)
+    assert [(row["note"], row.get("params.lr"), row["status"]) for row in rows] == [
+        ("an idea", None, "note"), ("defaults", None, "finished"), ("tuned", 0.1, "finished")]
+    alone = json.loads(journal("compare", "-f", "json", "@", "@~2", cwd=repo).stdout)
+    assert all("params.lr" not in row for row in alone)      # a note beside a run: no columns

@@ -67,6 +67,13 @@ def test_the_weekly_note_as_one_note(repo: Path) -> None:
     assert [tag.text for tag in notes[0].findall("tag")] == ["journal"]
     bad = journal("export", "--single", cwd=repo)
     assert bad.returncode == 2 and b"--single is for -f enex" in bad.stderr
+    # the template's front matter title is the note's title, as a notes app reads it
+    (repo / "t.md").write_text('---\ntitle: "Week \\"{{week}}\\" of the sweep"\n---\n'
+                               "# Heading below\n\n{{summary}}\n")
+    titled = check(journal("export", "-f", "enex", "--single", "--template", "t.md",
+                           cwd=repo).stdout)
+    assert titled[0].findtext("title").startswith('Week "') and \
+        titled[0].findtext("title").endswith('" of the sweep')
 
 
 def test_titles_and_tags_keep_to_evernotes_rules(repo: Path) -> None:

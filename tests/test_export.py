@@ -494,6 +494,10 @@ def test_the_weekly_note_tells_the_truth(repo: Path, monkeypatch: pytest.MonkeyP
                                     "{{crashed}} crashed, {{failed}} failed\n")
     assert ok(repo, monkeypatch, capsys, *WEEK, "--template", "counts.md") == (
         "3 runs, 1 notes, 1 finished, 1 killed, 1 interrupted, 0 crashed, 0 failed\n")
+    rows = {row["id"]: row for row in json.loads(ok(repo, monkeypatch, capsys, *WEEK, "-f", "json"))}
+    assert rows[idea]["status"] == "note" and rows[good]["status"] == "finished"
+    table = list(csv.DictReader(io.StringIO(ok(repo, monkeypatch, capsys, *WEEK, "-f", "csv"))))
+    assert [row["status"] for row in table if row["id"] == idea] == ["note"]
 
 
 def test_one_metric_or_param_of_a_run_with_its_rounding(repo: Path, week: dict[str, str],

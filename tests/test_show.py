@@ -579,3 +579,13 @@ def test_on_a_terminal_each_logged_series_is_a_sparkline(repo: Path) -> None:
     piped = journal("show", cwd=repo).stdout.decode()     # Markdown: the sparklines as text
     block = piped.split("**Curves**\n\n```text\n", 1)[1].split("```", 1)[0]
     assert block.startswith("loss ") and "1 → 0.02, 50 points" in block and "\x1b" not in block
+
+
+def test_several_runs_as_markdown_have_no_front_matter_mid_file(repo: Path) -> None:
+    for note in ("first", "second"):
+        assert journal("new", "-n", note, "--", "true", cwd=repo).returncode == 0
+    one = journal("show", "-f", "md", "@", cwd=repo).stdout.decode()
+    assert one.startswith("---\nid: ")
+    two = journal("show", "-f", "md", "@", "@~1", cwd=repo).stdout.decode()
+    assert "id: " not in two and two.count("\n---\n") == 1
+    assert two.index("# second") < two.index("# first")

@@ -272,3 +272,9 @@ def test_code_span_helper_is_the_shared_one() -> None:
     # The template fills code spans with journal.markdown's code_span: one escaping, not two.
     template = compile_template("`{{since}}`\n", "t.md", TEMPLATE_FIELDS, CONDITIONS)
     assert template.render(Data({"since": Value("", "a`b")}, [], {})) == code_span("a`b") + "\n"
+
+
+def test_a_value_field_with_bad_rounding_says_how_to_write_it() -> None:
+    message = error("<!-- each run -->\n{{metric:acc:100}}\n<!-- end run -->\n")
+    assert message.startswith("t.md:2: bad placeholder '{{metric:acc:100}}'")
+    assert "(0 to 99): {{metric:acc:2}}" in message and "known fields" not in message

@@ -53,7 +53,7 @@ def compare_runs(source: RunSource, refs: Sequence[str], filters: Filters, *, li
 def comparison(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any]]]:
     """The header (`run`, `status`, `note`, `params.X` for the params that differ, `metrics.X`
     for every metric) and one row a run."""
-    params = varying_params(runs) or []
+    params = varying_params(runs) or _params_of_some(runs)
     metrics: dict[str, None] = {}
     for run in runs:
         metrics.update(dict.fromkeys(table(run.record, "metrics")))
@@ -65,12 +65,23 @@ def comparison(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any
         run_metrics = table(run.record, "metrics")
         note = str(run.record.get("note") or "")
         title = split_title(note)[0] or (note.strip().splitlines() or [""])[0]
-        status = "note" if is_note_only(run.record) else run.status    # an idea, not a run
-        row: dict[str, Any] = {"run": run.id, "status": status, "note": title}
+        row: dict[str, Any] = {"run": run.id, "status": run.shown_status, "note": title}
         row.update({f"params.{name}": values.get(name) for name in params})
         row.update({f"metrics.{name}": run_metrics.get(name) for name in metrics})
         rows.append({name: plain_value(value) for name, value in row.items()})
     return header, rows
+
+
+def _params_of_some(runs: Sequence[StoredRun]) -> list[str]:
+    """When no param differs between the runs that have params, but some runs (not notes) have
+    none, the params are what differs: all of them, as the runs with params have them."""
+    tables = [flat_params(run.record) for run in runs]
+    if not any(tables) or all(tables[i] or is_note_only(run.record) for i, run in enumerate(runs)):
+        return []
+    names: dict[str, None] = {}
+    for params in tables:
+        names.update(dict.fromkeys(params))
+    return list(names)
 
 
 def _md_cell(name: str, value: Any) -> str:

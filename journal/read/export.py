@@ -104,12 +104,33 @@ def export(request: ExportRequest, source: RunSource, context: Context) -> Expor
             from journal.render.enex import EnexNote, enex_file
             from journal.render.markdown import split_title
 
-            title = split_title(body)[0] or f"Experiments {span.first_day} – {span.last_day}"
+            title = (_front_title(front) or split_title(body)[0]
+                     or f"Experiments {span.first_day} – {span.last_day}")
             text = enex_file([EnexNote(title, body, now, now, ["journal"])], now, request.version)
         else:
             text = front + ("\n" if front else "") + body
     return Exported(text, sum(1 for run in runs if not is_note_only(run.record)),
                     span.first_day, span.last_day)
+
+
+def _front_title(front: str) -> str | None:
+    """The `title:` of a template's YAML front matter (a plain or quoted scalar), if it has one:
+    the weekly note's title in a notes app, as Obsidian reads it."""
+    import json
+    import re
+
+    found = re.search(r"^title:[ \t]*(.+?)[ \t]*$", front, re.M)
+    if not found:
+        return None
+    value = found[1]
+    if value.startswith('"') and value.endswith('"') and len(value) > 1:
+        try:
+            value = str(json.loads(value))
+        except ValueError:
+            value = value[1:-1]
+    elif value.startswith("'") and value.endswith("'") and len(value) > 1:
+        value = value[1:-1].replace("''", "'")
+    return value.strip() or None
 
 
 def _html_curves() -> CurveStyle:

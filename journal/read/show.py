@@ -75,13 +75,13 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
     from journal.render.run import run_markdown
 
     if not out.isatty():
-        if front_matter:
+        # Front matter opens a file: one run's note has it; several runs, one after another
+        # between rules, have none (a second `---` block mid-file would be a rule and text).
+        if front_matter and len(runs) == 1:
             from journal.render.frontmatter import run_front_matter
 
-            notes = [run_front_matter(run) + "\n"
-                     + run_markdown(run, journal_dir, diff=diff, log_lines=log_lines)
-                     for run in runs]
-            out.write("\n".join(notes))    # each note opens with its own `---` block
+            out.write(run_front_matter(runs[0]) + "\n"
+                      + run_markdown(runs[0], journal_dir, diff=diff, log_lines=log_lines))
             return
         notes = [run_markdown(run, journal_dir, diff=diff, log_lines=log_lines) for run in runs]
         out.write("\n---\n\n".join(notes))

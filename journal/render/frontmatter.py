@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from journal.record import StoredRun, flat_params, is_note_only, started_at, table
+from journal.record import StoredRun, flat_params, started_at, table
 from journal.text import json_text
 
 _KEY = re.compile(r"[^A-Za-z0-9_-]+")
@@ -39,7 +39,7 @@ def run_front_matter(run: StoredRun) -> str:
     record = run.record
     git = table(record, "git")
     properties: dict[str, Any] = {"id": run.id,
-                                  "status": "note" if is_note_only(record) else run.status}
+                                  "status": run.shown_status}
     started = started_at(record)
     if started is not None:
         properties["created"] = started

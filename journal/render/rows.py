@@ -55,7 +55,7 @@ def rows(runs: Sequence[StoredRun], *, for_csv: bool = False
         command = record.get("command")
         row: dict[str, Any] = {
             "id": run.id, "started": record.get("started"), "ended": record.get("ended"),
-            "status": run.status, "exit_code": record.get("exit_code"),
+            "status": run.shown_status, "exit_code": record.get("exit_code"),
             "duration": record.get("duration"), "commit": git.get("commit"),
             "branch": git.get("branch"), "dirty": git.get("dirty"), "host": record.get("host"),
             "cwd": record.get("cwd"),

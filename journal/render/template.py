@@ -355,6 +355,10 @@ class _Compiler:
             def swap(match: re.Match[str], number: int = number) -> str:
                 name = match[1].strip()
                 if not _NAME.fullmatch(name):
+                    if name.startswith(VALUE_FIELDS):
+                        raise self.fail(number, f"bad placeholder {match[0]!r}: write "
+                                                "{{metric:NAME}} or {{param:NAME}}, with :N for "
+                                                "N decimals (0 to 99): {{metric:acc:2}}")
                     raise self.fail(number, f"bad placeholder {match[0]!r}: write {{{{name}}}} "
                                             f"with a field name; {self.known()}")
                 index = len(self.names)
