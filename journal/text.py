@@ -27,7 +27,11 @@ def _escape(match: re.Match[str]) -> str:
 
 def _unsurrogate(text: str) -> str:
     """Bytes that were not UTF-8 (kept as surrogates) shown as `\\xNN`."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:      # a lone surrogate no undecodable byte made: shown as \udXXX
+        data = text.encode("utf-8", "backslashreplace")
+    return data.decode("utf-8", "backslashreplace")
 
 
 def printable(text: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -100,11 +101,76 @@ def test_the_side_file_gives_steps_and_values_and_skips_what_is_torn(tmp_path: P
              {"t": 4, "step": 10, "metrics": {"loss": 0.5, "acc": 3}}]
     text = "".join(json.dumps(line) + "\n" for line in lines)
     side.write_text(text + '{"t": 5, "step": 11, "metr')           # killed mid-line
-    expected = {"loss": ([5.0, 6.0, 10.0], [1.5, 1.0, 0.5]), "acc": ([10.0], [3.0])}
-    assert sidefile.series(side) == expected
+    expected = {"loss": ([5.0, 6.0, 10.0], [1.5, 1.0, 0.5], 3, 0), "acc": ([10.0], [3.0], 1, 0),
+                "nan": ([], [], 1, 1)}
+    assert plain(sidefile.series(side)) == expected
     side.write_text(text.replace('{"t": 3', 'not json\n{"t": 3'))  # a bad line in the middle
-    assert sidefile.series(side) == expected
+    assert plain(sidefile.series(side)) == expected
+    # a line holding two objects is no entry, read in a batch or alone
+    side.write_text(text + '{"step": 11, "metrics": {"loss": 9}}, {"metrics": {"loss": 9}}\n')
+    assert plain(sidefile.series(side)) == expected
+    # a line longer than any entry is skipped as it is read, and the lines after it are read
+    side.write_text(text + '{"step": 12, "metrics": {"loss": ' + "1" * (2 << 20) + "}}\n"
+                    + '{"step": 13, "metrics": {"loss": 0.25}}\n')
+    assert plain(sidefile.series(side))["loss"][1] == [1.5, 1.0, 0.5, 0.25]
     assert sidefile.series(tmp_path / "missing.jsonl") == {}
+
+
+def plain(found: dict[str, sidefile.Curve]) -> dict[str, tuple[list[float], list[float], int, int]]:
+    return {name: (curve.steps, curve.values, curve.points, curve.not_finite)
+            for name, curve in found.items()}
+
+
+def test_numbers_at_the_edges_of_floats_are_points_or_counted_never_a_crash(repo: Path
+                                                                           ) -> None:
+    """A diverging loss (1.5**n up to the largest float, then NaN), a value a float cannot hold, a step beyond
+    any float, a name made of a lone surrogate: show, export and plot all say what there is."""
+    (repo / "fit.py").write_text(
+        "import journal\nwith journal.start() as run:\n    x, s = 1.0, 0\n"
+        "    while x != float('inf'):\n        run.log(step=s, loss=x); x *= 1.5; s += 1\n"
+        "    run.log(step=s, loss=float('nan'))\n"
+        "    run.log({'\\ud800x': 1, 'huge': 10**400}, step=10**400)\n"
+        "    run.log({'\\ud800x': 2, 'huge': 3}, step=s + 2)\n")
+    done = journal("new", "-n", "diverged", "--", sys.executable, "fit.py", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    shown = journal("show", "-f", "md", cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    block = shown.stdout.decode().split("**Curves**", 1)[1]
+    assert re.search(r"loss +\S+  1 → 1\.\d+e\+308, \d+ points, 1 NaN/inf \(the last too\)", block)
+    assert "\\ud800x" in block
+    page = journal("export", "-f", "html", cwd=repo)
+    charts = re.findall(r"<svg .*?</svg>", page.stdout.decode(), re.S)
+    assert page.returncode == 0 and len(charts) == 3
+    assert not any(re.search(r'="[^"]*(nan|inf)', chart, re.I) for chart in charts)  # coordinates
+    assert "1 NaN/inf (the last too)" in page.stdout.decode()
+    assert journal("plot", "loss", cwd=repo).returncode == 0
+    assert journal("plot", "loss", "--svg", "-", cwd=repo).stdout.count(b"<polyline") == 1
+
+
+def test_a_killed_script_s_points_are_shown_without_its_final_write(repo: Path) -> None:
+    """A standalone script killed mid-run never wrote [series] into its record; its side file
+    has the run's name, and what it logged is drawn."""
+    (repo / "fit.py").write_text(
+        "import os, signal, journal\nrun = journal.start(note='killed')\n"
+        "for step in range(20):\n    run.log(step=step, loss=1 / (step + 1))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([sys.executable, "fit.py"], cwd=repo, check=False)
+    out = journal("show", "-f", "md", cwd=repo).stdout.decode()
+    assert "1 → 0.05, 20 points" in out
+    assert journal("plot", "loss", cwd=repo).returncode == 0
+
+
+def test_a_metric_name_shaped_like_a_secret_is_masked_in_the_side_file(repo: Path) -> None:
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    (repo / "fit.py").write_text(
+        "import journal\nwith journal.start() as run:\n    for step in range(3):\n"
+        f"        run.log({{'{token}': step, 'note': 'key {token}'}}, step=step)\n")
+    assert journal("new", "--", sys.executable, "fit.py", cwd=repo).returncode == 0
+    side = next((repo / ".journal" / "metrics").glob("*.jsonl")).read_text()
+    assert token not in side and "***" in side
+    for args in (["show", "-f", "md"], ["export", "-f", "html"]):
+        assert token not in journal(*args, cwd=repo).stdout.decode()
+
 
 
 def test_a_chart_of_one_point_is_a_dot_and_of_none_is_nothing() -> None:
@@ -130,3 +196,26 @@ def test_a_drawing_is_kept_until_its_side_file_changes(repo: Path) -> None:
     # a drawing that is not for this side file (another's, or a torn copy) is never shown
     kept[0].write_text("garbage <svg>forged</svg>")
     assert "forged" not in journal("export", "-f", "html", cwd=repo).stdout.decode()
+
+
+def test_a_drawing_in_a_cache_others_may_write_is_never_read(repo: Path) -> None:
+    run_id = fitted(repo, points=30)
+    assert journal("export", "-f", "html", cwd=repo).returncode == 0
+    kept = next(Path(os.environ["XDG_CACHE_HOME"]).rglob(f"{run_id}.svg"))
+    identity = kept.read_text().split("\n", 1)[0]
+    kept.write_text(identity + "\n<svg onload=alert(1)>planted</svg>\n")   # right key, forged
+    # in this user's own private folder the cache is trusted (it is as safe as the journal)...
+    assert "planted" in journal("export", "-f", "html", cwd=repo).stdout.decode()
+    kept.parent.chmod(0o777)                   # ...in one another user could write, never
+    try:
+        from journal.store import drawn
+        drawn._folder.cache_clear()
+        page = journal("export", "-f", "html", cwd=repo).stdout.decode()
+        assert "planted" not in page and page.count("<svg ") == 2
+        kept.parent.chmod(0o700)
+        drawn._folder.cache_clear()
+        kept.unlink()
+        kept.symlink_to("/dev/zero")           # a link is never read through
+        assert journal("export", "-f", "html", cwd=repo).stdout.decode().count("<svg ") == 2
+    finally:
+        kept.parent.chmod(0o700)

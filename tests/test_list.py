@@ -60,7 +60,7 @@ def test_real_runs_newest_first_with_their_columns(repo: Path) -> None:
     rows = [columns(line) for line in result.lines]
     assert [row[0] for row in rows] == [made[2]["id"], made[1]["id"], made[0]["id"]]
     assert [row[1] for row in rows] == ["just now"] * 3
-    assert [row[2] for row in rows] == ["failed", "finished", "finished"]
+    assert [row[2] for row in rows] == ["failed", "finished", "note"]    # an idea, not a run
     assert [row[3] for row in rows] == [commit + "*", commit, commit]
     assert re.fullmatch(r"\d+\.\ds", rows[0][4]) and re.fullmatch(r"\d+\.\ds", rows[1][4])
     assert rows[2][4] == "-"                            # a note has no duration

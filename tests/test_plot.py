@@ -61,7 +61,7 @@ def test_a_missing_series_is_one_line_naming_those_there_are(repo: Path) -> None
                           "(series logged: loss, acc)") and "Traceback" not in err
     assert journal("new", "-n", "plain", "--", "true", cwd=repo).returncode == 0
     named = journal("plot", "loss", run_id, "@", cwd=repo)
-    assert named.returncode == 0 and b"logged no series (left out)" in named.stderr
+    assert named.returncode == 0 and b"logged no series named 'loss' (left out)" in named.stderr
     assert journal("plot", "loss", "nosuchref", cwd=repo).returncode != 0
 
 
@@ -105,3 +105,26 @@ def test_only_plot_loads_the_plotting_library(repo: Path, args: list[str]) -> No
     fit(repo, "baseline", points=20)
     assert "plotille" not in _loaded(args, repo)
     assert "plotille" in _loaded(["plot", "loss"], repo)
+
+
+def test_a_sweep_s_legend_names_the_params_that_differ(repo: Path) -> None:
+    for lr in ("0.001", "0.003"):
+        (repo / "fit.py").write_text(FIT.format(points=20, scale=1.0))
+        done = journal("new", "-n", "lr sweep with a long note that says a lot about it", "-p",
+                       f"lr={lr}", "--", sys.executable, "fit.py", cwd=repo)
+        assert done.returncode == 0, done.stderr
+    legend = journal("plot", "loss", cwd=repo).stdout.decode().split("Legend:")[1]
+    assert "(lr=0.001)" in legend and "(lr=0.003)" in legend
+
+
+def test_bad_svg_targets_are_one_line(repo: Path, tmp_path: Path) -> None:
+    fit(repo, "a", points=20)
+    missing = journal("plot", "loss", "--svg", str(tmp_path / "no" / "such" / "a.svg"), cwd=repo)
+    assert missing.returncode == 2 and b"there is no folder" in missing.stderr
+    assert not (tmp_path / "no").exists()                 # no folder made
+    folder = journal("plot", "loss", "--svg", str(tmp_path), cwd=repo)
+    assert folder.returncode == 2 and b"--svg needs a file name" in folder.stderr
+    lone = journal("plot", "loss", "--force", cwd=repo)
+    assert lone.returncode == 2 and b"--force goes with --svg FILE" in lone.stderr
+    wrote = journal("plot", "loss", "--svg", "a.svg", cwd=repo)
+    assert wrote.stderr.decode().startswith("journal: wrote a.svg: 1 run(s)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import os
 import sys
 import time
@@ -69,6 +70,7 @@ class Run:
         self.log_path: Path | None = None   # the run's log file, once there is one
         self.finished = False
         self._redactor = redactor
+        self._names: dict[str, str] = {}    # metric name -> as written (a token-shaped one masked)
         self._opened = opened               # standalone: what finishing the record needs
         self._quiet = quiet
         self._side_file = sidefile.path(journal_dir, run_id)
@@ -122,9 +124,18 @@ class Run:
             return
         values = {}
         for name, value in items.items():
+            # The side file is committed and synced as the record is: a name or a text value
+            # shaped like a secret is masked here (each name once: they repeat every step).
+            shown = self._names.get(name)
+            if shown is None:
+                shown = self._names[name] = self._redactor.shapes(name)
             kind = type(value)
-            values[name] = value if kind is float or (kind is int and value in INT64) \
-                else self._metric(name, value)
+            if kind is float or (kind is int and value in INT64):
+                values[shown] = value
+            else:
+                kept = self._metric(name, value)
+                values[shown] = kept if isinstance(kept, int | float) \
+                    else self._redactor.mapping({shown: kept})[shown]
         entry: dict[str, Any] = {"t": round(time.time(), 3), "metrics": values}
         if step is not None:
             try:
@@ -153,9 +164,15 @@ class Run:
                                   "kept in the run's series only, not in [metrics]")
             return plain_params({name: value})[name]
         if isinstance(number, int) and not isinstance(number, bool) and number not in INT64:
-            self._warn_once(name, f"metric {name!r} = {number} does not fit in 64 bits: "
+            try:
+                as_float = float(number)
+            except OverflowError:           # beyond any float: infinity, as a float overflows
+                as_float = math.inf if number > 0 else -math.inf
+            shown = str(number) if number.bit_length() < 1000 else \
+                f"an int of {number.bit_length()} bits"     # str() refuses 4,300 digits
+            self._warn_once(name, f"metric {name!r} = {shown} does not fit in 64 bits: "
                                   "kept as a float")
-            return float(number)
+            return as_float
         return number
 
     def _warn_once(self, key: str, message: str) -> None:

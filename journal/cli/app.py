@@ -176,7 +176,7 @@ def compare(
 def plot(
     metric: Annotated[str, typer.Argument(help="The series to draw: a name the script logged with run.log().", show_default=False)],
     refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs to draw (default: the newest the filters keep that logged METRIC).", show_default=False)] = None,
-    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs without REFs (0: all).")] = 10,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs without REFs (0: all).")] = 8,
     svg: Annotated[Optional[Path], typer.Option("--svg", help="Write the chart to this SVG file (- for stdout) instead of drawing it here.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --svg file.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
@@ -386,8 +386,9 @@ def export(
     if vault is not None:
         from journal.read.vault import export_vault
 
-        if output is not None or template is not None or fmt != "md":
-            raise UsageError("--vault writes its own notes: it takes no -o, --template or -f",
+        if output is not None or template is not None or fmt != "md" or force:
+            raise UsageError("--vault writes its own notes: it takes no -o, --force, --template "
+                             "or -f (a note you edited is never replaced)",
                              hint="journal export --vault DIR [--since WHEN] [FILTERS]")
         if not vault.strip():
             raise UsageError("--vault needs a folder", hint="journal export --vault ~/Notes/experiments")
@@ -396,6 +397,8 @@ def export(
             f"{done_vault.unchanged} unchanged, "
             f"{len(done_vault.edited) + len(done_vault.foreign)} skipped")
         return
+    if force and output is None:
+        raise UsageError("--force goes with -o FILE (it lets the file be replaced)")
     done = export_runs(request, _source(context), context)
     write_output(done.text, output, force=force, out=sys.stdout)
     if output is not None:

@@ -302,8 +302,11 @@ def commits_in_range(context: Context, span: TimeRange) -> list[Commit] | None:
 
 # -- output -----------------------------------------------------------------------------------------
 
-def write_output(text: str, output: Path | None, *, force: bool, out: IO[str]) -> None:
-    """stdout, or FILE: never replacing an existing file unless `force` (then atomically)."""
+def write_output(text: str, output: Path | None, *, force: bool, out: IO[str],
+                 option: str = "-o") -> None:
+    """stdout, or FILE: never replacing an existing file unless `force` (then atomically), never
+    making a folder (a mistyped path is an error, not a new tree). `option` names the option
+    that gave the file, for the messages."""
     if output is None:
         out.write(text)
         out.flush()
@@ -312,7 +315,10 @@ def write_output(text: str, output: Path | None, *, force: bool, out: IO[str]) -
 
     data = text.encode("utf-8")
     if not output.name or output.is_dir():
-        raise UsageError(f"-o needs a file name, not {printable(repr(str(output)))}")
+        raise UsageError(f"{option} needs a file name, not {printable(repr(str(output)))}")
+    if not output.parent.is_dir():
+        raise UsageError(f"cannot write {printable(str(output))}: there is no folder "
+                         f"{printable(str(output.parent))}")
     try:
         if force:
             # A link (a note linked into a notes vault) is written through, so it stays linked;

@@ -13,19 +13,23 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from journal.errors import UsageError
 from journal.read.listing import chosen_runs
-from journal.record import StoredRun, short_id
-from journal.render.curves import run_curves
+from journal.record import StoredRun, flat_params, short_id
+from journal.render.curves import not_finite_text, run_curves
+from journal.render.fields import varying_params
 from journal.render.markdown import split_title
 from journal.render.svg import Line
 from journal.store.filters import Filters
 from journal.store.source import RunSource
-from journal.text import printable
+from journal.text import format_value, printable
 
-LABEL_WIDTH = 32       # of a run's label in the legend: its short id and its note's title
+if TYPE_CHECKING:
+    from journal.store.sidefile import Curve
+
+TITLE_WIDTH = 48       # of a run's short id and note title in the legend (then the params)
 SVG_WIDTH, SVG_HEIGHT = 720, 360
 
 
@@ -33,7 +37,7 @@ SVG_WIDTH, SVG_HEIGHT = 720, 360
 class PlotRequest:
     metric: str
     refs: Sequence[str] = ()
-    limit: int | None = 10
+    limit: int | None = 8           # as many as the colours and markers told apart
     svg: Path | None = None            # Path("-"): the SVG on stdout
     force: bool = False
 
@@ -44,9 +48,13 @@ def plot_runs(source: RunSource, request: PlotRequest, filters: Filters, *, out:
     metric = request.metric
     if not metric.strip():
         raise UsageError("plot needs a metric name", hint="journal plot loss")
+    if request.force and request.svg is None:
+        raise UsageError("--force goes with --svg FILE (it lets the file be replaced)")
     lines, seen = _lines(source, request, filters, warn)
     if not lines:
-        named = ", ".join(printable(name) for name in list(seen)[:12]) or "none"
+        names = [printable(name) for name in seen]
+        named = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20
+                                         else "") if names else "none"
         raise UsageError(f"no run {'named' if request.refs else 'selected'} logged a series "
                          f"named {printable(metric)!r} (series logged: {named})",
                          hint="series come from run.log(step=..., NAME=...) in the Python API")
@@ -55,8 +63,11 @@ def plot_runs(source: RunSource, request: PlotRequest, filters: Filters, *, out:
         from journal.render.svg import line_chart
 
         chart = line_chart(lines, title=metric, width=SVG_WIDTH, height=SVG_HEIGHT) + "\n"
-        write_output(chart, None if str(request.svg) == "-" else request.svg,
-                     force=request.force, out=out)
+        to_file = str(request.svg) != "-"
+        write_output(chart, request.svg if to_file else None, force=request.force, out=out,
+                     option="--svg")
+        if to_file:
+            warn(f"wrote {printable(str(request.svg))}: {len(lines)} run(s)")
         return len(lines)
     from journal.render.plot import terminal_plot
 
@@ -72,35 +83,42 @@ def _lines(source: RunSource, request: PlotRequest, filters: Filters,
            warn: Callable[[str], None]) -> tuple[list[Line], dict[str, None]]:
     """One line a run that logged the metric (at most `limit` without REFs), and the names of
     every series the runs looked at logged (for the message when none has this one)."""
-    lines: list[Line] = []
+    found: list[tuple[StoredRun, Curve]] = []
     seen: dict[str, None] = {}
     runs: Sequence[StoredRun]
     if request.refs:
         runs = chosen_runs(source, request.refs, filters, limit=None, sort=None)
     else:
         runs = source.select(filters)          # newest first; the first `limit` with the series
+    metric = printable(request.metric)
     for run in runs:
-        if "series" not in run.record:
-            if request.refs:
-                warn(f"{run.id} logged no series (left out)")
-            continue
         series = run_curves(run, source.journal_dir)
         seen.update(dict.fromkeys(series))
         curve = series.get(request.metric)
-        if curve is None:
-            if request.refs:
-                warn(f"{run.id} logged no series named {printable(request.metric)!r} (left out)")
+        if curve is None or not curve.values:
+            if request.refs and curve is None:
+                warn(f"{run.id} logged no series named {metric!r} (left out)")
+            elif curve is not None:
+                warn(f"{run.id} logged only NaN/inf for {metric!r}: "
+                     f"{curve.points} points (left out)")
             continue
-        lines.append(Line(_label(run), *curve))
-        if not request.refs and request.limit is not None and len(lines) >= request.limit:
+        found.append((run, curve))
+        if not request.refs and request.limit is not None and len(found) >= request.limit:
             break
-    return lines, seen
+    varying = varying_params([run for run, _ in found]) or []
+    return [Line(_label(run, varying) + not_finite_text(curve), curve.steps, curve.values)
+            for run, curve in found], seen
 
 
-def _label(run: StoredRun) -> str:
+def _label(run: StoredRun, varying: Sequence[str]) -> str:
+    """The run's short id, its note's title and the params that tell it from the others."""
     title = printable(split_title(run.record.get("note"))[0] or "")
+    params = flat_params(run.record)
+    shown = [f"{name}={format_value(params[name])}" for name in varying[:3] if name in params]
     label = f"{short_id(run.id)} {title}".strip()
-    return label if len(label) <= LABEL_WIDTH else label[:LABEL_WIDTH - 1] + "…"
+    if len(label) > TITLE_WIDTH:
+        label = label[:TITLE_WIDTH - 1] + "…"
+    return label + (f" ({printable(', '.join(shown))})" if shown else "")
 
 
 def _colour(out: IO[str]) -> bool:

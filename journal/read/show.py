@@ -112,9 +112,13 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
 
 def _print_curves(run: StoredRun, journal_dir: Path, out: IO[str]) -> None:
     """A sparkline for each series the script logged (`run.log(step=...)`), on a terminal."""
-    from journal.render.curves import curve_lines, run_curves
+    import shutil
 
-    lines = curve_lines(run_curves(run, journal_dir))
+    from journal.render.curves import WIDTH, curve_lines, run_curves
+
+    # the name, the bars and ~30 columns of numbers on one line of the terminal
+    width = max(8, min(WIDTH, shutil.get_terminal_size((100, 30)).columns - 60))
+    lines = curve_lines(run_curves(run, journal_dir), width)
     if lines:
         out.write("\nCurves\n" + "".join(f"  {line}\n" for line in lines))
         out.flush()

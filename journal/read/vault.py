@@ -99,7 +99,8 @@ def _write(folder: Path, notes: dict[str, str], warn: Callable[[str], None]) -> 
         write_atomic(manifest_path, (json.dumps({"written": dict(sorted(manifest.items()))},
                                                 indent=1) + "\n").encode())
     for relative in report.edited:
-        warn(f"skipped {relative}: edited since journal wrote it (kept as it is)")
+        warn(f"skipped {relative}: edited since journal wrote it (kept as it is; move it "
+             "aside and export again to have journal write it anew)")
     for relative in report.foreign:
         warn(f"skipped {relative}: journal did not write it (never touched)")
     return report

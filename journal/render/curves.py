@@ -7,15 +7,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from journal.record import StoredRun, table
 from journal.render.markdown import code_block
+from journal.render.svg import fraction
 from journal.text import display_width, pad, printable, short_number
 
-Curves = dict[str, tuple[list[float], list[float]]]    # metric -> (steps, values)
+if TYPE_CHECKING:
+    from journal.store.sidefile import Curve
+
+Curves = dict[str, "Curve"]     # metric -> its points (store/sidefile.py)
 
 BARS = "▁▂▃▄▅▆▇█"
 WIDTH = 40
+NAME_WIDTH = 24         # columns of a series' name beside its sparkline; a longer one is cut
 
 
 def sparkline(values: Sequence[float], width: int = WIDTH) -> str:
@@ -27,22 +33,45 @@ def sparkline(values: Sequence[float], width: int = WIDTH) -> str:
     means = []
     for index in range(buckets):
         share = values[index * len(values) // buckets:(index + 1) * len(values) // buckets]
-        means.append(sum(share) / len(share))
+        means.append(sum(value / len(share) for value in share))   # no sum overflows a float
     low, high = min(means), max(means)
     if high == low:
         return BARS[len(BARS) // 2] * buckets
-    return "".join(BARS[min(len(BARS) - 1, int((mean - low) / (high - low) * len(BARS)))]
+    return "".join(BARS[min(len(BARS) - 1, int(fraction(mean, low, high) * len(BARS)))]
                    for mean in means)
 
 
+def not_finite_text(curve: Curve) -> str:
+    """", 3 NaN/inf" (", the last too" when the series ended on one), or "" for none."""
+    if not curve.not_finite:
+        return ""
+    return f", {curve.not_finite} NaN/inf" + (" (the last too)" if curve.ends_not_finite else "")
+
+
 def curve_lines(series: Curves, width: int = WIDTH) -> list[str]:
-    """One line a series of two or more points: name, sparkline, first → last, how many."""
-    named = [(printable(name), values) for name, (_, values) in series.items() if len(values) > 1]
+    """One line a series with two finite points or any NaN/inf: name, sparkline, first → last,
+    how many points, how many were no finite number."""
+    named = [(_cut(printable(name)), curve) for name, curve in series.items()
+             if len(curve.values) > 1 or curve.not_finite]
     if not named:
         return []
     column = max(display_width(name) for name, _ in named)
-    return [f"{pad(name, column)}  {sparkline(values, width)}  {short_number(values[0])} → "
-            f"{short_number(values[-1])}, {len(values)} points" for name, values in named]
+    lines = []
+    for name, curve in named:
+        values = curve.values
+        shape = (f"{sparkline(values, width)}  {short_number(values[0])} → "
+                 f"{short_number(values[-1])}" if values else "no finite value")
+        lines.append(f"{pad(name, column)}  {shape}, {curve.points} points"
+                     f"{not_finite_text(curve)}")
+    return lines
+
+
+def _cut(name: str) -> str:
+    if display_width(name) <= NAME_WIDTH:
+        return name
+    while display_width(name) > NAME_WIDTH - 1:
+        name = name[:-1]
+    return name + "…"
 
 
 MAX_CHARTS = 8          # SVG charts drawn for one run; more series are named, not drawn
@@ -81,11 +110,14 @@ def curves_markdown(run: StoredRun, journal_dir: Path, style: CurveStyle = TEXT)
     if side is None:
         return ""
     kind = "text" if not style.svg and style.marker is None else "svg"
-    drawing = drawn.recall(journal_dir, run.id, side, kind)
+    drawn_from = drawn.identity(side)
+    if drawn_from is None:
+        return ""
+    drawing = drawn.recall(journal_dir, run.id, drawn_from, kind)
     if drawing is None:
         series = sidefile.series(side)
         drawing = sparkline_block(series) if kind == "text" else svg_block(series)
-        drawn.keep(journal_dir, run.id, side, kind, drawing)
+        drawn.keep(journal_dir, run.id, drawn_from, kind, drawing)
     if drawing and style.marker is not None and style.figures is not None:
         style.figures[run.id] = drawing
         return f"```{style.marker}\n{run.id}\n```\n"
@@ -93,9 +125,16 @@ def curves_markdown(run: StoredRun, journal_dir: Path, style: CurveStyle = TEXT)
 
 
 def _side_file(run: StoredRun, journal_dir: Path) -> Path | None:
+    from journal.store import sidefile
     from journal.store.paths import inside_journal
 
-    return inside_journal(journal_dir, table(run.record, "series").get("path"))
+    relative = table(run.record, "series").get("path")
+    if relative is not None:
+        return inside_journal(journal_dir, relative)
+    # A script killed before its run's final write left no [series]; its side file has the
+    # run's own name all the same, and holds every point it logged.
+    side = sidefile.path(journal_dir, run.id)
+    return side if side.is_file() else None
 
 
 def sparkline_block(series: Curves) -> str:
@@ -110,14 +149,16 @@ def svg_block(series: Curves) -> str:
 
     from journal.render.svg import Line, line_chart
 
-    drawn = [(name, steps, values) for name, (steps, values) in series.items() if len(values) > 1]
+    drawn = [(name, curve) for name, curve in series.items()
+             if len(curve.values) > 1 or curve.not_finite]
     if not drawn:
         return ""
     parts = ['<div class="journal-curves">']
-    parts += [line_chart([Line(name, steps, values)], title=name, width=360, height=160)
-              for name, steps, values in drawn[:MAX_CHARTS]]
+    parts += [line_chart([Line(name, curve.steps, curve.values)], title=name, width=360,
+                         height=160, note=not_finite_text(curve).lstrip(", "))
+              for name, curve in drawn[:MAX_CHARTS]]
     if len(drawn) > MAX_CHARTS:
-        names = ", ".join(html.escape(printable(name)) for name, _, _ in drawn[MAX_CHARTS:])
+        names = ", ".join(html.escape(printable(name)) for name, _ in drawn[MAX_CHARTS:])
         parts.append(f"<p>{len(drawn) - MAX_CHARTS} more series not drawn: {names}</p>")
     parts.append("</div>")
     return "\n".join(parts) + "\n"

@@ -69,8 +69,14 @@ _LOWER_WORDS = frozenset({
 _WORD = re.compile(r"[a-z]+")
 
 
+# In Japanese and Chinese names, which have no spaces to split words at: these inside a name.
+_LOWER_PARTS = ("損失", "误差", "誤差", "損失関数", "损失", "エラー", "誤り", "遅延", "時間", "时间",
+                "延迟", "距離", "距离", "困惑度")
+
+
 def lower_is_better(name: str) -> bool:
-    return any(word in _LOWER_WORDS for word in _WORD.findall(name.lower()))
+    return any(word in _LOWER_WORDS for word in _WORD.findall(name.lower())) \
+        or any(part in name for part in _LOWER_PARTS)
 
 
 def text(value: Any) -> Value:

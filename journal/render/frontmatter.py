@@ -30,7 +30,7 @@ from typing import Any
 from journal.record import StoredRun, flat_params, started_at, table
 from journal.text import json_text
 
-_KEY = re.compile(r"[^A-Za-z0-9_-]+")
+_KEY = re.compile(r"[^\w-]+")     # letters of any script, digits, `_`, `-` are kept
 MAX_KEY = 200
 
 
@@ -56,10 +56,14 @@ def run_front_matter(run: StoredRun) -> str:
     for prefix, values in (("param", flat_params(record)), ("metric", table(record, "metrics"))):
         for name, value in values.items():
             key = f"{prefix}_{_KEY.sub('_', str(name))}"
-            # YAML's plain keys end at 1024 characters; a longer name is left out, as is one
-            # that would repeat a property already written
-            if key not in properties and len(key) <= MAX_KEY and _scalar(value):
-                properties[key] = value
+            # YAML's plain keys end at 1024 characters: a longer name is left out. Two names
+            # that become one key (`val/loss`, `val_loss`) are both kept: `_2` for the second.
+            if len(key) > MAX_KEY or not _scalar(value):
+                continue
+            unique, number = key, 2
+            while unique in properties:
+                unique, number = f"{key}_{number}", number + 1
+            properties[unique] = value
     lines = ["---", *(f"{key}: {yaml_scalar(value)}" for key, value in properties.items()), "---"]
     return "\n".join(lines) + "\n"
 

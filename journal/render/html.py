@@ -33,7 +33,8 @@ code { font: .9em/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace
        background: #f3f4f6; border-radius: 4px; padding: .1em .3em; }
 pre { background: #f6f8fa; border-radius: 6px; padding: .8rem 1rem; overflow-x: auto; }
 pre code { background: none; padding: 0; white-space: pre; }
-table { border-collapse: collapse; margin: .8rem 0; display: block; overflow-x: auto; }
+table { border-collapse: collapse; margin: .8rem 0; display: block; overflow-x: auto;
+        overflow-wrap: break-word; }
 th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
 blockquote { margin: 0; padding: 0 1rem; color: #59636e; border-left: 4px solid #d0d7de; }

@@ -9,8 +9,10 @@ first (render/svg.py), so 100,000 points draw in milliseconds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from journal.errors import UsageError
 from journal.render.svg import Line, thin
 from journal.text import printable, short_number
 
@@ -40,6 +42,10 @@ def terminal_plot(lines: Sequence[Line], *, metric: str, width: int, height: int
     ys = [y for line in lines for y in line.ys]
     figure.set_x_limits(min_=min(xs), max_=max(xs) if max(xs) > min(xs) else min(xs) + 1)
     low, high = min(ys), max(ys)
+    if not math.isfinite(high - low) or not math.isfinite(max(xs) - min(xs)):
+        raise UsageError(f"{printable(metric)} spans more than a float can hold "
+                         f"({short_number(low)} to {short_number(high)}): too wide to draw here",
+                         hint="--svg FILE draws it")
     pad = (high - low) * 0.02 or abs(high) * 0.1 or 1.0
     figure.set_y_limits(min_=low - pad, max_=high + pad)
     for index, line in enumerate(lines):

@@ -160,7 +160,7 @@ def _columns(run: StoredRun, now: dt.datetime, absolute: bool) -> list[str]:
     if isinstance(started, dt.datetime):
         when = absolute_time(started) if absolute else relative_time(started, now)
     return [
-        run.id, when, printable(run.status), commit_mark(record), duration_text(record, now),
+        run.id, when, printable(run.shown_status), commit_mark(record), duration_text(record, now),
         printable(first_line(record.get("note"), NOTE_WIDTH)), headline_metrics(record),
     ]
 

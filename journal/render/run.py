@@ -64,6 +64,7 @@ STATUS_MARKS: dict[str, str] = {Status.FINISHED: "✓", Status.FAILED: "✗", St
 NOTE_MARK = "✎"                # a note-only entry: an idea, not a finished run
 MAX_PATHS = 20                 # changed/untracked files listed before "and N more"
 TITLE_WIDTH = 120              # a longer first line is cut in the heading and kept in the body
+ERROR_WIDTH = 160              # of the error a run ended on, in its outcome
 
 # name -> what it holds. Inline fields are one line, safe in a paragraph, list item, heading or
 # table cell; block fields are whole Markdown blocks (ending with a newline, or empty) that must
@@ -301,8 +302,17 @@ class _Run:
         if "command" not in self.record:
             return "note only (no command)" if status == Status.FINISHED else status
         if isinstance(code, int) and not isinstance(code, bool):
-            return f"{status} (exit code {code})"
-        return status
+            return f"{status} (exit code {code}){self._error()}"
+        return status + self._error()
+
+    def _error(self) -> str:
+        """`: RuntimeError: loss is NaN` when the script said why it ended (the API keeps the
+        exception it ended on): the weekly note says why a run failed, not only that it did."""
+        error = self.record.get("error")
+        if not isinstance(error, str) or not error.strip():
+            return ""
+        line = error.strip().splitlines()[-1].strip()       # a traceback's last line: the error
+        return ": " + (line if len(line) <= ERROR_WIDTH else line[:ERROR_WIDTH - 1] + "…")
 
     @functools.cached_property
     def times(self) -> dict[str, str]:
@@ -366,7 +376,7 @@ class _Run:
         if _strings(git.get("partial")):
             parts = ", ".join(map(inline_text, _strings(git.get("partial"))))
             found.append(f"not captured: {parts}")
-        if record.get("error"):
+        if record.get("error") and not isinstance(record["error"], str):    # a string: outcome
             found.append("error: " + inline_text(format_value(record["error"])))
         found += ["problem: " + inline_text(line) for line in _strings(record.get("problems"))]
         return found

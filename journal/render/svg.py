@@ -30,52 +30,60 @@ class Line:
 
 
 def line_chart(lines: Sequence[Line], *, title: str, width: int = 480, height: int = 180,
-               x_label: str = "step") -> str:
-    """One chart of `lines` on shared axes, its title above and a legend below when there is
-    more than one line. Lines without points are left out; none at all gives ""."""
+               x_label: str = "step", note: str = "") -> str:
+    """One chart of `lines` on shared axes, its title above, `note` (what was not drawn) and a
+    legend below when there is more than one line. Lines without points are left out; no points
+    at all give "" unless there is a note. Text takes the colour around it (currentColor), so a
+    chart reads on a dark page as on a light one."""
     lines = [line for line in lines if line.ys]
-    if not lines:
+    if not lines and not note:
         return ""
     left, right, top = 64, 12, 24
-    legend_rows = 0 if len(lines) == 1 else len(lines)
-    total_height = height + 16 * legend_rows
+    legend_rows = 0 if len(lines) <= 1 else len(lines)
+    extra = 16 * legend_rows + (16 if note else 0)
+    total_height = height + extra
     plot_w, plot_h = width - left - right, height - top - 34
     x_low, x_high = _span(value for line in lines for value in line.xs)
     y_low, y_high = _span(value for line in lines for value in line.ys)
-
     inset = 6       # the curve keeps off the frame; the labels give its exact ends
 
     def px(x: float) -> float:
-        return left + inset + (x - x_low) / (x_high - x_low) * (plot_w - 2 * inset)
+        return left + inset + fraction(x, x_low, x_high) * (plot_w - 2 * inset)
 
     def py(y: float) -> float:
-        return top + plot_h - inset - (y - y_low) / (y_high - y_low) * (plot_h - 2 * inset)
+        return top + plot_h - inset - fraction(y, y_low, y_high) * (plot_h - 2 * inset)
 
     label = html.escape(printable(title))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_height}" '
         f'viewBox="0 0 {width} {total_height}" role="img" aria-label="{label}" '
-        f'font-family="{html.escape(FONT)}" font-size="11" fill="#1f2328">',
+        f'font-family="{html.escape(FONT)}" font-size="11" fill="currentColor">',
         f"<title>{label}</title>",
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#ffffff" '
-        'stroke="#d0d7de"/>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        'stroke="currentColor" stroke-opacity="0.3"/>',
         f'<text x="{left}" y="{top - 8}" font-size="12" font-weight="bold">{label}</text>',
-        f'<text x="{left - 4}" y="{py(y_high) + 4:.1f}" text-anchor="end">{_tick(y_high)}</text>',
-        f'<text x="{left - 4}" y="{py(y_low) + 4:.1f}" text-anchor="end">{_tick(y_low)}</text>',
-        f'<text x="{px(x_low):.1f}" y="{top + plot_h + 14}">{_tick(x_low)}</text>',
-        f'<text x="{px(x_high):.1f}" y="{top + plot_h + 14}" text-anchor="end">{_tick(x_high)}'
-        "</text>",
-        f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h + 14}" text-anchor="middle" '
-        f'fill="#59636e">{html.escape(printable(x_label))}</text>',
     ]
+    if lines:
+        ticks = [(y_high, py(y_high))] + ([(y_low, py(y_low))] if y_low != y_high else [])
+        parts += [f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{_tick(value)}</text>'
+                  for value, y in ticks]
+        parts.append(f'<text x="{px(x_low):.1f}" y="{top + plot_h + 14}">{_tick(x_low)}</text>')
+        if x_high != x_low:
+            parts.append(f'<text x="{px(x_high):.1f}" y="{top + plot_h + 14}" '
+                         f'text-anchor="end">{_tick(x_high)}</text>')
+        parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h + 14}" '
+                     f'text-anchor="middle" fill-opacity="0.65">'
+                     f"{html.escape(printable(x_label))}</text>")
     for index, line in enumerate(lines):
         colour = PALETTE[index % len(PALETTE)]
-        points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in _thinned(line, plot_w))
+        # past the palette, dashes tell the lines apart
+        dash = "" if index < len(PALETTE) else ' stroke-dasharray="6 3"'
         if len(line.ys) == 1:
             x, y = px(line.xs[0]), py(line.ys[0])
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>')
         else:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
+            points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in _thinned(line, plot_w))
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5"{dash} '
                          f'stroke-linejoin="round" points="{points}"/>')
         if legend_rows:
             row_y = top + plot_h + 30 + 16 * index
@@ -83,18 +91,25 @@ def line_chart(lines: Sequence[Line], *, title: str, width: int = 480, height: i
                          f'fill="{colour}"/>')
             parts.append(f'<text x="{left + 20}" y="{row_y}">'
                          f"{html.escape(printable(line.label))}</text>")
+    if note:
+        parts.append(f'<text x="{left}" y="{top + plot_h + 30 + 16 * legend_rows}" '
+                     f'fill="#d1242f">{html.escape(printable(note))}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
 
-def _span(values: Iterable[float]) -> tuple[float, float]:
-    """The smallest and largest value; a flat line's are widened so it sits in the middle."""
-    items = list(values)
-    low, high = min(items), max(items)
+def fraction(value: float, low: float, high: float) -> float:
+    """Where `value` sits between `low` and `high`, 0 to 1 (0.5 when they are equal), computed
+    in halves so that a span wider than the largest float (-1e308 to 1e308) is no overflow."""
     if high == low:
-        pad = abs(high) * 0.1 or 1.0
-        return low - pad, high + pad
-    return low, high
+        return 0.5
+    return (value / 2 - low / 2) / (high / 2 - low / 2)
+
+
+def _span(values: Iterable[float]) -> tuple[float, float]:
+    """The smallest and largest value (0, 1 for none)."""
+    items = list(values)
+    return (min(items), max(items)) if items else (0.0, 1.0)
 
 
 def _thinned(line: Line, pixels: int) -> list[tuple[float, float]]:

@@ -16,13 +16,14 @@ the file is committed with the record, like the log.
 from __future__ import annotations
 
 import json
+import math
 import os
 
 TYPE_CHECKING = False     # dataclasses, typing and pathlib cost a script ~15 ms to import
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-    from typing import Any
+    from typing import Any, BinaryIO
 
 from journal.record import INT64
 
@@ -55,12 +56,15 @@ class Folded:
         return f"Folded({vars(self)})"
 
 
-_FAST_BYTES = 64 << 20      # a side file up to this size is parsed in one call (see _entries)
+MAX_LINE = 1 << 20          # bytes: a longer line is no entry a script wrote, and is skipped
+_BLOCK = 1 << 20            # bytes read at a time
+_BATCH = 4096               # lines parsed in one call
 
 
 def _entries(file: Path) -> Iterator[dict[str, Any]]:
-    """The side file's objects, one a line. A torn last line (its writer was killed mid-write)
-    and any line that is not a JSON object are skipped. Missing or unreadable file: none."""
+    """The side file's objects, one a line. A torn last line (its writer was killed mid-write),
+    a line longer than MAX_LINE and any line that is not one JSON object are skipped. Missing or
+    unreadable file: none. Memory stays bounded whatever the file holds."""
     from journal.store.files import open_regular
 
     try:
@@ -68,23 +72,45 @@ def _entries(file: Path) -> Iterator[dict[str, Any]]:
     except OSError:
         return
     with handle:
-        if os.fstat(handle.fileno()).st_size <= _FAST_BYTES:
-            lines = handle.read().split(b"\n")
-            del lines[-1]       # after the last newline: empty, or a line cut short
-            # One parse of the lines as a JSON array is several times faster than one a line
-            # (an export draws the curves of hundreds of runs); a bad line sends it line by line.
-            try:
-                entries = json.loads(b"[" + b",".join(lines) + b"]") if lines else []
-            except ValueError:
-                entries = [entry for entry in map(_loaded, lines) if entry is not None]
-            yield from (entry for entry in entries if isinstance(entry, dict))
-            return
-        for line in handle:
-            if not line.endswith(b"\n"):
-                break       # the last line, cut short
-            entry = _loaded(line)
-            if isinstance(entry, dict):
-                yield entry
+        batch: list[bytes] = []
+        for line in _lines(handle):
+            batch.append(line)
+            if len(batch) == _BATCH:
+                yield from _parsed(batch)
+                batch = []
+        yield from _parsed(batch)
+
+
+def _lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The complete lines of `handle`, without their newlines, never holding more than a block
+    and one line: an over-long line is dropped as it is read, and the bytes after the last
+    newline (a line being written, or cut short) are no line."""
+    rest, dropping = b"", False
+    while block := handle.read(_BLOCK):
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            if dropping:
+                dropping = False        # the end of an over-long line
+            elif len(line) <= MAX_LINE:
+                yield line
+        if len(rest) > MAX_LINE:
+            rest, dropping = b"", True
+
+
+def _parsed(lines: list[bytes]) -> list[dict[str, Any]]:
+    """The lines' objects. One parse of the lines as a JSON array is several times faster than
+    one a line (an export reads hundreds of runs' series); a bad line, or a line holding more
+    than one value, sends the batch line by line, so each line is judged alone either way."""
+    if not lines:
+        return []
+    try:
+        entries = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list) or len(entries) != len(lines):
+        entries = [_loaded(line) for line in lines]
+    return [entry for entry in entries if isinstance(entry, dict)]
 
 
 def _loaded(line: bytes) -> Any:
@@ -115,32 +141,96 @@ def fold(file: Path) -> Folded:
     return folded
 
 
-MAX_SERIES_POINTS = 100_000     # points read of one series (the first ones; a curve needs fewer)
+MAX_SERIES_POINTS = 100_000     # points kept of one series; a longer one keeps every 2nd, 4th...
 
 
-def series(file: Path) -> dict[str, tuple[list[float], list[float]]]:
-    """Each metric's curve: its steps and the finite numbers it took, in the order the script
-    logged them (a point without a step counts as the next after the metric's last). A missing
-    or unreadable file: none."""
-    import math
+class Curve:
+    """One metric's points as the script logged them: the steps and the finite values (past
+    MAX_SERIES_POINTS, every second, fourth... point, and always the last), how many points were
+    logged, and how many of them were no finite number (NaN, inf: a run that diverged), and
+    whether the last one was."""
 
-    found: dict[str, tuple[list[float], list[float]]] = {}
+    __slots__ = ("steps", "values", "points", "not_finite", "ends_not_finite", "_stride",
+                 "_finite", "_last", "_last_step")
+
+    def __init__(self) -> None:
+        self.steps: list[float] = []
+        self.values: list[float] = []
+        self.points = 0
+        self.not_finite = 0
+        self.ends_not_finite = False
+        self._stride = 1
+        self._finite = 0
+        self._last: tuple[float, float] | None = None
+        self._last_step: float | None = None
+
+    def add(self, step: float | None, value: int | float) -> None:
+        """A point: at `step`, else the step after the metric's previous point."""
+        self.points += 1
+        if step is None:
+            step = self._last_step + 1 if self._last_step is not None else 0.0
+        self._last_step = step
+        try:
+            number = float(value)
+        except OverflowError:           # an int beyond any float
+            number = math.inf
+        if not math.isfinite(number):
+            self.not_finite += 1
+            self.ends_not_finite = True
+            return
+        self.ends_not_finite = False
+        self._last = (step, number)
+        self._finite += 1
+        if (self._finite - 1) % self._stride:
+            return
+        self.steps.append(step)
+        self.values.append(number)
+        if len(self.values) >= MAX_SERIES_POINTS:
+            del self.steps[1::2]
+            del self.values[1::2]
+            self._stride *= 2
+
+    def close(self) -> None:
+        """After the last point: the last finite one is kept, whatever the thinning left."""
+        if self._last is not None and (not self.steps or self.steps[-1] != self._last[0]
+                                       or self.values[-1] != self._last[1]):
+            self.steps.append(self._last[0])
+            self.values.append(self._last[1])
+
+    def __repr__(self) -> str:
+        return (f"Curve({self.points} points, {self.not_finite} not finite, "
+                f"steps={self.steps[:5]}..., values={self.values[:5]}...)")
+
+
+def series(file: Path) -> dict[str, Curve]:
+    """Each metric's curve (a missing or unreadable file: none). Values that are no number
+    (text, booleans) are no points; NaN and infinities are points, counted apart."""
+    found: dict[str, Curve] = {}
     for entry in _entries(file):
         metrics = entry.get("metrics")
         if not isinstance(metrics, dict):
             continue
-        step = entry.get("step")
-        if isinstance(step, bool) or not isinstance(step, int | float) or not math.isfinite(step):
-            step = None
+        step = _step(entry.get("step"))
         for name, value in metrics.items():
-            if isinstance(value, int | float) and not isinstance(value, bool) \
-                    and math.isfinite(value):
-                steps, values = found.setdefault(str(name), ([], []))
-                if len(values) < MAX_SERIES_POINTS:
-                    following = steps[-1] + 1 if steps else 0.0
-                    steps.append(float(step) if step is not None else following)
-                    values.append(float(value))
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                curve = found.get(name)
+                if curve is None:
+                    curve = found[str(name)] = Curve()
+                curve.add(step, value)
+    for curve in found.values():
+        curve.close()
     return found
+
+
+def _step(value: Any) -> float | None:
+    """A point's step as a float; None for none, or one that is no finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        step = float(value)
+    except OverflowError:
+        return None
+    return step if math.isfinite(step) else None
 
 
 def _holdable_number(value: Any) -> bool:
