@@ -501,3 +501,21 @@ def test_the_cache_is_per_host_and_never_on_a_network_file_system(tmp_path: Path
     assert on_nfs.parent == tmp_path / "run" / "journal"
     no_runtime = cache_path(jd, {"XDG_CACHE_HOME": str(home / ".cache")}, mounts=str(mounts))
     assert no_runtime.parent == Path(f"/tmp/journal-cache-{os.getuid()}")
+
+
+def test_a_cache_folder_others_can_write_is_not_used(tmp_path: Path) -> None:
+    """A cache in a shared place (/tmp, with the home on NFS) may be a folder another user made
+    first, with an index of their making in it: journal reads the record files instead."""
+    jd = tmp_path / ".journal"
+    first = write_run(jd, now() - dt.timedelta(hours=1), note="mine")
+    index = cache_path(jd, os.environ)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.parent.chmod(0o777)
+    try:
+        assert ids_listed(cli("list", cwd=tmp_path)) == [first]
+        assert not index.exists()                       # no index written there, none read
+        index.parent.chmod(0o755)
+        assert ids_listed(cli("list", cwd=tmp_path)) == [first]
+        assert index.exists()
+    finally:
+        index.parent.chmod(0o755)

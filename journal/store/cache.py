@@ -61,3 +61,20 @@ def filesystem_type(path: Path, mounts: str = "/proc/mounts") -> str | None:
         if inside and len(point) > best:
             best, kind = len(point), fields[2]
     return kind
+
+
+def private_folder(folder: Path) -> bool:
+    """Make `folder` (and its parents) if missing, for this user only; True when it is this
+    user's and others cannot write it. What journal derives is read back as trusted (records
+    from the index, drawings into notes), and a cache may sit in a shared place (/tmp, when the
+    home is on NFS) where another user could have made the folder first to plant files in it:
+    such a folder is not used. (Group-writable is allowed: a umask of 002 makes it so.)"""
+    import stat
+
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = os.lstat(folder)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid()
+            and not status.st_mode & stat.S_IWOTH)

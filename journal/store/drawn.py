@@ -73,19 +73,14 @@ def _place(journal_dir: Path, run_id: str, kind: str) -> Path | None:
 
 @functools.cache
 def _folder(journal_dir: Path, cache_home: str | None) -> Path | None:
-    """The cache's folder of drawings, made private to this user; None when it is not (found
-    once a process: it reads the mount table)."""
-    from journal.store.cache import cache_path
+    """The cache's folder of drawings, when it is this user's own (store/cache.py says why);
+    found once a process: it reads the mount table."""
+    from journal.store.cache import cache_path, private_folder
 
     folder = cache_path(journal_dir, os.environ).with_suffix(".curves")
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        status = os.lstat(folder)
-    except OSError:
-        return None
-    return folder if stat.S_ISDIR(status.st_mode) and _own(status) else None
+    return folder if private_folder(folder) else None
 
 
 def _own(status: os.stat_result) -> bool:
-    """This user's, and writable by no one else."""
-    return status.st_uid == os.getuid() and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    """This user's, and writable by no one else (but the group, as private_folder allows)."""
+    return status.st_uid == os.getuid() and not status.st_mode & stat.S_IWOTH

@@ -47,7 +47,7 @@ from journal.record import (
     searchable_text,
     table,
 )
-from journal.store.cache import cache_path
+from journal.store.cache import cache_path, private_folder
 from journal.store.filters import Condition, Filters, id_may_match
 from journal.store.records import read_record, second_copy_warning
 
@@ -90,6 +90,8 @@ def open_index(journal_dir: Path, warn: Callable[[str], None], environ: Mapping[
     if not (journal_dir / "runs").is_dir():
         return None
     path = cache_path(journal_dir, environ)
+    if not private_folder(path.parent):
+        return None              # another user's folder: the files are read, not their index
     for attempt in range(2):
         try:
             index = Index(path, journal_dir, warn)

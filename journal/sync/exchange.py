@@ -33,7 +33,7 @@ from pathlib import Path
 from journal.errors import JournalError
 from journal.git import GitFailed
 from journal.record import THIS_HOST, Record, Status, effective_status
-from journal.store.cache import cache_path
+from journal.store.cache import cache_path, private_folder
 from journal.store.config import load_config
 from journal.store.context import Context
 from journal.store.files import create_exclusive, reason, write_atomic
@@ -109,6 +109,10 @@ def sync(context: Context, given: str | None, warn: Warn) -> Report:
     journal_dir = context.journal_dir
     config = load_config(journal_dir)
     index_file = cache_path(journal_dir, context.environ).with_suffix(".sync-index")
+    if not private_folder(index_file.parent):
+        raise SyncError(f"the cache folder {printable(str(index_file.parent))} is not yours "
+                        "alone: not using it",
+                        hint="set XDG_CACHE_HOME to a folder of your own")
     repo = Repository(root, journal_dir, index_file, context.environ)
     try:
         remote = repo.remote(given, config.sync_remote)
