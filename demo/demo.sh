@@ -30,6 +30,13 @@ sed -i 's/default=0.1/default=0.01/' train.py          # an uncommitted change, 
 journal new --note "Adam instead of SGD" --tag adam -- python3 train.py --lr 3e-4 --batch_size 32
 journal new --note "idea: warm-up may fix the spike at step 2k"
 journal new --note "from the cluster" --metric acc=82.476 --param lr=3e-4
+cat > fit.py <<'PY'
+import math, journal
+with journal.start() as run:              # under `journal new`: the same run, its curves kept
+    for step in range(300):
+        run.log(step=step, loss=2.0 * math.exp(-step / 60) + 0.05, acc=1 - math.exp(-step / 80))
+PY
+journal new -q --note "per-step curves through the Python API" -- python3 fit.py
 
 echo
 echo "== journal list"
@@ -38,8 +45,14 @@ echo
 echo "== where did 82.476 come from?  journal grep -F 82.476"
 journal grep -F 82.476
 echo
-echo "== journal show @~2 (the training run, as a Markdown note)"
-journal show @~2
+echo "== journal show @~3 (the training run, as a Markdown note)"
+journal show @~3
+echo
+echo "== journal show @ (a run that logged its curves: a sparkline each)"
+journal show @ | tail -6
+echo
+echo "== journal plot loss (one metric's curves, several runs: here one)"
+COLUMNS=90 LINES=24 journal plot loss
 echo
 echo "== journal export (the last 7 days as a note for Obsidian, Evernote, Notion)"
 journal export
@@ -58,6 +71,6 @@ git init -q --bare "$demo.remote.git"
 git remote add origin "$demo.remote.git"
 journal sync
 git clone -q "$demo.remote.git" "$demo.laptop" 2>/dev/null
-(cd "$demo.laptop" && journal sync && journal note @~2 "checked on the laptop: the 82.476 is this run" && journal sync)
+(cd "$demo.laptop" && journal sync && journal note @~3 "checked on the laptop: the 82.476 is this run" && journal sync)
 journal sync
-journal show @~2 | head -12
+journal show @~3 | head -12

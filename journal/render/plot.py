@@ -16,10 +16,11 @@ from journal.errors import UsageError
 from journal.render.svg import Line, thin
 from journal.text import printable, short_number
 
-# Told apart by colour on a terminal that shows it; by a marker when colour is off.
+# Told apart by colour on a terminal that shows it; when colour is off, the first line in Braille
+# dots (four times a marker's resolution), the others each by a marker.
 COLOURS = ("bright_blue", "bright_red", "bright_green", "bright_magenta", "bright_yellow",
            "bright_cyan", "blue", "red")
-MARKERS = ("•", "x", "o", "+", "*", "#", "=", "~")
+MARKERS = (None, "x", "o", "+", "*", "#", "=", "~")
 
 
 def terminal_plot(lines: Sequence[Line], *, metric: str, width: int, height: int,
