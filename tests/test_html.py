@@ -207,7 +207,7 @@ def test_the_curves_draw_in_a_real_browser_cjk_names_included(repo: Path, tmp_pa
     assert journal("new", "-n", "曲線", "--", sys.executable, "fit.py", cwd=repo).returncode == 0
     page = journal("export", "-f", "html", cwd=repo).stdout.decode()
     assert page.count("<svg ") == 2
-    _browse(page, tmp_path, "--window-size=900,1600", "--screenshot=shot.png")
+    _browse(page, tmp_path, "--window-size=900,800", "--screenshot=shot.png")
     width, height, rows = _png((tmp_path / "shot.png").read_bytes())
     drawn = [(x, y) for y in range(height) for x in range(width)
              if sum(abs(a - b) for a, b in zip(rows[y][x], CURVE)) < 60]
