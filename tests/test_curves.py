@@ -219,3 +219,32 @@ def test_a_drawing_in_a_cache_others_may_write_is_never_read(repo: Path) -> None
         assert journal("export", "-f", "html", cwd=repo).stdout.decode().count("<svg ") == 2
     finally:
         kept.parent.chmod(0o700)
+
+
+def test_ints_past_any_float_never_reach_the_training_script(repo: Path) -> None:
+    (repo / "fit.py").write_text(
+        "import journal\nwith journal.start() as run:\n"
+        "    run.log({'loss': 1.0}, step=10**5000)\n"
+        "    run.log({'loss': [10**5000], 'acc': 10**5000}, step=3)\n"
+        "    run.params['p'] = 10**5000\n"
+        "    run.log({'loss': 0.5}, step=4)\n"
+        "print('trained to the end')\n")
+    done = journal("new", "-n", "huge ints", "--", sys.executable, "fit.py", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert b"trained to the end" in (repo / ".journal" / "logs").glob("*.log").__next__() \
+        .read_bytes()
+    shown = journal("show", "-f", "md", cwd=repo)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr.decode()
+
+
+def test_two_secret_names_stay_two_series_and_a_long_error_keeps_its_type(repo: Path) -> None:
+    first, second = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "AKIAIOSFODNN7EXAMPLE"
+    (repo / "fit.py").write_text(
+        "import journal\nwith journal.start() as run:\n    for step in range(3):\n"
+        f"        run.log({{'{first}': step, '{second}': 10 * step}}, step=step)\n"
+        "    raise RuntimeError('loss diverged at step 3\\nsee the log for the rest')\n")
+    assert journal("new", "--", sys.executable, "fit.py", cwd=repo).returncode == 1
+    found = sidefile.series(next((repo / ".journal" / "metrics").glob("*.jsonl")))
+    assert sorted(found) == ["***", "***_2"] and first not in str(found)
+    note = journal("export", cwd=repo).stdout.decode()
+    assert "failed (exit code 1): RuntimeError: loss diverged at step 3 …" in note

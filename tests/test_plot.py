@@ -3,6 +3,7 @@ terminal (Braille, plotille) or as an SVG file; plotille loaded by `plot` and no
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -128,3 +129,65 @@ def test_bad_svg_targets_are_one_line(repo: Path, tmp_path: Path) -> None:
     assert lone.returncode == 2 and b"--force goes with --svg FILE" in lone.stderr
     wrote = journal("plot", "loss", "--svg", "a.svg", cwd=repo)
     assert wrote.stderr.decode().startswith("journal: wrote a.svg: 1 run(s)")
+
+
+def _side(repo: Path, run_id: str, lines: list[str]) -> None:
+    side = repo / ".journal" / "metrics" / f"{run_id}.jsonl"
+    side.write_text(side.read_text() + "".join(line + "\n" for line in lines))
+
+
+@pytest.mark.parametrize("values", [
+    [0.0] * 9 + [1.79e308],                 # a span at the largest float
+    [-1.7976931348623157e308] * 10,         # a flat line at its edge
+    [1.7976931348623157e308] * 10,
+    [5e-324 * n for n in range(10)],        # a span of subnormals
+])
+def test_values_at_the_edges_of_floats_draw_in_the_terminal(repo: Path, values: list[float]
+                                                            ) -> None:
+    run_id = fit(repo, "edge", points=2)
+    _side(repo, run_id, [json.dumps({"step": 100 + n, "metrics": {"z": value}})
+                         for n, value in enumerate(values)])
+    done = journal("plot", "z", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "nan" not in done.stdout.decode().lower() and "inf" not in done.stdout.decode()
+
+
+def test_steps_too_wide_to_draw_say_so(repo: Path) -> None:
+    run_id = fit(repo, "wide", points=2)
+    _side(repo, run_id, ['{"step": -1.7e308, "metrics": {"z": 1}}',
+                         '{"step": 1.7e308, "metrics": {"z": 2}}'])
+    done = journal("plot", "z", cwd=repo)
+    assert done.returncode == 2 and b"the steps of z span more than a float" in done.stderr
+    assert journal("plot", "z", "--svg", "-", cwd=repo).stdout.count(b"<polyline") == 1
+
+
+def test_nan_and_inf_are_named_in_the_legend_and_a_series_of_only_nan_is_said(repo: Path
+                                                                              ) -> None:
+    run_id = fit(repo, "diverged", points=5)
+    _side(repo, run_id, ['{"step": 99, "metrics": {"loss": NaN, "all": NaN}}'])
+    chart = journal("plot", "loss", "--svg", "-", cwd=repo).stdout.decode()
+    assert "diverged, 1 NaN/inf (the last too)</text>" in chart     # a legend for one run too
+    only = journal("plot", "all", cwd=repo)
+    assert only.returncode == 2
+    assert b"logged only NaN/inf for 'all': 1 point (left out)" in only.stderr
+    assert b"no run selected logged a finite value of 'all': only NaN or inf" in only.stderr
+
+
+def test_twenty_runs_each_have_a_look_of_their_own(repo: Path) -> None:
+    for n in range(20):
+        fit(repo, f"run {n}", scale=1 + n, points=5)
+    chart = journal("plot", "loss", "-n", "0", "--svg", "-", cwd=repo).stdout.decode()
+    looks = re.findall(r'<polyline fill="none" stroke="(#[0-9a-f]+)" stroke-width="1.5"'
+                       r'(?: stroke-dasharray="([0-9 ]+)")?', chart)
+    assert len(looks) == 20 and len(set(looks)) == 20
+    piped = journal("plot", "loss", "-n", "0", cwd=repo).stdout.decode().split("Legend:")[1]
+    markers = re.findall(r"^⠤(.?)⠤ ", piped, re.M)
+    assert len(markers) == 20 and len(set(markers)) == 16     # the Braille line and 15 markers
+
+
+def test_svg_dash_is_stdout_and_dot_slash_dash_a_file(repo: Path) -> None:
+    fit(repo, "a", points=5)
+    assert journal("plot", "loss", "--svg", "-", cwd=repo).stdout.startswith(b"<svg")
+    done = journal("plot", "loss", "--svg", "./-", cwd=repo)
+    assert done.stdout == b"" and (repo / "-").read_text().startswith("<svg")
+    assert journal("plot", "loss", "--svg", "", cwd=repo).returncode == 2

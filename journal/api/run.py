@@ -45,6 +45,21 @@ if TYPE_CHECKING:
         def run_ended(self, run_id: str) -> None: ...
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _within_floats(value: Any) -> Any:
+    """`value` with every int beyond 64 bits as a float (infinity past the floats): JSON would
+    write it digit by digit, and Python refuses an int of more than 4,300 digits."""
+    if isinstance(value, dict):
+        return {key: _within_floats(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_within_floats(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    return value
 _MAX_ERROR = 2000
 _current: Run | None = None
 # Told when a run starts and ends: journal.logger() adds its module (api/runlog.py) here, so
@@ -128,7 +143,12 @@ class Run:
             # shaped like a secret is masked here (each name once: they repeat every step).
             shown = self._names.get(name)
             if shown is None:
-                shown = self._names[name] = self._redactor.shapes(name)
+                shown = self._redactor.shapes(name)
+                if shown != name:       # two masked names must not become one series
+                    taken, number = set(self._names.values()), 2
+                    while shown in taken:
+                        shown, number = f"{self._redactor.shapes(name)}_{number}", number + 1
+                self._names[name] = shown
             kind = type(value)
             if kind is float or (kind is int and value in INT64):
                 values[shown] = value
@@ -139,7 +159,8 @@ class Run:
         entry: dict[str, Any] = {"t": round(time.time(), 3), "metrics": values}
         if step is not None:
             try:
-                entry["step"] = step if type(step) is int else step_value(step)
+                entry["step"] = step if type(step) is int and step in INT64 else \
+                    _within_floats(step_value(step))
             except TypeError as exc:
                 self._warn_once("step", f"{str(exc).removeprefix('journal: ')}; "
                                         "logged without a step")
@@ -209,7 +230,11 @@ class Run:
             except OSError as exc:
                 self._side_broken(exc)
                 return
-        data = (_encode(entry) + "\n").encode()
+        try:
+            text = _encode(entry)
+        except (ValueError, OverflowError):     # an int past str()'s 4,300 digits, nested
+            text = _encode(_within_floats(entry))
+        data = (text + "\n").encode()
         try:
             while data:
                 data = data[os.write(self._fd, data):]

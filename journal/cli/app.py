@@ -177,7 +177,7 @@ def plot(
     metric: Annotated[str, typer.Argument(help="The series to draw: a name the script logged with run.log().", show_default=False)],
     refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs to draw (default: the newest the filters keep that logged METRIC).", show_default=False)] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs without REFs (0: all).")] = 8,
-    svg: Annotated[Optional[Path], typer.Option("--svg", help="Write the chart to this SVG file (- for stdout) instead of drawing it here.", show_default=False)] = None,
+    svg: Annotated[Optional[str], typer.Option("--svg", metavar="FILE", help="Write the chart to this SVG file (- for stdout) instead of drawing it here.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --svg file.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
     host: Hosts = [], user: Users = [],
@@ -386,9 +386,9 @@ def export(
     if vault is not None:
         from journal.read.vault import export_vault
 
-        if output is not None or template is not None or fmt != "md" or force:
-            raise UsageError("--vault writes its own notes: it takes no -o, --force, --template "
-                             "or -f (a note you edited is never replaced)",
+        if output is not None or template is not None or fmt != "md" or force or single:
+            raise UsageError("--vault writes its own notes: it takes no -o, --force, --template, "
+                             "-f or --single (a note you edited is never replaced)",
                              hint="journal export --vault DIR [--since WHEN] [FILTERS]")
         if not vault.strip():
             raise UsageError("--vault needs a folder", hint="journal export --vault ~/Notes/experiments")

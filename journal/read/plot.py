@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 from journal.errors import UsageError
 from journal.read.listing import chosen_runs
 from journal.record import StoredRun, flat_params, short_id
-from journal.render.curves import not_finite_text, run_curves
+from journal.render.curves import not_finite_text, points, run_curves
 from journal.render.fields import varying_params
 from journal.render.markdown import split_title
 from journal.render.svg import Line
@@ -38,7 +38,7 @@ class PlotRequest:
     metric: str
     refs: Sequence[str] = ()
     limit: int | None = 8           # as many as the colours and markers told apart
-    svg: Path | None = None            # Path("-"): the SVG on stdout
+    svg: str | None = None             # a file, or "-" for stdout (`./-` is a file named -)
     force: bool = False
 
 
@@ -50,7 +50,12 @@ def plot_runs(source: RunSource, request: PlotRequest, filters: Filters, *, out:
         raise UsageError("plot needs a metric name", hint="journal plot loss")
     if request.force and request.svg is None:
         raise UsageError("--force goes with --svg FILE (it lets the file be replaced)")
-    lines, seen = _lines(source, request, filters, warn)
+    if request.svg is not None and not request.svg.strip():
+        raise UsageError("--svg needs a file name (or - for stdout)")
+    lines, seen, not_finite = _lines(source, request, filters, warn)
+    if not lines and not_finite:
+        raise UsageError(f"no run {'named' if request.refs else 'selected'} logged a finite "
+                         f"value of {printable(metric)!r}: only NaN or inf")
     if not lines:
         names = [printable(name) for name in seen]
         named = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20
@@ -62,10 +67,11 @@ def plot_runs(source: RunSource, request: PlotRequest, filters: Filters, *, out:
         from journal.read.export import write_output
         from journal.render.svg import line_chart
 
-        chart = line_chart(lines, title=metric, width=SVG_WIDTH, height=SVG_HEIGHT) + "\n"
-        to_file = str(request.svg) != "-"
-        write_output(chart, request.svg if to_file else None, force=request.force, out=out,
-                     option="--svg")
+        chart = line_chart(lines, title=metric, width=SVG_WIDTH, height=SVG_HEIGHT,
+                           legend=True) + "\n"
+        to_file = request.svg != "-"
+        write_output(chart, Path(request.svg) if to_file else None, force=request.force,
+                     out=out, option="--svg")
         if to_file:
             warn(f"wrote {printable(str(request.svg))}: {len(lines)} run(s)")
         return len(lines)
@@ -80,10 +86,12 @@ def plot_runs(source: RunSource, request: PlotRequest, filters: Filters, *, out:
 
 
 def _lines(source: RunSource, request: PlotRequest, filters: Filters,
-           warn: Callable[[str], None]) -> tuple[list[Line], dict[str, None]]:
-    """One line a run that logged the metric (at most `limit` without REFs), and the names of
-    every series the runs looked at logged (for the message when none has this one)."""
+           warn: Callable[[str], None]) -> tuple[list[Line], dict[str, None], int]:
+    """One line a run that logged the metric (at most `limit` without REFs), the names of
+    every series the runs looked at logged (for the message when none has this one), and how
+    many runs logged it with no finite value."""
     found: list[tuple[StoredRun, Curve]] = []
+    not_finite = 0
     seen: dict[str, None] = {}
     runs: Sequence[StoredRun]
     if request.refs:
@@ -99,15 +107,16 @@ def _lines(source: RunSource, request: PlotRequest, filters: Filters,
             if request.refs and curve is None:
                 warn(f"{run.id} logged no series named {metric!r} (left out)")
             elif curve is not None:
-                warn(f"{run.id} logged only NaN/inf for {metric!r}: "
-                     f"{curve.points} points (left out)")
+                not_finite += 1
+                warn(f"{run.id} logged only NaN/inf for {metric!r}: {points(curve.points)} "
+                     "(left out)")
             continue
         found.append((run, curve))
         if not request.refs and request.limit is not None and len(found) >= request.limit:
             break
     varying = varying_params([run for run, _ in found]) or []
     return [Line(_label(run, varying) + not_finite_text(curve), curve.steps, curve.values)
-            for run, curve in found], seen
+            for run, curve in found], seen, not_finite
 
 
 def _label(run: StoredRun, varying: Sequence[str]) -> str:

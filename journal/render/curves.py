@@ -41,6 +41,10 @@ def sparkline(values: Sequence[float], width: int = WIDTH) -> str:
                    for mean in means)
 
 
+def points(count: int) -> str:
+    return f"{count} point" if count == 1 else f"{count} points"
+
+
 def not_finite_text(curve: Curve) -> str:
     """", 3 NaN/inf" (", the last too" when the series ended on one), or "" for none."""
     if not curve.not_finite:
@@ -61,7 +65,7 @@ def curve_lines(series: Curves, width: int = WIDTH) -> list[str]:
         values = curve.values
         shape = (f"{sparkline(values, width)}  {short_number(values[0])} → "
                  f"{short_number(values[-1])}" if values else "no finite value")
-        lines.append(f"{pad(name, column)}  {shape}, {curve.points} points"
+        lines.append(f"{pad(name, column)}  {shape}, {points(curve.points)}"
                      f"{not_finite_text(curve)}")
     return lines
 

@@ -20,7 +20,7 @@ from journal.text import printable, short_number
 # dots (four times a marker's resolution), the others each by a marker.
 COLOURS = ("bright_blue", "bright_red", "bright_green", "bright_magenta", "bright_yellow",
            "bright_cyan", "blue", "red")
-MARKERS = (None, "x", "o", "+", "*", "#", "=", "~")
+MARKERS = (None, "x", "o", "+", "*", "#", "=", "~", "@", "%", "&", "$", "^", "v", "s", "d")
 
 
 def terminal_plot(lines: Sequence[Line], *, metric: str, width: int, height: int,
@@ -37,22 +37,40 @@ def terminal_plot(lines: Sequence[Line], *, metric: str, width: int, height: int
     figure.origin = False
     figure.x_label, figure.y_label = "step", printable(metric)
     xs = [x for line in lines for x in line.xs]
-    whole = all(x == int(x) for x in xs)      # steps: ticks as whole numbers
+    ys = [y for line in lines for y in line.ys]
+    x_low, x_high = _limits(xs, "steps", metric, margin=0.0)
+    y_low, y_high = _limits(ys, "values", metric, margin=0.02)
+    whole = all(x == int(x) for x in xs) and x_high - x_low >= 20    # steps: whole-number ticks
     figure.y_ticks_fkt = lambda low, high: short_number(low)
     figure.x_ticks_fkt = lambda low, high: str(round(low)) if whole else short_number(low)
-    ys = [y for line in lines for y in line.ys]
-    figure.set_x_limits(min_=min(xs), max_=max(xs) if max(xs) > min(xs) else min(xs) + 1)
-    low, high = min(ys), max(ys)
-    if not math.isfinite(high - low) or not math.isfinite(max(xs) - min(xs)):
-        raise UsageError(f"{printable(metric)} spans more than a float can hold "
-                         f"({short_number(low)} to {short_number(high)}): too wide to draw here",
-                         hint="--svg FILE draws it")
-    pad = (high - low) * 0.02 or abs(high) * 0.1 or 1.0
-    figure.set_y_limits(min_=low - pad, max_=high + pad)
+    figure.set_x_limits(min_=x_low, max_=x_high)
+    figure.set_y_limits(min_=y_low, max_=y_high)
     for index, line in enumerate(lines):
         points = thin(line.xs, line.ys, figure.width * 2)    # a Braille cell is two dots wide
         figure.plot([x for x, _ in points], [y for _, y in points],
                     lc=COLOURS[index % len(COLOURS)] if colour else None,
                     label=printable(line.label),
-                    marker=None if colour else MARKERS[index % len(MARKERS)])
+                    # past the colours, a marker as well
+                    marker=MARKERS[(index if not colour else index // len(COLOURS))
+                                   % len(MARKERS)])
     return str(figure.show(legend=True)) + "\n"
+
+
+def _limits(values: list[float], what: str, metric: str, margin: float
+            ) -> tuple[float, float]:
+    """The axis' ends: the values' span and `margin` of it more, a flat line in the middle,
+    never past the largest float (plotille's arithmetic would turn them into NaN)."""
+    low, high = min(values), max(values)
+    if not math.isfinite(high - low):
+        raise UsageError(f"the {what} of {printable(metric)} span more than a float can hold "
+                         f"({short_number(low)} to {short_number(high)}): too wide to draw here",
+                         hint="--svg FILE draws it")
+    span = high - low
+    pad = span * margin if span > 1e-300 else abs(high) * 0.1 if abs(high) > 1e-300 else 1.0
+    if math.isfinite(low - pad) and math.isfinite(high + pad) and (high + pad) - (low - pad) > 0:
+        return low - pad, high + pad
+    if span > 1e-300:                           # at the edge of the floats: no margin
+        return low, high
+    if abs(high) > 1e-300:                      # a flat line at the edge: a tenth inward
+        return (high * 0.9, high) if high > 0 else (low, low * 0.9)
+    return -1.0, 1.0

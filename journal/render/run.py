@@ -311,7 +311,11 @@ class _Run:
         error = self.record.get("error")
         if not isinstance(error, str) or not error.strip():
             return ""
-        line = error.strip().splitlines()[-1].strip()       # a traceback's last line: the error
+        lines = error.strip().splitlines()
+        # "Type: message" and its first line; of a whole traceback, its last line (the error)
+        line = lines[-1].strip() if lines[0].startswith("Traceback") else lines[0].strip()
+        if len(lines) > 1 and not lines[0].startswith("Traceback"):
+            line += " …"
         return ": " + (line if len(line) <= ERROR_WIDTH else line[:ERROR_WIDTH - 1] + "…")
 
     @functools.cached_property

@@ -18,6 +18,7 @@ from journal.text import printable, short_number
 # Colours told apart with the common colour blindnesses (Okabe and Ito's palette, darkened for
 # white paper), in the order runs get them.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#6b6b00", "#000000")
+DASHES = ("", "6 3", "2 2", "8 3 2 3", "1 3", "10 2")
 FONT = ('-apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK JP", "Noto Sans", '
         'sans-serif')
 
@@ -30,7 +31,7 @@ class Line:
 
 
 def line_chart(lines: Sequence[Line], *, title: str, width: int = 480, height: int = 180,
-               x_label: str = "step", note: str = "") -> str:
+               x_label: str = "step", note: str = "", legend: bool | None = None) -> str:
     """One chart of `lines` on shared axes, its title above, `note` (what was not drawn) and a
     legend below when there is more than one line. Lines without points are left out; no points
     at all give "" unless there is a note. Text takes the colour around it (currentColor), so a
@@ -39,7 +40,8 @@ def line_chart(lines: Sequence[Line], *, title: str, width: int = 480, height: i
     if not lines and not note:
         return ""
     left, right, top = 64, 12, 24
-    legend_rows = 0 if len(lines) <= 1 else len(lines)
+    shown = len(lines) > 1 if legend is None else legend and bool(lines)
+    legend_rows = len(lines) if shown else 0
     extra = 16 * legend_rows + (16 if note else 0)
     total_height = height + extra
     plot_w, plot_h = width - left - right, height - top - 34
@@ -76,8 +78,9 @@ def line_chart(lines: Sequence[Line], *, title: str, width: int = 480, height: i
                      f"{html.escape(printable(x_label))}</text>")
     for index, line in enumerate(lines):
         colour = PALETTE[index % len(PALETTE)]
-        # past the palette, dashes tell the lines apart
-        dash = "" if index < len(PALETTE) else ' stroke-dasharray="6 3"'
+        # past the palette, a dash pattern of its own tells each line apart
+        pattern = DASHES[index // len(PALETTE) % len(DASHES)]
+        dash = f' stroke-dasharray="{pattern}"' if pattern else ""
         if len(line.ys) == 1:
             x, y = px(line.xs[0]), py(line.ys[0])
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>')
@@ -87,8 +90,8 @@ def line_chart(lines: Sequence[Line], *, title: str, width: int = 480, height: i
                          f'stroke-linejoin="round" points="{points}"/>')
         if legend_rows:
             row_y = top + plot_h + 30 + 16 * index
-            parts.append(f'<rect x="{left}" y="{row_y - 8}" width="14" height="3" '
-                         f'fill="{colour}"/>')
+            parts.append(f'<line x1="{left}" y1="{row_y - 4}" x2="{left + 16}" y2="{row_y - 4}" '
+                         f'stroke="{colour}" stroke-width="2"{dash}/>')
             parts.append(f'<text x="{left + 20}" y="{row_y}">'
                          f"{html.escape(printable(line.label))}</text>")
     if note:

@@ -92,7 +92,12 @@ class _Plain:
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, int):
-            return value if -(2**63) <= value < 2**63 else str(value)
+            if -(2**63) <= value < 2**63:
+                return value
+            try:
+                return str(value)
+            except ValueError:      # past str()'s 4,300 digits
+                return f"<an int of {value.bit_length()} bits>"
         if isinstance(value, float):
             return value
         if isinstance(value, str):
