@@ -27,10 +27,15 @@ with journal.start(note='fit') as run:
 
 
 def fitted(repo: Path, points: int = 2000, note: str = "fit") -> str:
-    (repo / "fit.py").write_text(FIT.format(points=points))
+    script_run(repo, FIT.format(points=points), note)
+    return next((repo / ".journal" / "metrics").glob("*.jsonl")).stem
+
+
+def script_run(repo: Path, source: str, note: str) -> None:
+    """`journal new -n NOTE -- python fit.py` of a script that logs through the API."""
+    (repo / "fit.py").write_text(source)
     done = journal("new", "-n", note, "--", sys.executable, "fit.py", cwd=repo)
     assert done.returncode == 0, done.stderr
-    return next((repo / ".journal" / "metrics").glob("*.jsonl")).stem
 
 
 def test_show_as_markdown_has_a_sparkline_a_series(repo: Path) -> None:
@@ -123,16 +128,14 @@ def plain(found: dict[str, sidefile.Curve]) -> dict[str, tuple[list[float], list
 
 def test_numbers_at_the_edges_of_floats_are_points_or_counted_never_a_crash(repo: Path
                                                                            ) -> None:
-    """A diverging loss (1.5**n up to the largest float, then NaN), a value a float cannot hold, a step beyond
-    any float, a name made of a lone surrogate: show, export and plot all say what there is."""
-    (repo / "fit.py").write_text(
-        "import journal\nwith journal.start() as run:\n    x, s = 1.0, 0\n"
-        "    while x != float('inf'):\n        run.log(step=s, loss=x); x *= 1.5; s += 1\n"
-        "    run.log(step=s, loss=float('nan'))\n"
-        "    run.log({'\\ud800x': 1, 'huge': 10**400}, step=10**400)\n"
-        "    run.log({'\\ud800x': 2, 'huge': 3}, step=s + 2)\n")
-    done = journal("new", "-n", "diverged", "--", sys.executable, "fit.py", cwd=repo)
-    assert done.returncode == 0, done.stderr
+    """A diverging loss (1.5**n up to the largest float, then NaN), a value a float cannot
+    hold, a step beyond any float, a name made of a lone surrogate: show, export and plot all
+    say what there is."""
+    script_run(repo, "import journal\nwith journal.start() as run:\n    x, s = 1.0, 0\n"
+               "    while x != float('inf'):\n        run.log(step=s, loss=x); x *= 1.5; s += 1\n"
+               "    run.log(step=s, loss=float('nan'))\n"
+               "    run.log({'\\ud800x': 1, 'huge': 10**400}, step=10**400)\n"
+               "    run.log({'\\ud800x': 2, 'huge': 3}, step=s + 2)\n", "diverged")
     shown = journal("show", "-f", "md", cwd=repo)
     assert shown.returncode == 0, shown.stderr
     block = shown.stdout.decode().split("**Curves**", 1)[1]
@@ -222,15 +225,12 @@ def test_a_drawing_in_a_cache_others_may_write_is_never_read(repo: Path) -> None
 
 
 def test_ints_past_any_float_never_reach_the_training_script(repo: Path) -> None:
-    (repo / "fit.py").write_text(
-        "import journal\nwith journal.start() as run:\n"
-        "    run.log({'loss': 1.0}, step=10**5000)\n"
-        "    run.log({'loss': [10**5000], 'acc': 10**5000}, step=3)\n"
-        "    run.params['p'] = 10**5000\n"
-        "    run.log({'loss': 0.5}, step=4)\n"
-        "print('trained to the end')\n")
-    done = journal("new", "-n", "huge ints", "--", sys.executable, "fit.py", cwd=repo)
-    assert done.returncode == 0, done.stderr
+    script_run(repo, "import journal\nwith journal.start() as run:\n"
+               "    run.log({'loss': 1.0}, step=10**5000)\n"
+               "    run.log({'loss': [10**5000], 'acc': 10**5000}, step=3)\n"
+               "    run.params['p'] = 10**5000\n"
+               "    run.log({'loss': 0.5}, step=4)\n"
+               "print('trained to the end')\n", "huge ints")
     assert b"trained to the end" in (repo / ".journal" / "logs").glob("*.log").__next__() \
         .read_bytes()
     shown = journal("show", "-f", "md", cwd=repo)
