@@ -22,7 +22,8 @@ NOTES = {
     "list": "Adam instead of SGD\n\n- lr 3e-4\n- warm-up 500 steps\n\n> a quote | with a bar",
     "table": "表のノート: MLPのレイヤ数を3に増やしてみる\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
     "code": "# Heading in a note\n\n```python\nprint('``` inside')\n```\n\n1. one\n2. two",
-    "hostile": "<!-- each run --> {{id}} *not closed **[link](https://example.com/a_b) <div>raw</div>\n"
+    "hostile": "<!-- each run --> {{id}} *not closed **[link](https://example.com/a_b) "
+               "<div>raw</div>\n"
                "---\nnot: front matter\n---",
 }
 FIT = ("import journal\nwith journal.start() as run:\n"
@@ -117,8 +118,8 @@ def test_the_weekly_note_reads_the_same_in_three_markdown_parsers(repo: Path, we
     assert "blockquote" in items and items.count("table") >= 2 and "pre" in items
 
 
-def test_show_and_vault_notes_read_the_same_in_three_parsers(repo: Path, week: list[str],
-                                                             tmp_path: Path) -> None:
+def test_show_and_vault_notes_read_the_same_in_three_parsers_with_typed_properties(
+        repo: Path, week: list[str], tmp_path: Path) -> None:
     for run_id in week:
         front, body = body_of(journal("show", "-f", "md", run_id, cwd=repo).stdout.decode())
         assert isinstance(front, dict) and front["id"] == run_id
@@ -132,11 +133,7 @@ def test_show_and_vault_notes_read_the_same_in_three_parsers(repo: Path, week: l
         items = same_structure(body)
         if front.get("id") == week[-1]:
             assert items.count("svg") == 2      # the curves, an HTML block in all three
-
-
-def test_front_matter_values_have_their_types(repo: Path, week: list[str], tmp_path: Path
-                                              ) -> None:
-    assert journal("export", "--vault", str(tmp_path / "vault"), cwd=repo).returncode == 0
+    # the front matter's values have their types
     first = body_of((tmp_path / "vault" / "runs" / f"{week[0]}.md").read_text())[0]
     assert isinstance(first, dict)
     assert first["metric_acc"] == 82.476 and first["param_lr"] == 0.0003
