@@ -127,3 +127,23 @@ def test_the_clock_is_injectable(repo: Path) -> None:
     bad = journal("list", cwd=repo, env={**os.environ, "JOURNAL_NOW": "tuesday-ish"})
     assert bad.returncode == 2
     assert bad.stderr.decode().startswith("journal: error: JOURNAL_NOW='tuesday-ish' is not a time")
+
+
+def test_version_is_answered_before_anything_else_loads(repo: Path) -> None:
+    loaded = _modules_loaded_by("--version", cwd=repo)
+    # (pathlib is the editable install's finder's, not journal's)
+    assert {"typer", "typing", "dataclasses", "inspect", "json"}.isdisjoint(loaded), loaded
+    done = journal("--version", cwd=repo)
+    assert done.returncode == 0 and done.stdout.decode().startswith("journal ")
+
+
+def test_a_command_builds_only_its_own_options_and_help_still_lists_them_all(repo: Path
+                                                                            ) -> None:
+    listed = journal("--help", cwd=repo).stdout.decode()
+    for name in ("init", "new", "list", "show", "grep", "export", "plot", "sync"):
+        assert f" {name} " in listed, name
+    assert b"--limit" in journal("list", "--help", cwd=repo).stdout
+    wrong = journal("lisst", cwd=repo)
+    assert wrong.returncode == 2 and b"lisst" in wrong.stderr
+    from journal.cli.app import app
+    assert len(app.registered_commands) > 10        # the app is whole again after a command

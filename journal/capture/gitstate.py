@@ -12,6 +12,7 @@ external diff, textconv, pagers) unable to change what is captured.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import stat
@@ -301,11 +302,19 @@ def _nested_flags(git: Git, root: Path, path: str, flags_of: dict[str, str],
 
 
 def _matches_any(path: str, globs: Sequence[str]) -> bool:
-    """Case-insensitive: `server.PEM` is as secret as `server.pem`."""
+    """Case-insensitive: `server.PEM` is as secret as `server.pem`. A file's name or its whole
+    path may match a glob."""
     path = path.lower()
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatchcase(name, glob.lower()) or fnmatch.fnmatchcase(path, glob.lower())
-               for glob in globs)
+    pattern = _one_pattern(tuple(globs))
+    return bool(pattern.match(path.rsplit("/", 1)[-1]) or pattern.match(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _one_pattern(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """The globs as one compiled regular expression (fnmatch's translation of each, joined):
+    one match a path, not one fnmatch a path and glob (5,000 dirty files x 40 globs)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(glob.lower())})" for glob in globs)
+                      or "(?!)")
 
 
 def _untracked_patch(

@@ -9,8 +9,10 @@ without importing typer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
@@ -409,7 +411,8 @@ def run_app(argv: list[str]) -> NoReturn:
     """Run `journal ARGV` through the typer app and exit with its code (cli/main.py is the
     executable's entry point)."""
     try:
-        code = app(args=argv, prog_name="journal", standalone_mode=False)
+        with _only_the_command(argv):
+            code = app(args=argv, prog_name="journal", standalone_mode=False)
     except JournalError as exc:
         sys.exit(report_error(exc))
     except typer.TyperException as exc:      # the option parser's errors (typer vendors click)
@@ -423,6 +426,30 @@ def run_app(argv: list[str]) -> NoReturn:
         silence_stdout()
         sys.exit(report_error(JournalError(f"cannot write the output: {exc.strerror or exc}")))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+@contextlib.contextmanager
+def _only_the_command(argv: list[str]) -> Iterator[None]:
+    """The app with only the command ARGV names, while it runs: typer reads every registered
+    command's signature and options when the app is called (~80 ms for all of them), and one
+    command needs its own. `journal`, `journal --help` and an unknown name keep them all (the
+    list of commands, and the error naming the known ones)."""
+    name = argv[0] if argv and not argv[0].startswith("-") else None
+    everything = app.registered_commands
+    chosen = [info for info in everything if _command_name(info) == name]
+    if chosen:
+        app.registered_commands = chosen
+    try:
+        yield
+    finally:
+        app.registered_commands = everything
+
+
+def _command_name(info: typer.models.CommandInfo) -> str:
+    if info.name:
+        return info.name
+    callback = getattr(info.callback, "__name__", "")
+    return callback.lower().replace("_", "-")
 
 
 def _usage_error(exc: typer.TyperException) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
 
-from journal.cli.new import parse_new, run_new
-from journal.cli.output import report_error
-from journal.errors import JournalError
+TYPE_CHECKING = False      # typing costs 5 ms, a tenth of `journal --version`
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 
 # Commands that build thousands of records and exit (see `main`).
 _SHORT_LIVED = {"list", "grep", "show", "export", "diff"}
@@ -22,7 +22,18 @@ _SHORT_LIVED = {"list", "grep", "show", "export", "diff"}
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run `journal ARGV` (default: the process's arguments) and exit with its code."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--version"]:
+        # Answered before anything else loads: a script or a bug report asks it often.
+        from journal import __version__
+
+        sys.stdout.write(f"journal {__version__}\n")
+        sys.stdout.flush()
+        sys.exit(0)
     _open_closed_standard_streams()
+    from journal.cli.new import parse_new, run_new
+    from journal.cli.output import report_error
+    from journal.errors import JournalError
+
     fast = parse_new(argv[1:]) if argv[:1] == ["new"] else None
     if fast is None:
         if argv[:1] and argv[0] in _SHORT_LIVED:
