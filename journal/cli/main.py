@@ -30,11 +30,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.stdout.flush()
         sys.exit(0)
     _open_closed_standard_streams()
-    from journal.cli.new import parse_new, run_new
-    from journal.cli.output import report_error
-    from journal.errors import JournalError
+    fast = None
+    if argv[:1] == ["new"]:          # only `new` reads its own options (cli/new.py)
+        from journal.cli.new import parse_new
 
-    fast = parse_new(argv[1:]) if argv[:1] == ["new"] else None
+        fast = parse_new(argv[1:])
     if fast is None:
         if argv[:1] and argv[0] in _SHORT_LIVED:
             # They build thousands of records and exit: the cyclic GC would rescan them all again
@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from journal.cli.app import run_app
 
         run_app(argv)
+    from journal.cli.new import run_new
+    from journal.cli.output import report_error
+    from journal.errors import JournalError
+
     try:
         code = run_new(fast)
     except JournalError as exc:
