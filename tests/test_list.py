@@ -299,3 +299,16 @@ def test_a_duration_that_is_not_a_number_is_shown_as_unknown(repo: Path) -> None
         done = journal("list", cwd=repo)
         assert done.returncode == 0 and b"Traceback" not in done.stderr
         assert b"odd" in done.stdout
+
+
+def test_a_long_list_streams_with_the_first_lines_widths(repo: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`list -n 0` prints runs as they come: the first lines set the columns, later ones follow."""
+    import journal.render.rows as rows
+
+    for note in ("a", "b", "c", "d", "e"):
+        assert journal("new", "-n", note, cwd=repo).returncode == 0
+    monkeypatch.setattr(rows, "WIDTH_WINDOW", 2)
+    lines = journal("list", "-n", "0", cwd=repo).stdout.decode().splitlines()
+    assert [line.rsplit(None, 1)[-1] for line in lines] == ["e", "d", "c", "b", "a"]
+    assert len({line.index(" note ") for line in lines}) == 1      # one status column

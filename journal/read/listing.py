@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from typing import IO
 
 from journal.errors import UsageError
 from journal.record import StoredRun
-from journal.render.rows import rows_csv, run_json, text_lines
+from journal.render.rows import run_json, text_lines, write_csv
 from journal.store.filters import Filters, lookup
 from journal.store.source import RunSource
 from journal.text import json_text
@@ -17,15 +18,19 @@ from journal.text import json_text
 def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: str | None,
               fmt: str, absolute: bool, out: IO[str], now: dt.datetime) -> None:
     """Print the runs `filters` keep, newest first (or by `sort`): `fmt` is text, json or csv."""
-    if sort:
-        runs = sort_runs(source.select(filters), sort)[:limit]
-    else:
-        runs = source.select(filters, limit=limit)
+    def chosen() -> Iterable[StoredRun]:
+        # Without --sort the runs stream from the index as they are printed: memory does not
+        # grow with their number. --sort must see them all first.
+        if sort:
+            return sort_runs(source.select(filters), sort)[:limit]
+        return itertools.islice(source.iter_select(filters), limit)
+
+    runs = chosen()
     if fmt == "json":
         for run in runs:
             out.write(json_text(run_json(run)) + "\n")
     elif fmt == "csv":
-        out.write(rows_csv(runs))
+        write_csv(chosen, out)
     else:
         colour = out.isatty()
         for line in text_lines(runs, now=now, absolute=absolute, colour=colour):

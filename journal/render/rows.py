@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import math
 import shlex
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from journal.record import (
     Record,
@@ -38,6 +39,12 @@ def rows(runs: Sequence[StoredRun], *, for_csv: bool = False
          ) -> tuple[list[str], list[dict[str, Any]]]:
     """A header and one row a run. Tags are a list (as `journal list --json` gives them), or
     `a;b` for CSV."""
+    header = row_header(runs)
+    return header, [row_of(run, header, for_csv=for_csv) for run in runs]
+
+
+def row_header(runs: Iterable[StoredRun]) -> list[str]:
+    """The columns: journal's, then every param, metric and environment entry any run has."""
     params: dict[str, None] = {}
     metrics: dict[str, None] = {}
     environment: dict[str, None] = {}
@@ -45,32 +52,33 @@ def rows(runs: Sequence[StoredRun], *, for_csv: bool = False
         params.update(dict.fromkeys(flat_params(run.record)))
         metrics.update(dict.fromkeys(table(run.record, "metrics")))
         environment.update(dict.fromkeys(table(run.record, "environment")))
-    header = [*COLUMNS, *(f"params.{name}" for name in params),
-              *(f"metrics.{name}" for name in metrics),
-              *(f"environment.{name}" for name in environment)]   # packages: one JSON object
-    found = []
-    for run in runs:
-        record = run.record
-        git = table(record, "git")
-        command = record.get("command")
-        row: dict[str, Any] = {
-            "id": run.id, "started": record.get("started"), "ended": record.get("ended"),
-            "status": run.shown_status, "exit_code": record.get("exit_code"),
-            "duration": record.get("duration"), "commit": git.get("commit"),
-            "branch": git.get("branch"), "dirty": git.get("dirty"), "host": record.get("host"),
-            "cwd": record.get("cwd"),
-            "command": shlex.join(map(str, command)) if isinstance(command, list) else None,
-            "note": record.get("note"),
-            "tags": _tags(record.get("tags")) if for_csv else _tag_list(record.get("tags")),
-        }
-        for table_name, names in (("params", params), ("metrics", metrics),
-                                  ("environment", environment)):
-            values = flat_params(record) if table_name == "params" else table(record, table_name)
-            for name in names:
-                row[f"{table_name}.{name}"] = values.get(name)
-        found.append({name: value if name == "tags" and isinstance(value, list)
-                      else plain_value(value) for name, value in row.items()})
-    return header, found
+    return [*COLUMNS, *(f"params.{name}" for name in params),
+            *(f"metrics.{name}" for name in metrics),
+            *(f"environment.{name}" for name in environment)]   # packages: one JSON object
+
+
+def row_of(run: StoredRun, header: Sequence[str], *, for_csv: bool = False) -> dict[str, Any]:
+    """One run's values under `header`'s names."""
+    record = run.record
+    git = table(record, "git")
+    command = record.get("command")
+    row: dict[str, Any] = {
+        "id": run.id, "started": record.get("started"), "ended": record.get("ended"),
+        "status": run.shown_status, "exit_code": record.get("exit_code"),
+        "duration": record.get("duration"), "commit": git.get("commit"),
+        "branch": git.get("branch"), "dirty": git.get("dirty"), "host": record.get("host"),
+        "cwd": record.get("cwd"),
+        "command": shlex.join(map(str, command)) if isinstance(command, list) else None,
+        "note": record.get("note"),
+        "tags": _tags(record.get("tags")) if for_csv else _tag_list(record.get("tags")),
+    }
+    tables = {"params": flat_params(record), "metrics": table(record, "metrics"),
+              "environment": table(record, "environment")}
+    for name in header[len(COLUMNS):]:
+        table_name, _, key = name.partition(".")
+        row[name] = tables[table_name].get(key)
+    return {name: value if name == "tags" and isinstance(value, list) else plain_value(value)
+            for name, value in row.items()}
 
 
 def rows_json(runs: Sequence[StoredRun]) -> str:
@@ -84,15 +92,22 @@ def rows_json(runs: Sequence[StoredRun]) -> str:
 
 
 def rows_csv(runs: Sequence[StoredRun]) -> str:
+    out = io.StringIO()
+    write_csv(lambda: runs, out)
+    return out.getvalue()
+
+
+def write_csv(runs: Callable[[], Iterable[StoredRun]], out: IO[str]) -> None:
+    """CSV of the runs `runs()` gives, in two passes over them (the columns, then the rows), so
+    that a stream of any length is written holding one record at a time."""
     import csv
 
-    header, found = rows(runs, for_csv=True)
-    out = io.StringIO()
+    header = row_header(runs())
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([csv_cell(name) for name in header])
-    for row in found:
+    for run in runs():
+        row = row_of(run, header, for_csv=True)
         writer.writerow([csv_cell(row.get(name)) for name in header])
-    return out.getvalue()
 
 
 def _tags(value: Any) -> Any:
@@ -136,21 +151,27 @@ def csv_cell(value: Any) -> Any:
 
 # -- list's lines ----------------------------------------------------------------------------------------
 
-def text_lines(runs: Sequence[StoredRun], *, now: dt.datetime, absolute: bool, colour: bool) -> list[str]:
-    rows = [_columns(run, now, absolute) for run in runs]
-    if not rows:
-        return []
-    widths = [max(display_width(row[column]) for row in rows) for column in range(5)]
-    lines = []
-    for row, run in zip(rows, runs):
+WIDTH_WINDOW = 500     # list lines whose cells set the columns' widths; later lines follow them
+
+
+def text_lines(runs: Iterable[StoredRun], *, now: dt.datetime, absolute: bool, colour: bool
+               ) -> Iterator[str]:
+    """`journal list`'s lines, as the runs come: the first WIDTH_WINDOW set the columns, so a
+    list of a million runs starts at once and holds a few hundred lines, not all of them."""
+    stream = iter(runs)
+    first = [(run, _columns(run, now, absolute)) for run in itertools.islice(stream, WIDTH_WINDOW)]
+    if not first:
+        return
+    widths = [max(display_width(row[column]) for _, row in first) for column in range(5)]
+    for run, row in itertools.chain(first, ((run, _columns(run, now, absolute))
+                                            for run in stream)):
         cells = [pad(cell, width) for cell, width in zip(row[:5], widths)]
         if colour:
             code = _STATUS_COLOUR.get(run.status, "0")
             cells[0] = f"\x1b[33m{cells[0]}\x1b[m"
             cells[2] = f"\x1b[{code}m{cells[2]}\x1b[m"
         tail = "  ".join(part for part in row[5:] if part)
-        lines.append(("  ".join(cells) + ("  " + tail if tail else "")).rstrip())
-    return lines
+        yield ("  ".join(cells) + ("  " + tail if tail else "")).rstrip()
 
 
 def _columns(run: StoredRun, now: dt.datetime, absolute: bool) -> list[str]:

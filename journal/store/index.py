@@ -25,6 +25,7 @@ files (the only source of truth) before each use:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -456,21 +457,21 @@ class Index:
         return None if record is None else StoredRun(run_id, path, record)
 
     def select(self, filters: Filters, limit: int | None, newest_first: bool) -> list[StoredRun]:
+        return list(itertools.islice(self.iter_select(filters, newest_first), limit))
+
+    def iter_select(self, filters: Filters, newest_first: bool) -> Iterator[StoredRun]:
+        """The runs `filters` keep, one at a time as SQLite steps through its rows: a reader
+        that prints them as they come holds one record, whatever the number of runs."""
         where, args = _sql_for(filters)
         order = "DESC" if newest_first else "ASC"
         cursor = self.db.execute(
             f"SELECT id, folder, stat, warnings, record FROM runs {where} ORDER BY id {order}", args)
-        chosen: list[StoredRun] = []
         for row in cursor:
             if not id_may_match(row[0], filters):
                 continue
             run = self._run(*row)
-            if run is None or not filters.matches(run.record, effective_status(run.record)):
-                continue
-            chosen.append(run)
-            if limit is not None and len(chosen) >= limit:
-                break
-        return chosen
+            if run is not None and filters.matches(run.record, effective_status(run.record)):
+                yield run
 
     def search_rows(self, filters: Filters, containing: Sequence[str], fold_case: bool
                     ) -> Iterator[tuple[str, str, str]]:

@@ -9,8 +9,9 @@ its file (store/records.py).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,20 +89,23 @@ class RunSource:
     def select(self, filters: Filters | None = None, limit: int | None = None,
                newest_first: bool = True) -> list[StoredRun]:
         """The runs that pass `filters`, newest first, reading no more records than needed."""
+        return list(itertools.islice(self.iter_select(filters, newest_first), limit))
+
+    def iter_select(self, filters: Filters | None = None, newest_first: bool = True
+                    ) -> Iterator[StoredRun]:
+        """The same, one run at a time, each record read when it is reached: a command that
+        prints runs as they come holds one, however many there are."""
         filters = filters or Filters()
         if self.index is not None:
-            return self.index.select(filters, limit, newest_first)
+            yield from self.index.iter_select(filters, newest_first)
+            return
         ids = list(self._all_files())
-        chosen: list[StoredRun] = []
         for run_id in reversed(ids) if newest_first else ids:
             if not id_may_match(run_id, filters):
                 continue
             run = self.get(run_id)
             if run is not None and filters.matches(run.record, run.status):
-                chosen.append(run)
-                if limit is not None and len(chosen) >= limit:
-                    break
-        return chosen
+                yield run
 
     def resolve(self, ref: str) -> StoredRun:
         """A REF: an id, a unique prefix of one, `@`/`latest`, or `@~N` (the N-th before the newest)."""
