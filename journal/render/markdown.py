@@ -49,8 +49,15 @@ _FENCE_INFO = re.compile(r"[^A-Za-z0-9_+.#-]")
 _BACKTICKS = re.compile(r"`+")
 
 
+_NOTHING_TO_ESCAPE = re.compile(r"[A-Za-z0-9 .,:;/()'\"!?@^]*")   # letters, digits, plain marks
+
+
 def _escape(text: str, *, line_start: bool) -> str:
     text = printable(str(text)).strip(" ")
+    # Most cells and words (numbers, names) hold nothing that opens markup: as they are, but at a
+    # line's start, where `1.` opens a list.
+    if _NOTHING_TO_ESCAPE.fullmatch(text) and not (line_start and text[:1].isdigit()):
+        return text
     out: list[str] = []
     last = len(text) - 1
     for i, char in enumerate(text):
@@ -214,6 +221,9 @@ def split_title(note: object) -> tuple[str | None, str]:
     # a fence or an HTML block, makes no title anyway): its lines are all that need parsing.
     # Only link reference definitions leave nothing there; then the whole note is parsed.
     end = next((index for index, line in enumerate(lines) if not line.strip()), len(lines))
+    if end == 1 and _NOTHING_TO_ESCAPE.fullmatch(lines[0]) and lines[0][:1].isalpha():
+        # A first block of one line of plain words is a paragraph: no parse needed.
+        return lines[0].strip(), "\n".join(lines[1:])
     tokens = _plain_parser().parse("\n".join(lines[:end])) if lines else []
     if not tokens and end < len(lines):
         tokens = _plain_parser().parse("\n".join(lines))
