@@ -36,6 +36,8 @@ def _unsurrogate(text: str) -> str:
 
 def printable(text: str) -> str:
     """One line safe for a terminal: every control character escaped, newlines and tabs too."""
+    if text.isprintable():      # every character _UNSAFE names, and a surrogate, is not
+        return text
     return _UNSAFE_ONE_LINE.sub(_escape, _unsurrogate(text))
 
 

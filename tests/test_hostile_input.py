@@ -257,3 +257,12 @@ def test_a_crashed_run_is_crashed_everywhere_with_what_its_script_logged(repo: P
     shown = json.loads(journal("show", "-f", "json", cwd=repo).stdout)
     assert shown["metrics"] == {"acc": 0.75} and shown["params"]["lr"] == 0.1
     assert any("side file" in problem for problem in shown["problems"])
+
+
+def test_every_character_printable_escapes_is_one_str_isprintable_refuses() -> None:
+    """printable() returns text that str.isprintable() accepts as it is: that holds only while
+    every character it escapes is one isprintable() refuses."""
+    from journal import text
+
+    named = [char for char in map(chr, range(0x110000)) if text._UNSAFE_ONE_LINE.fullmatch(char)]
+    assert named and not any(char.isprintable() for char in named)
