@@ -378,8 +378,9 @@ def export(
 
     Example: journal export --week -1 -o last-week.md
     """
-    from journal.read.export import ExportRequest, week_argument, write_output
+    from journal.read.export import ExportRequest, week_argument
     from journal.read.export import export as export_runs
+    from journal.read.output import write_output
 
     request = ExportRequest(since=since, until=until, week=week_argument(week, weeks),
                             tags=tag, statuses=status, where=where, hosts=host, users=user,

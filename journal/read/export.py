@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from journal.errors import UsageError
 from journal.record import StoredRun, aware, is_note_only, started_at
@@ -300,41 +300,7 @@ def commits_in_range(context: Context, span: TimeRange) -> list[Commit] | None:
     return commits
 
 
-# -- output -----------------------------------------------------------------------------------------
-
-def write_output(text: str, output: Path | None, *, force: bool, out: IO[str],
-                 option: str = "-o") -> None:
-    """stdout, or FILE: never replacing an existing file unless `force` (then atomically), never
-    making a folder (a mistyped path is an error, not a new tree). `option` names the option
-    that gave the file, for the messages."""
-    if output is None:
-        out.write(text)
-        out.flush()
-        return
-    from journal.store.files import create_exclusive, write_atomic
-
-    data = text.encode("utf-8")
-    if not output.name or output.is_dir():
-        raise UsageError(f"{option} needs a file name, not {printable(repr(str(output)))}")
-    if not output.parent.is_dir():
-        raise UsageError(f"cannot write {printable(str(output))}: there is no folder "
-                         f"{printable(str(output.parent))}")
-    try:
-        if force:
-            # A link (a note linked into a notes vault) is written through, so it stays linked;
-            # a device or a FIFO is never renamed over (as root, `-o /dev/null` would remove it).
-            target = output.resolve()
-            if target.exists() and not target.is_file():
-                raise UsageError(f"{printable(str(output))} is not a regular file: not replacing it")
-            write_atomic(target, data)
-        elif not create_exclusive(output, data):
-            raise UsageError(f"{printable(str(output))} exists: not overwriting it",
-                             hint="add --force to replace it")
-    except IsADirectoryError:
-        raise UsageError(f"cannot write {printable(str(output))}: it is a directory") from None
-    except OSError as exc:
-        raise UsageError(f"cannot write {printable(str(output))}: {exc.strerror or exc}") from None
-
+# -- the --week option ------------------------------------------------------------------------
 
 def week_argument(week: bool, texts: Sequence[str] | None) -> int | None:
     """`--week` alone: 0 (this week); `--week -1`: the previous one; no `--week`: None. The N

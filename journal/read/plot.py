@@ -64,7 +64,7 @@ def plot_runs(source: RunSource, request: PlotRequest, filters: Filters, *, out:
                          f"named {printable(metric)!r} (series logged: {named})",
                          hint="series come from run.log(step=..., NAME=...) in the Python API")
     if request.svg is not None:
-        from journal.read.export import write_output
+        from journal.read.output import write_output
         from journal.render.svg import line_chart
 
         chart = line_chart(lines, title=metric, width=SVG_WIDTH, height=SVG_HEIGHT,
