@@ -588,3 +588,20 @@ def test_a_secret_in_a_binary_file_or_a_file_name_keeps_that_file_out_of_the_pat
     for name in (b"state.bin", b"settings.ps1", WANDB.encode()):
         assert name not in patch
     assert WANDB.encode() not in done.stderr
+
+
+def test_a_patch_with_no_literal_any_shape_needs_is_passed_whole_and_one_with_one_is_masked(
+        ) -> None:
+    from journal.redact import Redactor
+
+    clean = b"".join(b"diff --git a/f%d b/f%d\nnew file mode 100644\n--- /dev/null\n+++ b/f%d\n"
+                     b"@@ -0,0 +1 @@\n+value %d\n" % (n, n, n, n) for n in range(50))
+    assert Redactor().safe_patch(clean) == (clean, [], [])
+    token = b"ghp_" + b"A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    dirty = clean + b"diff --git a/s b/s\nnew file mode 100644\n--- /dev/null\n+++ b/s\n" \
+        b"@@ -0,0 +1 @@\n+token " + token + b"\n"
+    masked, touched, dropped = Redactor().safe_patch(dirty)
+    assert token not in masked and touched == ["s"] and dropped == []
+    curl = clean + b"diff --git a/c b/c\nnew file mode 100644\n--- /dev/null\n+++ b/c\n" \
+        b"@@ -0,0 +1 @@\n+curl -u me:hunter2 https://x\n"
+    assert b"hunter2" not in Redactor().safe_patch(curl)[0]
