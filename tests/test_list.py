@@ -155,6 +155,12 @@ def test_sort(tmp_path: Path) -> None:
     assert order("--sort", "metrics.loss") == ["worst", "tie", "mid", "best", "nan", "none"]
     assert order("--sort", "-params.lr") == ["best", "tie", "mid", "worst", "nan", "none"]
     assert order("--sort", "acc", "-n", "2") == ["best", "tie"]
+    assert order("--sort", "acc", "-n", "5") == ["best", "tie", "mid", "worst", "nan"]
+    assert order("--sort", "acc", "-n", "0") == ["best", "tie", "mid", "worst", "nan", "none"]
+    table = list(csv.DictReader(io.StringIO(cli("list", "--sort", "-loss", "-n", "0", "--csv",
+                                                cwd=tmp_path).out)))
+    by_id = {run_id: name for name, run_id in runs.items()}
+    assert [by_id[row["id"]] for row in table] == ["best", "tie", "mid", "worst", "nan", "none"]
     assert order("--sort", "acc", "--where", "acc<0.8") == ["tie", "mid", "worst"]
     assert order("--sort", "nosuch") == ["tie", "worst", "nan", "none", "best", "mid"]
     assert one_error_line(cli("list", "--sort", "-", cwd=tmp_path)).startswith(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO
 
 from journal.errors import UsageError
@@ -19,10 +20,11 @@ def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: s
               fmt: str, absolute: bool, out: IO[str], now: dt.datetime) -> None:
     """Print the runs `filters` keep, newest first (or by `sort`): `fmt` is text, json or csv."""
     def chosen() -> Iterable[StoredRun]:
-        # Without --sort the runs stream from the index as they are printed: memory does not
-        # grow with their number. --sort must see them all first.
+        # The runs stream from the index as they are printed: memory does not grow with their
+        # number. --sort sees them all first, keeping only ids and values (the best `limit`).
         if sort:
-            return sort_runs(source.select(filters), sort)[:limit]
+            ids = sorted_ids(source.iter_select(filters), sort, limit)
+            return (run for run in map(source.get, ids) if run is not None)
         return itertools.islice(source.iter_select(filters), limit)
 
     runs = chosen()
@@ -40,6 +42,39 @@ def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: s
 
 def sort_runs(runs: list[StoredRun], sort: str) -> list[StoredRun]:
     """`acc`: highest first; `-loss`: lowest first. Runs without the value come last."""
+    number, lowest_first = sort_value(sort)
+    with_value = [run for run in runs if number(run) is not None]
+    without = [run for run in runs if number(run) is None]
+    with_value.sort(key=lambda run: number(run) or 0.0, reverse=not lowest_first)
+    return with_value + without
+
+
+def sorted_ids(runs: Iterable[StoredRun], sort: str, limit: int | None) -> list[str]:
+    """The ids of `sort_runs(runs, sort)[:limit]`, holding only ids and values as the runs go
+    by (with a limit, only the best `limit` of them): `list --sort` at any size."""
+    number, lowest_first = sort_value(sort)
+    without: list[str] = []
+
+    def keyed() -> Iterator[tuple[float, str]]:
+        for run in runs:
+            value = number(run)
+            if value is not None:
+                yield (value if lowest_first else -value), run.id
+            elif limit is None or len(without) < limit:
+                without.append(run.id)
+
+    best = sorted(keyed(), key=_first) if limit is None else \
+        heapq.nsmallest(limit, keyed(), key=_first)     # both keep ties in their order
+    return ([run_id for _, run_id in best] + without)[:limit]
+
+
+def _first(pair: tuple[float, str]) -> float:
+    return pair[0]
+
+
+def sort_value(sort: str) -> tuple[Callable[[StoredRun], float | None], bool]:
+    """What `--sort NAME` (`-NAME`: lowest first) orders by: a run's number for it, or None;
+    and whether the lowest comes first."""
     name, lowest_first = (sort[1:], True) if sort.startswith("-") else (sort, False)
     if not name:
         raise UsageError("--sort needs a metric or param name", hint="e.g. --sort acc or --sort -loss")
@@ -52,10 +87,7 @@ def sort_runs(runs: list[StoredRun], sort: str) -> list[StoredRun]:
             return None
         return float(value)
 
-    with_value = [run for run in runs if number(run) is not None]
-    without = [run for run in runs if number(run) is None]
-    with_value.sort(key=lambda run: number(run) or 0.0, reverse=not lowest_first)
-    return with_value + without
+    return number, lowest_first
 
 
 def chosen_runs(source: RunSource, refs: Sequence[str], filters: Filters, *, limit: int | None,
