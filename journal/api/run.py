@@ -55,11 +55,16 @@ def _within_floats(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_within_floats(item) for item in value]
     if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
-        try:
-            return float(value)
-        except OverflowError:
-            return math.inf if value > 0 else -math.inf
+        return _as_float(value)
     return value
+
+
+def _as_float(number: int) -> float:
+    """An int as a float; infinity past the floats, as a float's own arithmetic overflows."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
 _MAX_ERROR = 2000
 _current: Run | None = None
 # Told when a run starts and ends: journal.logger() adds its module (api/runlog.py) here, so
@@ -143,11 +148,11 @@ class Run:
             # shaped like a secret is masked here (each name once: they repeat every step).
             shown = self._names.get(name)
             if shown is None:
-                shown = self._redactor.shapes(name)
-                if shown != name:       # two masked names must not become one series
+                shown = masked = self._redactor.shapes(name)
+                if masked != name:      # two masked names must not become one series
                     taken, number = set(self._names.values()), 2
                     while shown in taken:
-                        shown, number = f"{self._redactor.shapes(name)}_{number}", number + 1
+                        shown, number = f"{masked}_{number}", number + 1
                 self._names[name] = shown
             kind = type(value)
             if kind is float or (kind is int and value in INT64):
@@ -185,15 +190,11 @@ class Run:
                                   "kept in the run's series only, not in [metrics]")
             return plain_params({name: value})[name]
         if isinstance(number, int) and not isinstance(number, bool) and number not in INT64:
-            try:
-                as_float = float(number)
-            except OverflowError:           # beyond any float: infinity, as a float overflows
-                as_float = math.inf if number > 0 else -math.inf
             shown = str(number) if number.bit_length() < 1000 else \
                 f"an int of {number.bit_length()} bits"     # str() refuses 4,300 digits
             self._warn_once(name, f"metric {name!r} = {shown} does not fit in 64 bits: "
                                   "kept as a float")
-            return as_float
+            return _as_float(number)
         return number
 
     def _warn_once(self, key: str, message: str) -> None:

@@ -15,7 +15,7 @@ from journal.errors import UsageError
 from journal.read.listing import chosen_runs
 from journal.record import StoredRun, flat_params, is_note_only, short_id, table
 from journal.render.fields import varying_params
-from journal.render.markdown import split_title, table_cell
+from journal.render.markdown import table_cell, title_line
 from journal.render.rows import csv_cell, plain_value
 from journal.store.filters import Filters
 from journal.store.source import RunSource
@@ -63,9 +63,8 @@ def comparison(runs: Sequence[StoredRun]) -> tuple[list[str], list[dict[str, Any
     for run in runs:
         values = flat_params(run.record)
         run_metrics = table(run.record, "metrics")
-        note = str(run.record.get("note") or "")
-        title = split_title(note)[0] or (note.strip().splitlines() or [""])[0]
-        row: dict[str, Any] = {"run": run.id, "status": run.shown_status, "note": title}
+        row: dict[str, Any] = {"run": run.id, "status": run.shown_status,
+                               "note": title_line(run.record.get("note"))}
         row.update({f"params.{name}": values.get(name) for name in params})
         row.update({f"metrics.{name}": run_metrics.get(name) for name in metrics})
         rows.append({name: plain_value(value) for name, value in row.items()})

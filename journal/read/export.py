@@ -146,13 +146,12 @@ def _enex_of_runs(runs: Sequence[StoredRun], journal_dir: Path, now: dt.datetime
     updated when it last changed (its end, or its latest amendment)."""
     from journal.record import listed
     from journal.render.enex import EnexNote, enex_file
-    from journal.render.markdown import split_title
+    from journal.render.markdown import title_line
     from journal.render.run import run_markdown
 
     notes = []
     for run in runs:
-        note = str(run.record.get("note") or "")
-        title = split_title(note)[0] or (note.strip().splitlines() or [run.id])[0]
+        title = title_line(run.record.get("note"), run.id)
         times = [moment for moment in (started_at(run.record), run.record.get("ended"),
                                        *(item.get("at") for item in listed(
                                            run.record.get("amendments")) if isinstance(item, dict)))
@@ -229,6 +228,7 @@ def load_template(option: Path | None, root: Path) -> Template:
 def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] | None,
               now: dt.datetime, filtered: bool, journal_dir: Path, level: int = 2,
               curve_style: CurveStyle | None = None) -> Data:
+    from journal.render.curves import TEXT
     from journal.render.fields import (
         TemplateRunFields,
         day_fields,
@@ -236,26 +236,26 @@ def note_data(runs: Sequence[StoredRun], span: TimeRange, commits: list[Commit] 
         note_fields,
         varying_params,
     )
-    from journal.render.template import Data, Day
+    from journal.render.template import Data, Day, Filler
 
     key_params = varying_params([run for run in runs if not is_note_only(run.record)])
-    from journal.render.curves import TEXT
-
     fields_of = {run.id: TemplateRunFields(run, journal_dir, key_params, level,
                                            curve_style or TEXT) for run in runs}
+
+    def group(fields: dict[str, Filler], members: list[StoredRun]) -> Day:
+        """A day's or a machine's values, its runs, and apart from them its notes."""
+        return Day(fields, [fields_of[run.id] for run in members if not is_note_only(run.record)],
+                   [fields_of[run.id] for run in members if is_note_only(run.record)])
+
     days = []
-    for day, group in itertools.groupby(runs, key=lambda run: _start(run).astimezone().date()):
-        day_runs = list(group)
-        days.append(Day(day_fields(day, day_runs),
-                        [fields_of[run.id] for run in day_runs if not is_note_only(run.record)],
-                        [fields_of[run.id] for run in day_runs if is_note_only(run.record)]))
+    for day, members in itertools.groupby(runs, key=lambda run: _start(run).astimezone().date()):
+        day_runs = list(members)
+        days.append(group(day_fields(day, day_runs), day_runs))
     by_host: dict[str, list[StoredRun]] = {}
     for run in runs:
         host = run.record.get("host")
         by_host.setdefault(host if isinstance(host, str) and host else "unknown host", []).append(run)
-    machines = [Day(machine_fields(host, host_runs),
-                    [fields_of[run.id] for run in host_runs if not is_note_only(run.record)],
-                    [fields_of[run.id] for run in host_runs if is_note_only(run.record)])
+    machines = [group(machine_fields(host, host_runs), host_runs)
                 for host, host_runs in sorted(by_host.items())]
     fields = note_fields(runs, span.first_day, span.last_day, span.week, commits, now, filtered)
     # `if runs`: anything in the range (a run or a note, as before notes were apart)

@@ -19,13 +19,8 @@ from journal.text import json_text
 def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: str | None,
               fmt: str, absolute: bool, out: IO[str], now: dt.datetime) -> None:
     """Print the runs `filters` keep, newest first (or by `sort`): `fmt` is text, json or csv."""
-    def chosen() -> Iterable[StoredRun]:
-        # The runs stream from the index as they are printed: memory does not grow with their
-        # number. --sort sees them all first, keeping only ids and values (the best `limit`).
-        if sort:
-            ids = sorted_ids(source.iter_select(filters), sort, limit)
-            return (run for run in map(source.get, ids) if run is not None)
-        return itertools.islice(source.iter_select(filters), limit)
+    def chosen() -> Iterator[StoredRun]:
+        return streamed_runs(source, filters, limit=limit, sort=sort)
 
     runs = chosen()
     if fmt == "json":
@@ -102,6 +97,15 @@ def chosen_runs(source: RunSource, refs: Sequence[str], filters: Filters, *, lim
             chosen.setdefault(run.id, run)
         runs = [run for run in chosen.values() if filters.matches(run.record, run.status)]
         return sort_runs(runs, sort) if sort else runs
+    return list(streamed_runs(source, filters, limit=limit, sort=sort))
+
+
+def streamed_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: str | None
+                  ) -> Iterator[StoredRun]:
+    """The runs the filters keep, newest first or by `sort`, `limit` of them, one at a time:
+    memory does not grow with their number (`--sort` sees them all first, keeping only ids and
+    values, and with a limit only the best `limit`)."""
     if sort:
-        return sort_runs(source.select(filters), sort)[:limit]
-    return source.select(filters, limit=limit)
+        ids = sorted_ids(source.iter_select(filters), sort, limit)
+        return (run for run in map(source.get, ids) if run is not None)
+    return itertools.islice(source.iter_select(filters), limit)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -93,11 +93,11 @@ def _lines(source: RunSource, request: PlotRequest, filters: Filters,
     found: list[tuple[StoredRun, Curve]] = []
     not_finite = 0
     seen: dict[str, None] = {}
-    runs: Sequence[StoredRun]
+    runs: Iterable[StoredRun]
     if request.refs:
         runs = chosen_runs(source, request.refs, filters, limit=None, sort=None)
     else:
-        runs = source.select(filters)          # newest first; the first `limit` with the series
+        runs = source.iter_select(filters)     # newest first; the first `limit` with the series
     metric = printable(request.metric)
     for run in runs:
         series = run_curves(run, source.journal_dir)

@@ -150,8 +150,8 @@ def _iso_week(run: StoredRun) -> str:
 
 def _week_note(week: str, runs: Sequence[StoredRun]) -> str:
     from journal.render.frontmatter import yaml_scalar
-    from journal.render.markdown import split_title
-    from journal.render.run import NOTE_MARK, STATUS_MARKS
+    from journal.render.markdown import title_line
+    from journal.render.run import status_mark
 
     real = [run for run in runs if not is_note_only(run.record)]
     lines = ["---", f"week: {yaml_scalar(week)}", f"runs: {len(real)}",
@@ -159,14 +159,12 @@ def _week_note(week: str, runs: Sequence[StoredRun]) -> str:
     for day, members in itertools.groupby(runs, key=lambda run: _day(run)):
         lines += [f"## {day}", ""]
         for run in members:
-            note = str(run.record.get("note") or "")
-            title = split_title(note)[0] or (note.strip().splitlines() or [run.id])[0]
-            mark = NOTE_MARK if is_note_only(run.record) else STATUS_MARKS.get(run.status, "?")
+            title = title_line(run.record.get("note"), run.id)
             # a wikilink's alias is not Markdown: the link's own brackets and bar are out, and
             # Obsidian's comment (%%) and math ($$) marks, and a backslash before the end
             label = printable(title).replace("|", "/").replace("]", ")").replace("[", "(")
             label = label.replace("%%", "% %").replace("$$", "$ $").rstrip("\\") or run.id
-            lines.append(f"- {mark} [[runs/{run.id}|{label}]]")
+            lines.append(f"- {status_mark(run)} [[runs/{run.id}|{label}]]")
         lines.append("")
     return "\n".join(lines)
 

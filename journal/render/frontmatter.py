@@ -13,8 +13,8 @@ Logseq and Joplin read (`created`), written without a YAML library.
     ---
 
 Params and metrics are flat properties, `param_<name>` and `metric_<name>` (Obsidian cannot show
-nested ones; a name's characters other than letters, digits, `_` and `-` become `_`, and a name
-that would repeat one already written is left out). Numbers stay numbers so a property can be
+nested ones; a name's characters other than letters (of any script), digits, `_` and `-` become
+`_`, and a name that would repeat one already written gets `_2`, `_3`...). Numbers stay numbers so a property can be
 sorted (nan and infinities as YAML's `.nan`, `.inf`); text is a double-quoted scalar (JSON's
 escapes are YAML's), so no value can end the block or be read as another type.
 """

@@ -38,7 +38,7 @@ if TYPE_CHECKING:     # markdown-it-py's types, for this package's other users o
     from markdown_it.utils import OptionsDict as OptionsDict
 
 __all__ = ["inline_text", "table_cell", "code_span", "table_code", "code_block", "note_markdown",
-           "split_title", "markdown_parser"]
+           "split_title", "title_line", "markdown_parser"]
 
 # Punctuation that opens inline markup wherever it stands. `_` only at a word boundary (intraword
 # `_` cannot open emphasis, so `batch_size` stays readable); `{` so that no `{{placeholder}}` of an
@@ -210,6 +210,13 @@ def note_markdown(note: object, demote_to_level: int = 3) -> str:
             line = lines[line_no]
             lines[line_no] = line[:column] + "\\" + line[column:]
     return code_block("\n".join(lines), "text")
+
+
+def title_line(note: object, fallback: str = "") -> str:
+    """The note's title as written (`split_title`), else its first line that is not blank (a
+    note that opens with a list or code), else `fallback`: what names a run in one line."""
+    text = str(note or "")
+    return split_title(text)[0] or (text.strip().splitlines() or [fallback])[0]
 
 
 def split_title(note: object) -> tuple[str | None, str]:

@@ -474,10 +474,14 @@ def _note_fields(p: _Run) -> dict[str, str]:
     return {"note_title": title, "note_first_line": title, "note_body": body}
 
 
+def status_mark(run: StoredRun) -> str:
+    """The run's one-character mark: its status's, or ✎ for a note-only entry."""
+    return NOTE_MARK if is_note_only(run.record) else STATUS_MARKS.get(run.status, "?")
+
+
 def _status_fields(p: _Run) -> dict[str, str]:
     exit_code = p.record.get("exit_code")
-    mark = NOTE_MARK if is_note_only(p.record) else STATUS_MARKS.get(p.status(), "?")
-    return {"status": inline_text(p.status()), "status_mark": mark,
+    return {"status": inline_text(p.status()), "status_mark": status_mark(p.run),
             "outcome": inline_text(p.outcome()),
             "exit_code": inline_text(format_value(exit_code)) if exit_code is not None else ""}
 

@@ -85,7 +85,7 @@ def line_chart(lines: Sequence[Line], *, title: str, width: int = 480, height: i
             x, y = px(line.xs[0]), py(line.ys[0])
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>')
         else:
-            points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in _thinned(line, plot_w))
+            points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in thin(line.xs, line.ys, plot_w))
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5"{dash} '
                          f'stroke-linejoin="round" points="{points}"/>')
         if legend_rows:
@@ -113,10 +113,6 @@ def _span(values: Iterable[float]) -> tuple[float, float]:
     """The smallest and largest value (0, 1 for none)."""
     items = list(values)
     return (min(items), max(items)) if items else (0.0, 1.0)
-
-
-def _thinned(line: Line, pixels: int) -> list[tuple[float, float]]:
-    return thin(line.xs, line.ys, pixels)
 
 
 def thin(xs: Sequence[float], ys: Sequence[float], columns: int) -> list[tuple[float, float]]:

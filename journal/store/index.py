@@ -25,7 +25,6 @@ files (the only source of truth) before each use:
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import math
 import os
@@ -455,9 +454,6 @@ class Index:
             return StoredRun(run_id, path, record_from_json(record_json))
         record = read_record(path, self.warn)
         return None if record is None else StoredRun(run_id, path, record)
-
-    def select(self, filters: Filters, limit: int | None, newest_first: bool) -> list[StoredRun]:
-        return list(itertools.islice(self.iter_select(filters, newest_first), limit))
 
     def iter_select(self, filters: Filters, newest_first: bool) -> Iterator[StoredRun]:
         """The runs `filters` keep, one at a time as SQLite steps through its rows: a reader
