@@ -394,6 +394,26 @@ def flat_params(record: Mapping[str, object]) -> dict[str, Any]:
 _SCALARS = frozenset({str, int, float, bool})
 
 
+def nested_params(flat: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Params as a record holds them, from `flat_params`'s dotted names; None when dotted names
+    cannot say it (a name that is both a value and a table). The index keeps params once, flat,
+    and gives each record back its own when this turns them back into exactly what it held."""
+    if not any("." in name for name in flat):
+        return dict(flat)
+    nested: dict[str, Any] = {}
+    for name, value in flat.items():
+        *heads, last = name.split(".")
+        inner = nested
+        for head in heads:
+            inner = inner.setdefault(head, {})
+            if not isinstance(inner, dict):
+                return None
+        if last in inner:
+            return None
+        inner[last] = value
+    return nested
+
+
 def param_value(params: Mapping[str, Any], name: str, missing: Any = None) -> Any:
     """The param `name` (a dotted name reaches into a nested table: `model.lr`; None for one
     the program had as None), or `missing`."""
@@ -535,6 +555,29 @@ def searchable_lines(record: Mapping[str, object]) -> Iterator[tuple[str, str]]:
             yield from lines(name, record[name])
     for problem in listed(record.get("problems")):
         yield from lines("problems", problem)
+
+
+SUMMARY_NOTE_CHARS = 240
+
+
+def summary_of(record: Mapping[str, object]) -> dict[str, Any]:
+    """The few small fields a one-line listing reads, as the record holds them, less what the
+    index keeps in columns of its own (status, start, tags, metrics): the record's scalars
+    (host, pid, duration, exit code, ...), the note's first line, the command's first word
+    (whether there is one: a note-only entry has none), the commit and its state."""
+    summary: dict[str, Any] = {key: value for key, value in record.items()
+                               if type(value) in _SCALARS and key not in ("id", "status")}
+    if "note" in record:
+        lines = str(record["note"] or "").strip().splitlines()
+        # A one-line listing shows far fewer characters than this.
+        summary["note"] = lines[0].strip()[:SUMMARY_NOTE_CHARS] if lines else ""
+    command = record.get("command")
+    if command is not None:
+        summary["command"] = command[:1] if isinstance(command, (str, list)) else command
+    git = record.get("git")
+    if isinstance(git, Mapping):
+        summary["git"] = {key: git[key] for key in ("commit", "dirty", "worktree") if key in git}
+    return summary
 
 
 def searchable_text(record: Mapping[str, object]) -> str:

@@ -124,16 +124,14 @@ def _candidates(source: RunSource, filters: Filters, options: GrepOptions
         for run in source.select(filters):
             yield run.id, _with_status(searchable_text(run.record), run.status)
         return
-    from journal.store.index import record_from_json
-
     # Searching the logs means every selected run is a candidate, not just the text matches.
     containing = [] if options.logs else required_text(options)
-    for run_id, text, record_json in index.search_rows(filters, containing, options.ignore_case):
+    for run_id, text, whole in index.search_rows(filters, containing, options.ignore_case):
         still_running = _RUNNING.search(text) is not None
         if filters.empty and not still_running:
             yield run_id, text
             continue
-        record = record_from_json(record_json)
+        record = whole()
         status = effective_status(record)
         if filters.matches(record, status):
             yield run_id, _with_status(text, status) if still_running else text

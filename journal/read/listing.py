@@ -22,16 +22,18 @@ def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: s
     def chosen() -> Iterator[StoredRun]:
         return streamed_runs(source, filters, limit=limit, sort=sort)
 
-    runs = chosen()
     if fmt == "json":
-        for run in runs:
+        for run in chosen():
             out.write(json_text(run_json(run)) + "\n")
     elif fmt == "csv":
         write_csv(chosen, out)
     else:
-        colour = out.isatty()
-        for line in text_lines(runs, now=now, absolute=absolute, colour=colour):
-            out.write(line + "\n")
+        # A line reads a few fields of its run: the index hands out only those.
+        runs = streamed_runs(source, filters, limit=limit, sort=sort, summaries=True)
+        lines = text_lines(runs, now=now, absolute=absolute, colour=out.isatty())
+        while batch := list(itertools.islice(lines, 256)):    # one write, not one a line
+            out.write("\n".join(batch) + "\n")
+            out.flush()     # a reader sees lines as they come, as before
     out.flush()
 
 
@@ -100,12 +102,13 @@ def chosen_runs(source: RunSource, refs: Sequence[str], filters: Filters, *, lim
     return list(streamed_runs(source, filters, limit=limit, sort=sort))
 
 
-def streamed_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: str | None
-                  ) -> Iterator[StoredRun]:
+def streamed_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: str | None,
+                  summaries: bool = False) -> Iterator[StoredRun]:
     """The runs the filters keep, newest first or by `sort`, `limit` of them, one at a time:
     memory does not grow with their number (`--sort` sees them all first, keeping only ids and
-    values, and with a limit only the best `limit`)."""
+    values, and with a limit only the best `limit`). With `summaries`, a record may hold only
+    what a one-line listing reads."""
     if sort:
         ids = sorted_ids(source.iter_select(filters), sort, limit)
         return (run for run in map(source.get, ids) if run is not None)
-    return itertools.islice(source.iter_select(filters), limit)
+    return itertools.islice(source.iter_select(filters, summaries=summaries), limit)

@@ -18,20 +18,25 @@ files (the only source of truth) before each use:
   changes: checking every file's stat on every call would cost more than the whole list.)
 - Safe to delete at any time; a broken file is rebuilt, and when SQLite cannot be used at all
   (locked for too long, unwritable cache) readers fall back to the files.
-- Several processes may refresh at once: parsing happens outside any transaction, and writes
-  are short transactions in WAL mode, so readers never wait for a rebuild.
+- Several processes may refresh at once: files are parsed outside any transaction, and rows
+  are written a chunk a transaction in WAL mode, so readers never wait for a rebuild.
+- Memory does not grow with the runs: the files are listed, parsed (by a pool when there are
+  many) and stored as a stream, a bounded number in flight.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 import json
 import math
 import os
 import sqlite3
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,9 @@ from journal.record import (
     flat_params,
     id_month,
     is_valid_id,
+    nested_params,
     searchable_text,
+    summary_of,
     table,
 )
 from journal.store.cache import cache_path, private_folder
@@ -52,12 +59,14 @@ from journal.store.filters import Condition, Filters, id_may_match
 from journal.store.records import read_record, second_copy_warning
 
 # The index's own layout (2: ctime in stat keys, `$` keys escaped in JSON; 4: a record's warnings
-# kept; 6: an index on `started`) and the record schema it was read for: either changing
-# rebuilds it.
-INDEX_VERSION = 6 * 1000 + SCHEMA_VERSION
+# kept; 6: an index on `started`; 7: the record compressed, params and metrics held once, a
+# listing's summary) and the record schema it was read for: either changing rebuilds it.
+INDEX_VERSION = 7 * 1000 + SCHEMA_VERSION
 RACY_SECONDS = 2.0          # a folder younger than this is rescanned next time too
 PARALLEL_FROM = 2000        # records to parse before using more than one process
 BUSY_TIMEOUT_MS = 5000
+CHUNK_ROWS = 2000           # rows stored a transaction while building
+IN_FLIGHT = 2048            # records being parsed at once by the workers
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -72,8 +81,8 @@ CREATE TABLE IF NOT EXISTS runs (
     tags TEXT,                 -- JSON array
     params TEXT,               -- JSON object, nested params under dotted names (--where)
     metrics TEXT,              -- JSON object
-    record TEXT NOT NULL,      -- the whole record, JSON with tagged datetimes
-    search TEXT NOT NULL       -- `field<TAB>line` lines that grep reads
+    summary TEXT NOT NULL,     -- JSON: what a one-line listing reads besides the above
+    body BLOB NOT NULL         -- compressed: the record's JSON, NUL, the lines grep reads
 );
 CREATE INDEX IF NOT EXISTS runs_folder ON runs (folder);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
@@ -200,18 +209,74 @@ def _taggable(value: Any) -> Any:
     return value
 
 
-def record_from_json(text: str) -> Record:
-    # Only a record with keys of its own that start with `$` has `"$$` in its JSON (a string may
+def _loads(text: str) -> Any:
+    # Only a value with keys of its own that start with `$` has `"$$` in its JSON (a string may
     # too: then the slower decoder is still right); the rest skip a scan of every object's keys.
-    record: Record = (_DECODE_ESCAPED if '"$$' in text else _DECODE)(text)
+    return (_DECODE_ESCAPED if '"$$' in text else _DECODE)(text)
+
+
+def record_from_json(text: str) -> Record:
+    record: Record = _loads(text)
     return record
 
 
-# -- reading one file into a row (also run in worker processes) --------------------------------
+# -- a record's row: the record once, compressed ----------------------------------------------
+# The body is zlib with a dictionary made from the first record this index stored (a record's
+# field names and their look repeat from run to run: 2.9 KB of JSON and grep text become about
+# 0.6 KB). Params (flat, for --where) and metrics are columns of their own, and the record's
+# JSON says `null` in their place (TOML has no null, so nothing else can): each is held once.
 
-def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
-    """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not parse."""
-    run_id, path, folder, stat = args
+DICTIONARY_BYTES = 4096
+
+Job = tuple[str, str, str, str]        # (id, path, folder relative to runs/, stat key)
+
+_dictionary = b""   # the one rows are compressed with; set before parsing (workers inherit it)
+
+
+def _payload(record: Record) -> tuple[str, str, bytes]:
+    """(flat params JSON, metrics JSON, the body before compression) of one record."""
+    params = flat_params(record)
+    params_json = _dumps(params)
+    metrics = record.get("metrics")
+    kept = dict(record)
+    if isinstance(metrics, dict):
+        kept["metrics"] = None
+    original = record.get("params")
+    if isinstance(original, dict):
+        nested = nested_params(params)
+        if nested is not None and _dumps(nested) == _dumps(original):
+            kept["params"] = None
+    body = _dumps(kept) + "\0" + searchable_text(record)
+    return params_json, _dumps(table(record, "metrics")), body.encode()
+
+
+def _compress(data: bytes, dictionary: bytes) -> bytes:
+    packer = zlib.compressobj(6, zdict=dictionary)
+    return packer.compress(data) + packer.flush()
+
+
+def _decompress(body: bytes, dictionary: bytes) -> str:
+    unpacker = zlib.decompressobj(zdict=dictionary)
+    return (unpacker.decompress(body) + unpacker.flush()).decode()
+
+
+def _make_dictionary(record: Record) -> bytes:
+    return _payload(record)[2][-DICTIONARY_BYTES:]
+
+
+def _record_of(body: str, params_json: str, metrics_json: str) -> Record:
+    record = record_from_json(body[:body.index("\0")])
+    if "params" in record and record["params"] is None:
+        record["params"] = nested_params(_loads(params_json)) or {}
+    if "metrics" in record and record["metrics"] is None:
+        record["metrics"] = _loads(metrics_json)
+    return record
+
+
+def _row_for(job: Job) -> tuple[object, ...]:
+    """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not
+    parse, ('gone', path) for one deleted since its folder was listed."""
+    run_id, path, folder, stat = job
     file = Path(path)
     runs_dir = file.parents[len(Path(folder).parts)] if folder else file.parent
     home = runs_dir / id_month(run_id) / file.name
@@ -221,51 +286,83 @@ def _row_for(args: tuple[str, str, str, str]) -> tuple[object, ...]:
     record = read_record(file, problems.append)
     if record is None:
         if not problems:
-            return ("gone", path)     # deleted since its folder was listed: nothing to say
+            return ("gone", path)
         return ("bad", path, folder, stat, problems[0])
     try:
         started = record.get("started")
         started_ts = aware(started).timestamp() if isinstance(started, dt.datetime) else None
         tags = record.get("tags")
+        params_json, metrics_json, body = _payload(record)
         return (
             "ok", run_id, folder, stat, started_ts, str(record.get("status", "")),
             # Said again whenever the indexed copy is handed out, as reading the file would.
             "\n".join(problems) or None,
-            _dumps(tags if isinstance(tags, list) else []),
-            _dumps(flat_params(record)), _dumps(table(record, "metrics")),
-            _dumps(record), searchable_text(record),
+            _dumps(tags if isinstance(tags, list) else []), params_json, metrics_json,
+            _dumps(summary_of(record)), _compress(body, _dictionary), _dictionary,
         )
     except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use
         return ("bad", path, folder, stat, f"warning: skipped {path}: not a valid record ({exc})")
 
 
-def _parse_all(jobs: list[tuple[str, str, str, str]]) -> Iterator[tuple[Any, ...]]:
+def _parse_all(jobs: Iterator[Job], dictionary: bytes) -> Iterator[tuple[Any, ...]]:
+    """The rows of `jobs` as they are parsed, in order, holding at most IN_FLIGHT at a time:
+    a million records are never all in memory, and a scan still under way feeds the workers."""
+    global _dictionary
+    _dictionary = dictionary
     import threading
 
+    first = list(itertools.islice(jobs, PARALLEL_FROM))
     workers = min(os.cpu_count() or 1, 8)
     # A process with other threads (a program using journal's API, a test runner) is parsed
     # here alone: a forked worker may inherit a lock another thread held at the fork, and
     # wait on it for ever (Python 3.12 warns of exactly this).
-    if len(jobs) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1:
-        yield from map(_row_for, jobs)
+    if len(first) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1:
+        yield from map(_row_for, itertools.chain(first, jobs))
         return
     import multiprocessing
 
-    # fork: workers inherit the imported modules, so there is nothing to start up.
-    context = multiprocessing.get_context("fork")
-    pool = context.Pool(workers)
+    room = threading.Semaphore(IN_FLIGHT)
+    stop = threading.Event()
+
+    def fed() -> Iterator[Job]:
+        # Run by the pool's feeding thread, which would otherwise read every job at once.
+        for job in itertools.chain(first, jobs):
+            while not room.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
+            yield job
+
+    # fork: workers inherit the imported modules and the dictionary: nothing to start up.
+    pool = multiprocessing.get_context("fork").Pool(workers)
     try:
-        yield from pool.imap(_row_for, jobs, chunksize=256)
+        for row in pool.imap(_row_for, fed(), chunksize=64):
+            room.release()
+            yield row
         pool.close()
     finally:
+        stop.set()
         # Joined, not only terminated (as `with Pool` does): the pool's handler threads end
         # here, so no later fork (another pool, a keeper) copies a lock one of them holds.
         pool.terminate()
         pool.join()
 
 
+class _Scan:
+    """What a refresh found besides the files to parse: filled in as the scan goes."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, int | None] = {}   # to store: mtime, -1 (racy), None (gone)
+        self.gone_runs: list[tuple[str, str]] = []  # (id, folder) of rows whose file is gone
+        self.gone_bad: list[str] = []
+        self.scanned: set[str] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.folders or self.gone_runs or self.gone_bad)
+
+
 class Index:
     def __init__(self, path: Path, journal_dir: Path, warn: Callable[[str], None]) -> None:
+        self.path = path
         self.journal_dir = journal_dir
         self.runs_dir = journal_dir / "runs"
         self.warn = warn
@@ -274,6 +371,7 @@ class Index:
         # A connection sits in a reference cycle (its statement cache), so only the cyclic GC
         # would close it, keeping its file locks meanwhile: close it when this Index goes.
         self.close = weakref.finalize(self, self.db.close)
+        self.dictionary: bytes | None = None
         try:
             self._open(journal_dir)
         except BaseException:
@@ -294,23 +392,54 @@ class Index:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'journal_dir'").fetchone()
         if row is None or row[0] != os.path.realpath(journal_dir):
             raise sqlite3.DatabaseError("index of another journal folder")
+        self.dictionary = self._stored_dictionary(self.db)
+
+    @staticmethod
+    def _stored_dictionary(db: sqlite3.Connection) -> bytes | None:
+        row = db.execute("SELECT value FROM meta WHERE key = 'dictionary'").fetchone()
+        return None if row is None else bytes(row[0])
 
     # -- keeping up with the files ------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Bring the index up to date with the record files; warn about records that do not parse."""
+        """Bring the index up to date with the record files; warn about records that do not parse.
+        The files are listed, parsed and stored as a stream, a chunk of rows a transaction: the
+        memory used does not grow with the number of runs, other readers are held up for one
+        chunk at most, and a build stopped half way keeps what it stored."""
+        scan = _Scan()
+        reader = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                 isolation_level=None, check_same_thread=False)
+        try:
+            # The scan runs in the pool's feeding thread while this one writes: it reads
+            # through a connection of its own.
+            jobs = self._jobs(reader, scan)
+            first = next(jobs, None)
+            if first is None and not scan:
+                self._warn_bad()
+                return
+            jobs = itertools.chain([] if first is None else [first], jobs)
+            dictionary = self.dictionary or self._first_dictionary(first)
+            self._store(_parse_all(jobs, dictionary), scan)
+        finally:
+            reader.close()
+        self._warn_bad()
+
+    def _first_dictionary(self, first: Job | None) -> bytes:
+        record = None if first is None else read_record(Path(first[1]), lambda _: None)
+        try:
+            return _make_dictionary(record) if record is not None else b"{}"
+        except (TypeError, ValueError, OverflowError):
+            return b"{}"
+
+    def _jobs(self, db: sqlite3.Connection, scan: _Scan) -> Iterator[Job]:
+        """The record files that need parsing, folder by folder, as the folders are listed."""
         scan_started = time.time()
-        known = dict(self.db.execute("SELECT path, mtime_ns FROM folders"))
-        changed_folders: dict[str, int | None] = {}    # what to store: mtime, -1 (racy), None (gone)
+        known = dict(db.execute("SELECT path, mtime_ns FROM folders"))
         pending = [""]            # folders relative to runs/, "" is runs/ itself
         seen: set[str] = set()
-        scanned: set[str] = set()
         for folder in list(known):
             if folder not in pending:
                 pending.append(folder)
-        jobs: list[tuple[str, str, str, str]] = []
-        gone_ids: list[str] = []
-        gone_bad: list[str] = []
         while pending:
             folder = pending.pop()
             if folder in seen:
@@ -320,50 +449,40 @@ class Index:
             try:
                 mtime = full.stat().st_mtime_ns
             except OSError:
-                changed_folders[folder] = None     # gone: forget its rows
+                scan.folders[folder] = None     # gone: forget its rows
                 continue
             if known.get(folder) == mtime:
                 continue
             trusted = mtime if scan_started - mtime / 1e9 > RACY_SECONDS else -1
             if known.get(folder) != trusted:   # a racy folder stays -1: nothing to write for it
-                changed_folders[folder] = trusted
-            scanned.add(folder)
-            new_jobs, subfolders, gone, bad_gone = self._scan_folder(folder, full)
-            jobs += new_jobs
-            gone_ids += gone
-            gone_bad += bad_gone
+                scan.folders[folder] = trusted
+            scan.scanned.add(folder)
+            subfolders = yield from self._scan_folder(db, folder, full, scan)
             pending += [sub for sub in subfolders if sub not in seen]
         # A record that did not parse is usually fixed in place, which leaves its folder's mtime
         # alone: look at those few files themselves.
-        for path, folder, stat in list(self.db.execute("SELECT path, folder, stat FROM bad")):
-            if folder in scanned or folder in changed_folders:
+        for path, folder, stat in list(db.execute("SELECT path, folder, stat FROM bad")):
+            if folder in scan.scanned or folder in scan.folders:
                 continue                           # scanned above, or gone
             try:
                 current = _stat_key(os.stat(path))
             except OSError:
-                gone_bad.append(path)
+                scan.gone_bad.append(path)
                 continue
             if current != stat:
-                gone_bad.append(path)              # parsed again below: stored as ok or bad anew
-                jobs.append((Path(path).name[:-5], path, folder, current))
-        if not (changed_folders or jobs or gone_ids or gone_bad):
-            self._warn_bad()
-            return
-        rows = list(_parse_all(jobs))
-        self._store(rows, gone_ids, gone_bad, changed_folders)
-        self._warn_bad()
+                scan.gone_bad.append(path)         # parsed again: stored as ok or bad anew
+                yield (Path(path).name[:-5], path, folder, current)
 
-    def _scan_folder(self, folder: str, full: Path
-                     ) -> tuple[list[tuple[str, str, str, str]], list[str], list[str], list[str]]:
-        """The files of one folder that need parsing, its subfolders, and ids no longer there."""
-        stored = dict(self.db.execute("SELECT id, stat FROM runs WHERE folder = ?", (folder,)))
-        stored_bad = dict(self.db.execute("SELECT path, stat FROM bad WHERE folder = ?", (folder,)))
-        jobs, subfolders, present, present_bad = [], [], set(), set()
-        try:
-            entries = list(os.scandir(full))
-        except OSError:
-            entries = []
-        for entry in entries:
+    def _scan_folder(self, db: sqlite3.Connection, folder: str, full: Path, scan: _Scan
+                     ) -> Generator[Job, None, list[str]]:
+        """The files of one folder that need parsing; returns its subfolders. Rows of files no
+        longer there go in `scan`."""
+        stored = dict(db.execute("SELECT id, stat FROM runs WHERE folder = ?", (folder,)))
+        stored_bad = dict(db.execute("SELECT path, stat FROM bad WHERE folder = ?", (folder,)))
+        subfolders: list[str] = []
+        present: set[str] = set()
+        present_bad: set[str] = set()
+        for entry in _entries(full):
             name = entry.name
             if name.startswith("."):
                 continue
@@ -382,31 +501,54 @@ class Index:
                 continue
             present.add(run_id)
             if stored.get(run_id) != stat:
-                jobs.append((run_id, entry.path, folder, stat))
-        gone = [run_id for run_id in stored if run_id not in present]
-        bad_gone = [path for path in stored_bad if path not in present_bad]
-        return jobs, subfolders, gone, bad_gone
+                yield (run_id, entry.path, folder, stat)
+        scan.gone_runs += [(run_id, folder) for run_id in stored if run_id not in present]
+        scan.gone_bad += [path for path in stored_bad if path not in present_bad]
+        return subfolders
 
-    def _store(self, rows: list[tuple[Any, ...]], gone_ids: list[str], gone_bad: list[str],
-               folders: dict[str, int | None]) -> None:
-        ok = [row[1:] for row in rows if row[0] == "ok"]
+    def _store(self, rows: Iterator[tuple[Any, ...]], scan: _Scan) -> None:
+        for chunk in _chunks(rows, CHUNK_ROWS):
+            self._write(lambda db: self._store_rows(db, chunk))
+        # Last, once every row is in: a folder marked up to date is never listed again.
+        self._write(lambda db: self._store_scan(db, scan))
+
+    def _store_rows(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        stored = self._stored_dictionary(db)
+        ok = []
+        for row in rows:
+            if row[0] != "ok":
+                continue
+            *values, body, dictionary = row[1:]
+            if stored is None:
+                stored = dictionary
+                db.execute("INSERT INTO meta VALUES ('dictionary', ?)", (dictionary,))
+            elif dictionary != stored:   # another process chose first, for a new index
+                body = _compress(_decompress(body, dictionary).encode(), stored)
+            ok.append((*values, body))
+        self.dictionary = stored
         bad = [row[1:] for row in rows if row[0] == "bad"]
+        db.executemany("DELETE FROM runs WHERE id = ? AND folder = ?",
+                       ((Path(path).name[:-5], folder) for path, folder, *_ in bad))
+        db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", ok)
+        db.executemany("INSERT OR REPLACE INTO bad VALUES (?,?,?,?)", bad)
+
+    @staticmethod
+    def _store_scan(db: sqlite3.Connection, scan: _Scan) -> None:
+        db.executemany("DELETE FROM runs WHERE id = ? AND folder = ?", scan.gone_runs)
+        db.executemany("DELETE FROM bad WHERE path = ?", ((path,) for path in scan.gone_bad))
+        for folder, mtime in scan.folders.items():
+            if mtime is None:
+                db.execute("DELETE FROM folders WHERE path = ?", (folder,))
+                db.execute("DELETE FROM runs WHERE folder = ?", (folder,))
+                db.execute("DELETE FROM bad WHERE folder = ?", (folder,))
+            else:       # -1: changed too recently to trust; scanned again next time
+                db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, mtime))
+
+    def _write(self, change: Callable[[sqlite3.Connection], None]) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany("DELETE FROM runs WHERE id = ?", ((run_id,) for run_id in gone_ids))
-            db.executemany("DELETE FROM bad WHERE path = ?", ((path,) for path in gone_bad))
-            db.executemany("DELETE FROM runs WHERE id = ?",
-                           ((Path(row[0]).name[:-5],) for row in bad))
-            db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", ok)
-            db.executemany("INSERT OR REPLACE INTO bad VALUES (?,?,?,?)", bad)
-            for folder, mtime in folders.items():
-                if mtime is None:
-                    db.execute("DELETE FROM folders WHERE path = ?", (folder,))
-                    db.execute("DELETE FROM runs WHERE folder = ?", (folder,))
-                    db.execute("DELETE FROM bad WHERE folder = ?", (folder,))
-                else:       # -1: changed too recently to trust; scanned again next time
-                    db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, mtime))
+            change(db)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -436,62 +578,117 @@ class Index:
         return [Path(row[0]).name[:-5] for row in self.db.execute("SELECT path FROM bad")]
 
     def get(self, run_id: str) -> StoredRun | None:
-        row = self.db.execute("SELECT id, folder, stat, warnings, record FROM runs WHERE id = ?",
-                              (run_id,)).fetchone()
+        row = self.db.execute(f"SELECT {_FULL} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else self._run(*row)
 
-    def _run(self, run_id: str, folder: str, stat: str, warnings: str | None, record_json: str
-             ) -> StoredRun | None:
-        """The run, re-read from its file when the file changed since it was indexed."""
-        # One Path from a string: two `/` joins cost more than the stat, for 50,000 rows.
-        path = Path(f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml")
+    def _fresh(self, run_id: str, folder: str, stat: str) -> tuple[str, bool | None]:
+        """The run's file, and whether the indexed row still says what it says (None: gone)."""
+        # One string, not Path joins: they cost more than the stat, for a million rows.
+        path = f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml"
         try:
-            current = _stat_key(os.stat(path))
+            return path, _stat_key(os.stat(path)) == stat
         except OSError:
-            return None
-        if current == stat:
-            self._say(warnings)
-            return StoredRun(run_id, path, record_from_json(record_json))
-        record = read_record(path, self.warn)
-        return None if record is None else StoredRun(run_id, path, record)
+            return path, None
 
-    def iter_select(self, filters: Filters, newest_first: bool) -> Iterator[StoredRun]:
+    def _run(self, run_id: str, folder: str, stat: str, warnings: str | None, params: str,
+             metrics: str, body: bytes) -> StoredRun | None:
+        """The run, re-read from its file when the file changed since it was indexed."""
+        path, fresh = self._fresh(run_id, folder, stat)
+        if fresh is None:
+            return None
+        if fresh:
+            self._say(warnings)
+            text = _decompress(body, self.dictionary or b"")
+            return StoredRun(run_id, Path(path), _record_of(text, params, metrics))
+        record = read_record(Path(path), self.warn)
+        return None if record is None else StoredRun(run_id, Path(path), record)
+
+    def iter_select(self, filters: Filters, newest_first: bool, *, summaries: bool = False
+                    ) -> Iterator[StoredRun]:
         """The runs `filters` keep, one at a time as SQLite steps through its rows: a reader
-        that prints them as they come holds one record, whatever the number of runs."""
+        that prints them as they come holds one record, whatever the number of runs. With
+        `summaries` (and no --where, which may read any field), each record is only what a
+        one-line listing reads (`summary_of`, with its status, start, tags and metrics): the
+        whole record is neither decompressed nor decoded."""
         where, args = _sql_for(filters)
         order = "DESC" if newest_first else "ASC"
-        cursor = self.db.execute(
-            f"SELECT id, folder, stat, warnings, record FROM runs {where} ORDER BY id {order}", args)
-        for row in cursor:
+        if summaries and not filters.where:
+            query = f"SELECT {_SUMMARY} FROM runs {where} ORDER BY id {order}"
+            for row in self.db.execute(query, args):
+                if id_may_match(row[0], filters):
+                    run = self._summary_run(*row)
+                    if run is not None and filters.matches(run.record, run.status):
+                        yield run
+            return
+        for row in self.db.execute(f"SELECT {_FULL} FROM runs {where} ORDER BY id {order}", args):
             if not id_may_match(row[0], filters):
                 continue
             run = self._run(*row)
             if run is not None and filters.matches(run.record, effective_status(run.record)):
                 yield run
 
+    def _summary_run(self, run_id: str, folder: str, stat: str, warnings: str | None,
+                     status: str, started: float | None, tags: str, metrics: str, summary: str
+                     ) -> StoredRun | None:
+        path, fresh = self._fresh(run_id, folder, stat)
+        if fresh is None:
+            return None
+        if not fresh:
+            record = read_record(Path(path), self.warn)
+            return None if record is None else StoredRun(run_id, Path(path), record)
+        self._say(warnings)
+        record = record_from_json(summary)
+        record["status"] = status
+        if started is not None:
+            record["started"] = dt.datetime.fromtimestamp(started, dt.timezone.utc)
+        record["tags"] = _loads(tags)
+        record["metrics"] = _loads(metrics)
+        return StoredRun(run_id, Path(path), record)
+
     def search_rows(self, filters: Filters, containing: Sequence[str], fold_case: bool
-                    ) -> Iterator[tuple[str, str, str]]:
-        """(id, search text, record JSON) of runs passing a cheap superset of `filters`, newest
-        first; with `containing`, only rows whose text holds one of those strings (found inside
-        SQLite; with `fold_case`, the first is compared in ASCII lower case). A record of another
-        schema, or with fields of the wrong kind, is warned about here, as `get` and `select`
-        do."""
+                    ) -> Iterator[tuple[str, str, Callable[[], Record]]]:
+        """(id, grep's text, the record when asked) of runs passing a cheap superset of
+        `filters`, newest first; with `containing`, only rows whose text holds one of those
+        strings (with `fold_case`, the first compared in lower case). A record of another
+        schema, or with fields of the wrong kind, is warned about here, as `get` does."""
         where, args = _sql_for(filters)
-        if containing:
-            first, *others = containing
-            compare = "instr(lower(search), ?) > 0" if fold_case else "instr(search, ?) > 0"
-            clause = "(" + " OR ".join([compare] + ["instr(search, ?) > 0"] * len(others)) + ")"
-            args += [first.lower() if fold_case else first, *others]
-            where = f"{where} AND {clause}" if where else f"WHERE {clause}"
-        query = f"SELECT id, warnings, search, record FROM runs {where} ORDER BY id DESC"
-        for run_id, warnings, text, record_json in self.db.execute(query, args):
+        first, *others = containing or [""]
+        if fold_case:
+            first = first.lower()
+        dictionary = self.dictionary or b""
+        query = f"SELECT id, warnings, params, metrics, body FROM runs {where} ORDER BY id DESC"
+        for run_id, warnings, params, metrics, body in self.db.execute(query, args):
+            payload = _decompress(body, dictionary)
+            split = payload.index("\0")
+            text = payload[split + 1:]
+            if containing and first not in (text.lower() if fold_case else text) \
+                    and not any(other in text for other in others):
+                continue
             self._say(warnings)
-            yield run_id, text, record_json
+            yield run_id, text, functools.partial(_record_of, payload, params, metrics)
 
     def _say(self, warnings: str | None) -> None:
         for line in (warnings or "").split("\n"):
             if line:
                 self.warn(line)
+
+
+_FULL = "id, folder, stat, warnings, params, metrics, body"
+_SUMMARY = "id, folder, stat, warnings, status, started, tags, metrics, summary"
+
+
+def _entries(folder: Path) -> Iterator[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            yield from entries
+    except OSError:
+        return
+
+
+def _chunks(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
 
 def _sql_for(filters: Filters) -> tuple[str, list[Any]]:
     """A WHERE clause selecting a superset of what `filters` keeps; the exact test runs in Python
@@ -534,8 +731,11 @@ def _condition_sql(condition: Condition) -> tuple[str, list[Any]] | None:
     if condition.table:
         expr, args = f"json_extract({condition.table}, ?)", [json_path]
         kind, kind_args = f"json_type({condition.table}, ?)", [json_path]
+    elif condition.name == "note":
+        return None      # the summary holds its first line only: Python alone decides
     else:
-        tables = ("metrics", "params", "record")
+        # A name of neither table is the record's own field: its scalars are in the summary.
+        tables = ("metrics", "params", "summary")
         expr = "coalesce(" + ", ".join(f"json_extract({t}, ?)" for t in tables) + ")"
         kind = "coalesce(" + ", ".join(f"json_type({t}, ?)" for t in tables) + ")"
         args = kind_args = [json_path] * 3

@@ -91,13 +91,14 @@ class RunSource:
         """The runs that pass `filters`, newest first, reading no more records than needed."""
         return list(itertools.islice(self.iter_select(filters, newest_first), limit))
 
-    def iter_select(self, filters: Filters | None = None, newest_first: bool = True
-                    ) -> Iterator[StoredRun]:
+    def iter_select(self, filters: Filters | None = None, newest_first: bool = True, *,
+                    summaries: bool = False) -> Iterator[StoredRun]:
         """The same, one run at a time, each record read when it is reached: a command that
-        prints runs as they come holds one, however many there are."""
+        prints runs as they come holds one, however many there are. With `summaries`, a
+        record may hold only what a one-line listing reads (`record.summary_of`)."""
         filters = filters or Filters()
         if self.index is not None:
-            yield from self.index.iter_select(filters, newest_first)
+            yield from self.index.iter_select(filters, newest_first, summaries=summaries)
             return
         ids = list(self._all_files())
         for run_id in reversed(ids) if newest_first else ids:
