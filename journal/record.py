@@ -394,26 +394,6 @@ def flat_params(record: Mapping[str, object]) -> dict[str, Any]:
 _SCALARS = frozenset({str, int, float, bool})
 
 
-def nested_params(flat: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Params as a record holds them, from `flat_params`'s dotted names; None when dotted names
-    cannot say it (a name that is both a value and a table). The index keeps params once, flat,
-    and gives each record back its own when this turns them back into exactly what it held."""
-    if not any("." in name for name in flat):
-        return dict(flat)
-    nested: dict[str, Any] = {}
-    for name, value in flat.items():
-        *heads, last = name.split(".")
-        inner = nested
-        for head in heads:
-            inner = inner.setdefault(head, {})
-            if not isinstance(inner, dict):
-                return None
-        if last in inner:
-            return None
-        inner[last] = value
-    return nested
-
-
 def param_value(params: Mapping[str, Any], name: str, missing: Any = None) -> Any:
     """The param `name` (a dotted name reaches into a nested table: `model.lr`; None for one
     the program had as None), or `missing`."""
@@ -558,15 +538,16 @@ def searchable_lines(record: Mapping[str, object]) -> Iterator[tuple[str, str]]:
 
 
 SUMMARY_NOTE_CHARS = 240
+SHORT_COMMIT = 7            # a listing's commit: `9ac7188`
 
 
 def summary_of(record: Mapping[str, object]) -> dict[str, Any]:
-    """The few small fields a one-line listing reads, as the record holds them, less what the
-    index keeps in columns of its own (status, start, tags, metrics): the record's scalars
-    (host, pid, duration, exit code, ...), the note's first line, the command's first word
-    (whether there is one: a note-only entry has none), the commit and its state."""
-    summary: dict[str, Any] = {key: value for key, value in record.items()
-                               if type(value) in _SCALARS and key not in ("id", "status")}
+    """The few small fields a one-line listing and the filters other than --where read, as the
+    record holds them, less what the index keeps in columns of its own (status, start, tags,
+    metrics): duration, host, pid and user, the note's first line, the command's first word
+    (whether there is one: a note-only entry has none), the short commit and its state."""
+    summary: dict[str, Any] = {
+        key: record[key] for key in ("duration", "host", "pid", "user") if key in record}
     if "note" in record:
         lines = str(record["note"] or "").strip().splitlines()
         # A one-line listing shows far fewer characters than this.
@@ -577,6 +558,8 @@ def summary_of(record: Mapping[str, object]) -> dict[str, Any]:
     git = record.get("git")
     if isinstance(git, Mapping):
         summary["git"] = {key: git[key] for key in ("commit", "dirty", "worktree") if key in git}
+        if isinstance(git.get("commit"), str):
+            summary["git"]["commit"] = git["commit"][:SHORT_COMMIT]
     return summary
 
 
@@ -590,12 +573,21 @@ def searchable_text(record: Mapping[str, object]) -> str:
 class StoredRun:
     """A record as a reader has it: its id, the file it came from, and what it says."""
 
-    __slots__ = ("id", "path", "record")
+    __slots__ = ("id", "_path", "record")
 
-    def __init__(self, run_id: str, path: Path, record: Record) -> None:
+    def __init__(self, run_id: str, path: Path | str, record: Record) -> None:
         self.id = run_id
-        self.path = path
+        self._path = path
         self.record = record
+
+    @property
+    def path(self) -> Path:
+        # Made when asked: a listing of a million runs never looks at their paths.
+        if isinstance(self._path, str):
+            from pathlib import Path  # loaded by every reader already; not at start-up here
+
+            self._path = Path(self._path)
+        return self._path
 
     @property
     def status(self) -> str:

@@ -523,3 +523,76 @@ def test_a_cache_folder_others_can_write_is_not_used(tmp_path: Path) -> None:
         assert index.exists()
     finally:
         index.parent.chmod(0o755)
+
+
+# -- a million runs: the record once, compressed; built as a stream ----------------------------
+
+def sweep_journal(jd: Path, count: int) -> list[str]:
+    """Runs of a hyperparameter sweep as bench/read makes them: 30 params, 10 metrics, a note,
+    a command that repeats part of the params."""
+    start = now() - dt.timedelta(days=200)
+    ids = []
+    for n in range(count):
+        params = {f"param_{i}": (n * 7919 + i * 104729) % 4096 / (1 + i % 3) for i in range(30)}
+        command = ["python", "train.py"]
+        for name, value in list(params.items())[:14]:
+            command += [f"--{name}", str(value)]
+        ids.append(write_run(
+            jd, start + dt.timedelta(minutes=17 * n), note=f"sweep {n}: warmup {n % 9}, seed {n}",
+            tags=["sweep"], command=command, params=params,
+            metrics={f"metric_{i}": round((n * 31 + i * 17) % 1000 / 10, 3) for i in range(10)}))
+    return ids
+
+
+def test_the_index_is_smaller_than_the_records_it_indexes(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    ids = sweep_journal(jd, 600)
+    assert ids_listed(both("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
+    index = sum(path.stat().st_size for path in cache_file(jd).parent.glob("*.sqlite3*"))
+    records = sum(path.stat().st_size for path in (jd / "runs").rglob("*.toml"))
+    assert index <= records
+    with sqlite3.connect(cache_file(jd)) as db:        # metrics once, as a column of its own
+        columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
+        assert "params" not in columns and "record" not in columns and "metrics" in columns
+    assert both("show", ids[300], cwd=tmp_path).out.count("param_") >= 30
+    assert both("list", "--where", "param_3>1000", "--where", "metric_2<50", "-n", "0",
+                cwd=tmp_path).lines
+
+
+def test_a_listing_reads_only_what_its_lines_show(tmp_path: Path) -> None:
+    """With every row's compressed record damaged, `list` prints the same (it reads each
+    run's summary); `show` and `grep` read the files instead."""
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 30)
+    before = both("list", "-n", "0", "--absolute", cwd=tmp_path).out
+    with sqlite3.connect(cache_file(jd)) as db:
+        db.execute("UPDATE runs SET body = x'789c00'")
+    assert both("list", "-n", "0", "--absolute", cwd=tmp_path).out == before
+    assert both("list", "--tag", "best", "--status", "finished", cwd=tmp_path).out
+    assert ids_listed(both("list", "--where", "acc>0.8", "-n", "0", cwd=tmp_path))
+    assert "line two 7" in both("show", ids[7], cwd=tmp_path).out
+    assert both("grep", "-l", "-F", "line two 7", cwd=tmp_path).lines == [ids[7]]
+
+
+def test_a_build_stopped_half_way_keeps_what_it_stored(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 45)
+    age_folders(jd)
+    # A build storing ten rows a transaction that dies after its third, as a kill -9 would.
+    died = subprocess.run([sys.executable, "-c", (
+        "import os, journal.store.index as index\n"
+        "index.CHUNK_ROWS = 10\n"
+        "write, done = index.Index._write, []\n"
+        "def dying(self, change):\n"
+        "    write(self, change); done.append(1)\n"
+        "    if len(done) == 3: os._exit(9)\n"
+        "index.Index._write = dying\n"
+        "from journal.cli.main import main; main(['list'])\n")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert died.returncode == 9, died.stderr
+    with sqlite3.connect(cache_file(jd)) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (30,)
+        assert db.execute("SELECT count(*) FROM folders").fetchone() == (0,)
+    assert ids_listed(both("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
+    with sqlite3.connect(cache_file(jd)) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (45,)

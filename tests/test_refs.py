@@ -164,3 +164,16 @@ def test_a_run_from_a_clock_ahead_does_not_stay_at(tmp_path: Path) -> None:
     assert cli("note", "@", "for the latest", cwd=tmp_path).code == 0
     assert "for the latest" in record_path(jd, latest).read_text()
     assert cli("list", cwd=tmp_path).lines[0].startswith(ahead)      # still listed, by its id
+
+
+def test_at_reads_past_many_runs_from_a_clock_ahead(tmp_path: Path) -> None:
+    """`@~N` reads the newest ids only, more of them when runs from a clock ahead come first."""
+    jd = tmp_path / ".journal"
+    past = [write_run(jd, now() - dt.timedelta(hours=50 - n), note=f"past {n}") for n in range(50)]
+    for n in range(40):
+        write_run(jd, now() + dt.timedelta(days=100 + n), note=f"ahead {n}")
+    for env in ({}, {"JOURNAL_NO_INDEX": "1"}):
+        assert past[-1] in cli("show", "@", cwd=tmp_path, env=env).out
+        assert "past 37" in cli("show", "@~12", cwd=tmp_path, env=env).out
+        result = cli("show", "@~50", cwd=tmp_path, env=env)
+        assert result.code != 0 and "the journal has 50 run(s)" in result.err

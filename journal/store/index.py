@@ -46,13 +46,10 @@ from journal.record import (
     StoredRun,
     aware,
     effective_status,
-    flat_params,
     id_month,
     is_valid_id,
-    nested_params,
     searchable_text,
     summary_of,
-    table,
 )
 from journal.store.cache import cache_path, private_folder
 from journal.store.filters import Condition, Filters, id_may_match
@@ -65,6 +62,8 @@ INDEX_VERSION = 7 * 1000 + SCHEMA_VERSION
 RACY_SECONDS = 2.0          # a folder younger than this is rescanned next time too
 PARALLEL_FROM = 2000        # records to parse before using more than one process
 BUSY_TIMEOUT_MS = 5000
+PAGE_BYTES = 16384
+WAL_PAGES = 256
 CHUNK_ROWS = 2000           # rows stored a transaction while building
 IN_FLIGHT = 2048            # records being parsed at once by the workers
 
@@ -74,19 +73,18 @@ CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY, mtime_ns INTEGER);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     folder TEXT NOT NULL,
-    stat TEXT NOT NULL,        -- mtime_ns:ctime_ns:size:inode of the file this row was read from
+    stat INTEGER NOT NULL,     -- hash of the mtime, ctime, size and inode it was read at
     started REAL,              -- unix time, for --since/--until
     status TEXT,
     warnings TEXT,             -- what reading the file warned (another schema, odd fields), or NULL
     tags TEXT,                 -- JSON array
-    params TEXT,               -- JSON object, nested params under dotted names (--where)
-    metrics TEXT,              -- JSON object
+    metrics TEXT,              -- JSON object (--where, a listing's headline metrics)
     summary TEXT NOT NULL,     -- JSON: what a one-line listing reads besides the above
     body BLOB NOT NULL         -- compressed: the record's JSON, NUL, the lines grep reads
 );
 CREATE INDEX IF NOT EXISTS runs_folder ON runs (folder);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
-CREATE TABLE IF NOT EXISTS bad (path TEXT PRIMARY KEY, folder TEXT NOT NULL, stat TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS bad (path TEXT PRIMARY KEY, folder TEXT NOT NULL, stat INTEGER NOT NULL,
                                 reason TEXT NOT NULL);
 """
 
@@ -125,10 +123,11 @@ def _remove_database(path: Path) -> None:
             pass
 
 
-def _stat_key(stat: os.stat_result) -> str:
+def _stat_key(stat: os.stat_result) -> int:
     # ctime as git uses it: nobody can set it, so a file rewritten in place whose mtime was put
-    # back (cp -p, rsync -a --inplace, os.utime) still shows as changed.
-    return f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_size}:{stat.st_ino}"
+    # back (cp -p, rsync -a --inplace, os.utime) still shows as changed. A hash of integers is
+    # the same in every process (only str and bytes hashes are salted), and 8 bytes a row.
+    return hash((stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino))
 
 
 # -- records as JSON: datetimes, nan and inf tagged so they come back as they were -------------
@@ -222,32 +221,24 @@ def record_from_json(text: str) -> Record:
 
 # -- a record's row: the record once, compressed ----------------------------------------------
 # The body is zlib with a dictionary made from the first record this index stored (a record's
-# field names and their look repeat from run to run: 2.9 KB of JSON and grep text become about
-# 0.6 KB). Params (flat, for --where) and metrics are columns of their own, and the record's
-# JSON says `null` in their place (TOML has no null, so nothing else can): each is held once.
+# field names and their look repeat from run to run: 2.9 KB of JSON and grep's lines become
+# about 0.8 KB). Metrics are a column of their own (--where, a listing's headline metrics),
+# and the record's JSON says `null` in their place (TOML has no null, so nothing else can).
+# Params stay in the body: --where on a param reads them from there.
 
 DICTIONARY_BYTES = 4096
 
-Job = tuple[str, str, str, str]        # (id, path, folder relative to runs/, stat key)
+Job = tuple[str, str, str, int]        # (id, path, folder relative to runs/, stat key)
 
 _dictionary = b""   # the one rows are compressed with; set before parsing (workers inherit it)
 
 
-def _payload(record: Record) -> tuple[str, str, bytes]:
-    """(flat params JSON, metrics JSON, the body before compression) of one record."""
-    params = flat_params(record)
-    params_json = _dumps(params)
+def _payload(record: Record) -> tuple[str, bytes]:
+    """(metrics JSON, the body before compression) of one record."""
     metrics = record.get("metrics")
-    kept = dict(record)
-    if isinstance(metrics, dict):
-        kept["metrics"] = None
-    original = record.get("params")
-    if isinstance(original, dict):
-        nested = nested_params(params)
-        if nested is not None and _dumps(nested) == _dumps(original):
-            kept["params"] = None
+    kept: Mapping[str, Any] = {**record, "metrics": None} if isinstance(metrics, dict) else record
     body = _dumps(kept) + "\0" + searchable_text(record)
-    return params_json, _dumps(table(record, "metrics")), body.encode()
+    return _dumps(metrics if isinstance(metrics, dict) else {}), body.encode()
 
 
 def _compress(data: bytes, dictionary: bytes) -> bytes:
@@ -261,13 +252,11 @@ def _decompress(body: bytes, dictionary: bytes) -> str:
 
 
 def _make_dictionary(record: Record) -> bytes:
-    return _payload(record)[2][-DICTIONARY_BYTES:]
+    return _payload(record)[1][-DICTIONARY_BYTES:]
 
 
-def _record_of(body: str, params_json: str, metrics_json: str) -> Record:
+def _record_of(body: str, metrics_json: str) -> Record:
     record = record_from_json(body[:body.index("\0")])
-    if "params" in record and record["params"] is None:
-        record["params"] = nested_params(_loads(params_json)) or {}
     if "metrics" in record and record["metrics"] is None:
         record["metrics"] = _loads(metrics_json)
     return record
@@ -292,12 +281,12 @@ def _row_for(job: Job) -> tuple[object, ...]:
         started = record.get("started")
         started_ts = aware(started).timestamp() if isinstance(started, dt.datetime) else None
         tags = record.get("tags")
-        params_json, metrics_json, body = _payload(record)
+        metrics_json, body = _payload(record)
         return (
             "ok", run_id, folder, stat, started_ts, str(record.get("status", "")),
             # Said again whenever the indexed copy is handed out, as reading the file would.
             "\n".join(problems) or None,
-            _dumps(tags if isinstance(tags, list) else []), params_json, metrics_json,
+            _dumps(tags if isinstance(tags, list) else []), metrics_json,
             _dumps(summary_of(record)), _compress(body, _dictionary), _dictionary,
         )
     except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use
@@ -379,7 +368,14 @@ class Index:
             raise
 
     def _open(self, journal_dir: Path) -> None:
+        # Larger pages (set before the first table, which fixes them): rows of ~1.3 KB waste
+        # a fifth of 4 KB pages, a few percent of 16 KB ones.
+        self.db.execute(f"PRAGMA page_size={PAGE_BYTES}")
         self.db.execute("PRAGMA journal_mode=WAL")
+        # The write-ahead log is folded in every few MB and cut back to that size, not left
+        # at a thousand pages.
+        self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+        self.db.execute(f"PRAGMA journal_size_limit={WAL_PAGES * PAGE_BYTES}")
         self.db.execute("PRAGMA synchronous=NORMAL")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, INDEX_VERSION):
@@ -529,7 +525,7 @@ class Index:
         bad = [row[1:] for row in rows if row[0] == "bad"]
         db.executemany("DELETE FROM runs WHERE id = ? AND folder = ?",
                        ((Path(path).name[:-5], folder) for path, folder, *_ in bad))
-        db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", ok)
+        db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", ok)
         db.executemany("INSERT OR REPLACE INTO bad VALUES (?,?,?,?)", bad)
 
     @staticmethod
@@ -567,6 +563,12 @@ class Index:
         bad = self._bad_ids()
         return sorted(set(ids).union(bad)) if bad else ids
 
+    def newest_ids(self, count: int) -> list[str]:
+        ids = [row[0] for row in self.db.execute(
+            "SELECT id FROM runs ORDER BY id DESC LIMIT ?", (count,))][::-1]
+        bad = self._bad_ids()
+        return sorted(set(ids).union(bad))[-count:] if bad else ids
+
     def ids_with_prefix(self, prefix: str) -> list[str]:
         # A range, not LIKE: ids may hold `_`, which LIKE reads as a wildcard.
         ids = [row[0] for row in self.db.execute(
@@ -581,7 +583,7 @@ class Index:
         row = self.db.execute(f"SELECT {_FULL} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else self._run(*row)
 
-    def _fresh(self, run_id: str, folder: str, stat: str) -> tuple[str, bool | None]:
+    def _fresh(self, run_id: str, folder: str, stat: int) -> tuple[str, bool | None]:
         """The run's file, and whether the indexed row still says what it says (None: gone)."""
         # One string, not Path joins: they cost more than the stat, for a million rows.
         path = f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml"
@@ -590,16 +592,18 @@ class Index:
         except OSError:
             return path, None
 
-    def _run(self, run_id: str, folder: str, stat: str, warnings: str | None, params: str,
-             metrics: str, body: bytes) -> StoredRun | None:
+    def _run(self, run_id: str, folder: str, stat: int, warnings: str | None, metrics: str,
+             body: bytes) -> StoredRun | None:
         """The run, re-read from its file when the file changed since it was indexed."""
         path, fresh = self._fresh(run_id, folder, stat)
         if fresh is None:
             return None
         if fresh:
             self._say(warnings)
-            text = _decompress(body, self.dictionary or b"")
-            return StoredRun(run_id, Path(path), _record_of(text, params, metrics))
+            try:
+                return StoredRun(run_id, path, _record_of(self._body(body), metrics))
+            except (zlib.error, ValueError):
+                pass        # a damaged row: the file says the same
         record = read_record(Path(path), self.warn)
         return None if record is None else StoredRun(run_id, Path(path), record)
 
@@ -616,7 +620,7 @@ class Index:
             query = f"SELECT {_SUMMARY} FROM runs {where} ORDER BY id {order}"
             for row in self.db.execute(query, args):
                 if id_may_match(row[0], filters):
-                    run = self._summary_run(*row)
+                    run = self._summary_run(bool(filters.tags), *row)
                     if run is not None and filters.matches(run.record, run.status):
                         yield run
             return
@@ -627,9 +631,9 @@ class Index:
             if run is not None and filters.matches(run.record, effective_status(run.record)):
                 yield run
 
-    def _summary_run(self, run_id: str, folder: str, stat: str, warnings: str | None,
-                     status: str, started: float | None, tags: str, metrics: str, summary: str
-                     ) -> StoredRun | None:
+    def _summary_run(self, with_tags: bool, run_id: str, folder: str, stat: int,
+                     warnings: str | None, status: str, started: float | None, tags: str,
+                     metrics: str, summary: str) -> StoredRun | None:
         path, fresh = self._fresh(run_id, folder, stat)
         if fresh is None:
             return None
@@ -641,9 +645,10 @@ class Index:
         record["status"] = status
         if started is not None:
             record["started"] = dt.datetime.fromtimestamp(started, dt.timezone.utc)
-        record["tags"] = _loads(tags)
+        if with_tags:
+            record["tags"] = _loads(tags)
         record["metrics"] = _loads(metrics)
-        return StoredRun(run_id, Path(path), record)
+        return StoredRun(run_id, path, record)
 
     def search_rows(self, filters: Filters, containing: Sequence[str], fold_case: bool
                     ) -> Iterator[tuple[str, str, Callable[[], Record]]]:
@@ -655,17 +660,25 @@ class Index:
         first, *others = containing or [""]
         if fold_case:
             first = first.lower()
-        dictionary = self.dictionary or b""
-        query = f"SELECT id, warnings, params, metrics, body FROM runs {where} ORDER BY id DESC"
-        for run_id, warnings, params, metrics, body in self.db.execute(query, args):
-            payload = _decompress(body, dictionary)
-            split = payload.index("\0")
-            text = payload[split + 1:]
+        query = f"SELECT id, folder, warnings, metrics, body FROM runs {where} ORDER BY id DESC"
+        for run_id, folder, warnings, metrics, body in self.db.execute(query, args):
+            try:
+                payload = self._body(body)
+                text = payload[payload.index("\0") + 1:]
+                whole = functools.partial(_record_of, payload, metrics)
+            except (zlib.error, ValueError):      # a damaged row: read the file
+                record = read_record(Path(self.runs_dir, folder, f"{run_id}.toml"), self.warn)
+                if record is None:
+                    continue
+                text, whole = searchable_text(record), functools.partial(_same, record)
             if containing and first not in (text.lower() if fold_case else text) \
                     and not any(other in text for other in others):
                 continue
             self._say(warnings)
-            yield run_id, text, functools.partial(_record_of, payload, params, metrics)
+            yield run_id, text, whole
+
+    def _body(self, body: bytes) -> str:
+        return _decompress(body, self.dictionary or b"")
 
     def _say(self, warnings: str | None) -> None:
         for line in (warnings or "").split("\n"):
@@ -673,8 +686,12 @@ class Index:
                 self.warn(line)
 
 
-_FULL = "id, folder, stat, warnings, params, metrics, body"
+_FULL = "id, folder, stat, warnings, metrics, body"
 _SUMMARY = "id, folder, stat, warnings, status, started, tags, metrics, summary"
+
+
+def _same(record: Record) -> Record:
+    return record
 
 
 def _entries(folder: Path) -> Iterator[os.DirEntry[str]]:
@@ -725,20 +742,18 @@ def _condition_sql(condition: Condition) -> tuple[str, list[Any]] | None:
     compare like Python does (nan and inf stored as objects, datetimes, arrays, numbers against
     text) are kept as candidates for the Python test to decide."""
     value = condition.value
-    if '"' in condition.name or "\\" in condition.name or condition.name[:1] == "$":
-        return None      # quoting trouble, or a `$` key stored escaped: Python alone decides
+    if condition.table == "params" or '"' in condition.name or "\\" in condition.name \
+            or condition.name[:1] == "$":
+        # Params are in the compressed body; quoting trouble, or a `$` key stored escaped:
+        # Python alone decides.
+        return None
     json_path = f'$."{condition.name}"'
-    if condition.table:
-        expr, args = f"json_extract({condition.table}, ?)", [json_path]
-        kind, kind_args = f"json_type({condition.table}, ?)", [json_path]
-    elif condition.name == "note":
-        return None      # the summary holds its first line only: Python alone decides
-    else:
-        # A name of neither table is the record's own field: its scalars are in the summary.
-        tables = ("metrics", "params", "summary")
-        expr = "coalesce(" + ", ".join(f"json_extract({t}, ?)" for t in tables) + ")"
-        kind = "coalesce(" + ", ".join(f"json_type({t}, ?)" for t in tables) + ")"
-        args = kind_args = [json_path] * 3
+    expr, args = "json_extract(metrics, ?)", [json_path]
+    kind, kind_args = "json_type(metrics, ?)", [json_path]
+    if condition.table is None:
+        # A bare name is a metric's if the run has that metric, else a param's or a field's:
+        # a run without the metric is a candidate for Python to decide.
+        kind = f"coalesce({kind}, 'object')"
     if condition.op in (">", "<", ">=", "<=") and isinstance(value, (int, float)) \
             and not isinstance(value, bool):
         return f"({kind} = 'object' OR {expr} {condition.op} ?)", [*kind_args, *args, value]

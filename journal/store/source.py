@@ -70,6 +70,12 @@ class RunSource:
             return self.index.ids()
         return list(self._all_files())
 
+    def newest_ids(self, count: int) -> list[str]:
+        """The `count` newest run ids, oldest first: `@~N` among a million runs reads N+."""
+        if self.index is not None:
+            return self.index.newest_ids(count)
+        return list(self._all_files())[-count:]
+
     def ids_with_prefix(self, prefix: str) -> list[str]:
         if self.index is not None:
             return self.index.ids_with_prefix(prefix)
@@ -125,13 +131,27 @@ class RunSource:
             nth = int(match[1])
         else:
             return self._resolve_prefix(ref)
-        ids = self._not_in_the_future(self.ids())
+        ids = self._not_in_the_future(self._newest_started(nth + 1))
         if nth >= len(ids):
             raise UsageError(
                 f"there is no run {printable(ref)}: the journal has {len(ids)} run(s)",
                 hint="record one with: journal new --note \"...\" -- COMMAND" if not ids else None,
             )
         return ids[-1 - nth]
+
+    def _newest_started(self, count: int) -> list[str]:
+        """At least `count` newest ids besides those that start in the future (ids sort by
+        start time, so those are the last), or every id when there are not so many."""
+        limit = self.now() + FUTURE_SLACK
+        fetch = count + 16
+        while True:
+            ids = self.newest_ids(fetch)
+            started = len(ids)
+            while started and (moment := id_time(ids[started - 1])) is not None and moment > limit:
+                started -= 1
+            if started >= count or len(ids) < fetch:
+                return ids
+            fetch *= 4
 
     def _not_in_the_future(self, ids: list[str]) -> list[str]:
         """The ids without those that start in the future (their machine's clock was ahead):
