@@ -596,3 +596,24 @@ def test_a_build_stopped_half_way_keeps_what_it_stored(tmp_path: Path) -> None:
     assert ids_listed(both("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
     with sqlite3.connect(cache_file(jd)) as db:
         assert db.execute("SELECT count(*) FROM runs").fetchone() == (45,)
+
+
+def test_a_dictionary_chosen_by_another_process_first_is_the_one_kept(tmp_path: Path) -> None:
+    """Two processes building a new index at once each pick a dictionary from the record they
+    read first; rows compressed with the one that lost are compressed again with the winner."""
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 12)
+    index = journal_index.Index(cache_file(jd), jd, print)
+    assert index.dictionary is None
+    with sqlite3.connect(cache_file(jd)) as db:          # the other process, a moment sooner
+        db.execute("INSERT INTO meta VALUES ('dictionary', ?)", (b'{"note": "sweep"}',))
+    index.refresh()
+    assert index.dictionary == b'{"note": "sweep"}'
+    index.close()
+    with sqlite3.connect(cache_file(jd)) as db:
+        bodies = [row[0] for row in db.execute("SELECT body FROM runs")]
+    assert all("\0note\t" in journal_index._decompress(body, b'{"note": "sweep"}')
+               for body in bodies) and len(bodies) == 12
+    assert ids_listed(both("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
+    assert both("grep", "-l", "-F", "line two 4", cwd=tmp_path).lines == [ids[4]]
+    assert "line two 4" in both("show", ids[4], cwd=tmp_path).out

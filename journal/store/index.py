@@ -287,7 +287,7 @@ def _row_for(job: Job) -> tuple[object, ...]:
             # Said again whenever the indexed copy is handed out, as reading the file would.
             "\n".join(problems) or None,
             _dumps(tags if isinstance(tags, list) else []), metrics_json,
-            _dumps(summary_of(record)), _compress(body, _dictionary), _dictionary,
+            _dumps(summary_of(record)), _compress(body, _dictionary),
         )
     except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use
         return ("bad", path, folder, stat, f"warning: skipped {path}: not a valid record ({exc})")
@@ -415,7 +415,7 @@ class Index:
                 return
             jobs = itertools.chain([] if first is None else [first], jobs)
             dictionary = self.dictionary or self._first_dictionary(first)
-            self._store(_parse_all(jobs, dictionary), scan)
+            self._store(_parse_all(jobs, dictionary), dictionary, scan)
         finally:
             reader.close()
         self._warn_bad()
@@ -502,26 +502,24 @@ class Index:
         scan.gone_bad += [path for path in stored_bad if path not in present_bad]
         return subfolders
 
-    def _store(self, rows: Iterator[tuple[Any, ...]], scan: _Scan) -> None:
+    def _store(self, rows: Iterator[tuple[Any, ...]], dictionary: bytes, scan: _Scan) -> None:
+        """Rows compressed with `dictionary`, a chunk a transaction, then what the scan found."""
         for chunk in _chunks(rows, CHUNK_ROWS):
-            self._write(lambda db: self._store_rows(db, chunk))
+            self._write(lambda db: self._store_rows(db, chunk, dictionary))
         # Last, once every row is in: a folder marked up to date is never listed again.
         self._write(lambda db: self._store_scan(db, scan))
 
-    def _store_rows(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _store_rows(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]], used: bytes
+                    ) -> None:
         stored = self._stored_dictionary(db)
-        ok = []
-        for row in rows:
-            if row[0] != "ok":
-                continue
-            *values, body, dictionary = row[1:]
-            if stored is None:
-                stored = dictionary
-                db.execute("INSERT INTO meta VALUES ('dictionary', ?)", (dictionary,))
-            elif dictionary != stored:   # another process chose first, for a new index
-                body = _compress(_decompress(body, dictionary).encode(), stored)
-            ok.append((*values, body))
+        if stored is None:
+            db.execute("INSERT INTO meta VALUES ('dictionary', ?)", (used,))
+            stored = used
         self.dictionary = stored
+        ok = [row[1:] for row in rows if row[0] == "ok"]
+        if used != stored:       # another process chose first, for a new index: seldom
+            ok = [(*row[:-1], _compress(_decompress(row[-1], used).encode(), stored))
+                  for row in ok]
         bad = [row[1:] for row in rows if row[0] == "bad"]
         db.executemany("DELETE FROM runs WHERE id = ? AND folder = ?",
                        ((Path(path).name[:-5], folder) for path, folder, *_ in bad))
