@@ -617,3 +617,26 @@ def test_a_dictionary_chosen_by_another_process_first_is_the_one_kept(tmp_path: 
     assert ids_listed(both("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
     assert both("grep", "-l", "-F", "line two 4", cwd=tmp_path).lines == [ids[4]]
     assert "line two 4" in both("show", ids[4], cwd=tmp_path).out
+
+
+def test_reading_and_indexing_leave_no_reference_cycles(tmp_path: Path) -> None:
+    """Reading commands run without the cyclic GC (they exit soon): a cycle made for each
+    record would pile up over a million runs."""
+    import gc
+
+    jd = tmp_path / ".journal"
+    mixed_journal(jd, 40)
+    files = sorted((jd / "runs").rglob("*.toml"))
+    gc.collect()
+    gc.disable()
+    try:
+        journal_index._dictionary = b"{}"
+        rows = [journal_index._row_for((path.stem, str(path), path.parent.name, 1))
+                for path in files]
+        source = RunSource(jd, print, environ=os.environ)
+        runs = source.select() + list(source.iter_select(summaries=True))
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert len(rows) == 40 and all(row[0] == "ok" for row in rows) and len(runs) == 80
+    assert left == 0
