@@ -222,10 +222,11 @@ MIGRATIONS: dict[int, Migration] = {1: lambda record: record}
 
 def upgrade(record: Record, where: str, warn: Callable[[str], None],
             migrations: Mapping[int, Migration] | None = None,
-            current: int = SCHEMA_VERSION) -> Record:
+            current: int = SCHEMA_VERSION, *, in_place: bool = False) -> Record:
     """`record` as this version of journal reads it: older schemas upgraded step by step; a newer
     or unreadable `schema` is one warning naming `where` (the record is still shown from the
-    fields it understands)."""
+    fields it understands). `in_place`: the caller just parsed `record` and nobody else holds
+    it, so the steps may change it rather than a copy."""
     steps = MIGRATIONS if migrations is None else migrations
     version = record.get("schema", current)
     if type(version) is int and version == current:
@@ -238,7 +239,8 @@ def upgrade(record: Record, where: str, warn: Callable[[str], None],
         warn(f"warning: {where} has schema {version}, newer than this journal knows "
              f"({current}); showing the fields it understands (upgrade journal to see the rest)")
         return record
-    upgraded: dict[str, object] = _copied(dict(record))   # steps may change nested tables
+    # Steps may change nested tables: the caller's record is left as it was.
+    upgraded: dict[str, object] = dict(record) if in_place else _copied(dict(record))
     while version < current:
         step = steps.get(version)
         if step is None:
@@ -405,6 +407,7 @@ def _flatten(values: Mapping[str, Any], prefix: str, flat: dict[str, Any]) -> No
 
 
 _SCALARS = frozenset({str, int, float, bool})
+_PLAIN = frozenset({str, int})      # shown by scalar_text as str() shows them
 
 
 def param_value(params: Mapping[str, Any], name: str, missing: Any = None) -> Any:
@@ -537,7 +540,11 @@ def searchable_lines(record: Mapping[str, object]) -> Iterator[tuple[str, str]]:
         values = flat_params(record) if name == "params" else table(record, name)
         for key, value in values.items():
             shown = key if key.isprintable() else printable(key)   # no tab, no newline
-            yield from lines(f"{name}.{shown}", f"{key} = {scalar_text(value)}")
+            line = f"{key} = {value if type(value) in _PLAIN else scalar_text(value)}"
+            if line.isprintable():          # one line as it is: most params and every metric
+                yield f"{name}.{shown}", line
+            else:
+                yield from lines(f"{name}.{shown}", line)
     git = table(record, "git")
     for name in _GIT_SEARCHED:
         for item in listed(git.get(name)):

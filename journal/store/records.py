@@ -69,7 +69,8 @@ def read_record(path: Path, warn: Warn | None) -> Record | None:
             warn(f"warning: skipped {path}: not a valid record ({exc})")
         return None
     where = str(path)
-    return warn_of_wrong_fields(upgrade(record, where, warn or _quiet), where, warn or _quiet)
+    upgraded = upgrade(record, where, warn or _quiet, in_place=True)
+    return warn_of_wrong_fields(upgraded, where, warn or _quiet)
 
 
 class NotARecord(ValueError):
