@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -640,3 +641,32 @@ def test_reading_and_indexing_leave_no_reference_cycles(tmp_path: Path) -> None:
         gc.enable()
     assert len(rows) == 40 and all(row[0] == "ok" for row in rows) and len(runs) == 80
     assert left == 0
+
+
+def test_a_broken_record_edited_and_still_broken_stays_warned_about(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    good = write_run(jd, now() - dt.timedelta(hours=2), note="good")
+    broken = write_run(jd, now() - dt.timedelta(hours=1), note="to break")
+    path = record_path(jd, broken)
+    path.write_text("this is = not [toml")
+    age_folders(jd)
+    first = cli("list", cwd=tmp_path)
+    assert f"warning: skipped {path}" in first.err and ids_listed(first) == [good]
+    path.write_text("still = not [toml, longer")       # in place: its folder's mtime stays
+    age(path)
+    age_folders(jd)
+    for _ in range(2):
+        result = cli("list", cwd=tmp_path)
+        assert f"warning: skipped {path}" in result.err and ids_listed(result) == [good]
+        # `@` must not skip a broken newest run and act on the one before it.
+        assert cli("show", "@", cwd=tmp_path).code != 0
+
+
+def test_a_start_no_timestamp_can_give_back_is_listed_from_its_file(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    run_id = write_run(jd, note="from year one")
+    path = record_path(jd, run_id)
+    text = path.read_text()
+    path.write_text(re.sub(r"(?m)^started = .*$", "started = 0001-01-01T00:30:00+01:00", text))
+    result = both("list", "-n", "0", cwd=tmp_path)
+    assert result.code == 0 and "from year one" in result.out

@@ -2,8 +2,9 @@
 
 A Python regex over each run's searchable fields (note, amendments, tags, params, metrics,
 command, git fields, status, host, errors) and its log, printed in the spirit of `git grep`:
-`<run id>:<where>:<line>`. The index keeps every run's searchable lines as one text, so a literal
-is found by SQLite in C and only candidate runs are looked at line by line.
+`<run id>:<where>:<line>`. The index keeps every run's searchable lines as one text beside its
+record, so a literal is looked for in that text at once and only candidate runs are looked at
+line by line.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _META = re.compile(r"[\\.^$*+?{}\[\]|()]")
 # MULTILINE: start anchors (the line is preceded by its field there) and look-arounds.
 _CONTEXT = re.compile(r"\\[AZ]|\^|\(\?<?[=!]")
 # Python's re.IGNORECASE matches these ASCII letters to non-ASCII ones too: the Kelvin sign,
-# the long s, the dotted and dotless i. SQLite's lower() and bytes regexes know only ASCII.
+# the long s, the dotted and dotless i. Bytes regexes (over logs) know only ASCII.
 _FOLDS_TO_ASCII = {"k": ("\u212a",), "s": ("\u017f",), "i": ("\u0130", "\u0131")}
 _MAX_SHOWN = 400        # characters of a matching line shown around the match
 
@@ -61,8 +62,8 @@ def compile_pattern(options: GrepOptions) -> re.Pattern[str]:
 
 
 def _literal(options: GrepOptions) -> str | None:
-    """Text every match must contain, or None if unknown. With -i it is ASCII only (SQLite's
-    lower() and bytes regexes fold ASCII only)."""
+    """Text every match must contain, or None if unknown. With -i it is ASCII only (bytes
+    regexes fold ASCII only)."""
     literal = options.pattern if options.fixed or not _META.search(options.pattern) else None
     if not literal or (options.ignore_case and not literal.isascii()):
         return None
@@ -70,8 +71,8 @@ def _literal(options: GrepOptions) -> str | None:
 
 
 def required_text(options: GrepOptions) -> list[str]:
-    """Strings one of which every matching run's text holds, for SQLite to find candidate runs
-    with; empty when that is not known. With -i: the literal (compared in ASCII lower case), then
+    """Strings one of which every matching run's text holds, for the index to find candidate
+    runs with; empty when that is not known. With -i: the literal (compared in lower case), then
     the non-ASCII letters -i matches to its letters (the Kelvin sign for k, ...), as a text
     holding one of them may match although its ASCII lower case does not hold the literal."""
     literal = _literal(options)

@@ -187,7 +187,16 @@ def _columns(run: StoredRun, now: dt.datetime, absolute: bool) -> list[str]:
 
 
 def absolute_time(moment: dt.datetime) -> str:
-    return aware(moment).astimezone().strftime("%Y-%m-%d %H:%M")
+    return _local(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _local(moment: dt.datetime) -> dt.datetime:
+    """`moment` in local time; as written when that is outside the years datetime holds (a
+    hand-written 0001-01-01T00:30+01:00 is year 0 in UTC)."""
+    try:
+        return aware(moment).astimezone()
+    except (OverflowError, ValueError):
+        return aware(moment)
 
 
 def relative_time(moment: dt.datetime, now: dt.datetime) -> str:
@@ -197,7 +206,7 @@ def relative_time(moment: dt.datetime, now: dt.datetime) -> str:
     for size, unit in ((7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m")):
         if seconds >= size:
             if unit == "w" and seconds >= 8 * 7 * 86400:
-                return aware(moment).astimezone().strftime("%Y-%m-%d")
+                return _local(moment).strftime("%Y-%m-%d")
             return f"{int(seconds // size)}{unit} ago"
     return "just now" if seconds < 10 else f"{int(seconds)}s ago"
 

@@ -108,7 +108,7 @@ def open_index(journal_dir: Path, warn: Callable[[str], None], environ: Mapping[
             if "locked" in str(exc) or "busy" in str(exc) or attempt:
                 return None      # readers fall back to the files: slower, still right
             _remove_database(path)
-        except (sqlite3.DatabaseError, OSError, ValueError):
+        except (sqlite3.DatabaseError, OSError, ValueError, zlib.error):
             if attempt:
                 return None
             _remove_database(path)   # derived data: a broken index is rebuilt, nothing is lost
@@ -262,9 +262,10 @@ def _record_of(body: str, metrics_json: str) -> Record:
     return record
 
 
-def _row_for(job: Job) -> tuple[object, ...]:
+def _row_for(job: Job, dictionary: bytes | None = None) -> tuple[object, ...]:
     """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not
-    parse, ('gone', path) for one deleted since its folder was listed."""
+    parse, ('gone', path) for one deleted since its folder was listed. The body is compressed
+    with `dictionary`, or in a worker with the one it inherited."""
     run_id, path, folder, stat = job
     file = Path(path)
     runs_dir = file.parents[len(Path(folder).parts)] if folder else file.parent
@@ -283,21 +284,22 @@ def _row_for(job: Job) -> tuple[object, ...]:
         tags = record.get("tags")
         metrics_json, body = _payload(record)
         return (
-            "ok", run_id, folder, stat, started_ts, str(record.get("status", "")),
+            "ok", run_id, folder, stat, started_ts,
+            None if record.get("status") is None else str(record["status"]),
             # Said again whenever the indexed copy is handed out, as reading the file would.
             "\n".join(problems) or None,
             _dumps(tags if isinstance(tags, list) else []), metrics_json,
-            _dumps(summary_of(record)), _compress(body, _dictionary),
+            _dumps(summary_of(record)),
+            _compress(body, _dictionary if dictionary is None else dictionary),
         )
     except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use
         return ("bad", path, folder, stat, f"warning: skipped {path}: not a valid record ({exc})")
 
 
-def _parse_all(jobs: Iterator[Job], dictionary: bytes) -> Iterator[tuple[Any, ...]]:
+def _parse_all(jobs: Iterator[Job], dictionary: bytes
+               ) -> Generator[tuple[Any, ...], None, None]:
     """The rows of `jobs` as they are parsed, in order, holding at most IN_FLIGHT at a time:
     a million records are never all in memory, and a scan still under way feeds the workers."""
-    global _dictionary
-    _dictionary = dictionary
     import threading
 
     first = list(itertools.islice(jobs, PARALLEL_FROM))
@@ -306,7 +308,8 @@ def _parse_all(jobs: Iterator[Job], dictionary: bytes) -> Iterator[tuple[Any, ..
     # here alone: a forked worker may inherit a lock another thread held at the fork, and
     # wait on it for ever (Python 3.12 warns of exactly this).
     if len(first) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1:
-        yield from map(_row_for, itertools.chain(first, jobs))
+        for job in itertools.chain(first, jobs):
+            yield _row_for(job, dictionary)
         return
     import multiprocessing
 
@@ -326,6 +329,8 @@ def _parse_all(jobs: Iterator[Job], dictionary: bytes) -> Iterator[tuple[Any, ..
     # costs them little, and a cycle made while parsing cannot pile up over a million runs.
     import gc
 
+    global _dictionary
+    _dictionary = dictionary      # no other thread runs here (above): none can change it
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=gc.enable)
     try:
         for row in pool.imap(_row_for, fed(), chunksize=64):
@@ -346,7 +351,9 @@ class _Scan:
     def __init__(self) -> None:
         self.folders: dict[str, int | None] = {}   # to store: mtime, -1 (racy), None (gone)
         self.gone_runs: list[tuple[str, str]] = []  # (id, folder) of rows whose file is gone
-        self.gone_bad: list[str] = []
+        # (path, stat) of rows of unparsable files gone or changed: a changed file parsed
+        # again and still bad is stored anew with its new stat, which this must not delete.
+        self.gone_bad: list[tuple[str, int]] = []
         self.scanned: set[str] = set()
 
     def __bool__(self) -> bool:
@@ -407,8 +414,10 @@ class Index:
         memory used does not grow with the number of runs, other readers are held up for one
         chunk at most, and a build stopped half way keeps what it stored."""
         scan = _Scan()
-        reader = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                 isolation_level=None, check_same_thread=False)
+        # Read-only, and by the file's URI: it can neither create an index nor write one.
+        reader = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True,
+                                 timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                 check_same_thread=False)
         try:
             # The scan runs in the pool's feeding thread while this one writes: it reads
             # through a connection of its own.
@@ -419,7 +428,11 @@ class Index:
                 return
             jobs = itertools.chain([] if first is None else [first], jobs)
             dictionary = self.dictionary or self._first_dictionary(first)
-            self._store(_parse_all(jobs, dictionary), dictionary, scan)
+            rows = _parse_all(jobs, dictionary)
+            try:
+                self._store(rows, dictionary, scan)
+            finally:
+                rows.close()     # the pool stopped, its feeding thread done with `reader`
         finally:
             reader.close()
         self._warn_bad()
@@ -467,10 +480,10 @@ class Index:
             try:
                 current = _stat_key(os.stat(path))
             except OSError:
-                scan.gone_bad.append(path)
+                scan.gone_bad.append((path, stat))
                 continue
             if current != stat:
-                scan.gone_bad.append(path)         # parsed again: stored as ok or bad anew
+                scan.gone_bad.append((path, stat))  # parsed again: stored as ok or bad anew
                 yield (Path(path).name[:-5], path, folder, current)
 
     def _scan_folder(self, db: sqlite3.Connection, folder: str, full: Path, scan: _Scan
@@ -503,7 +516,8 @@ class Index:
             if stored.get(run_id) != stat:
                 yield (run_id, entry.path, folder, stat)
         scan.gone_runs += [(run_id, folder) for run_id in stored if run_id not in present]
-        scan.gone_bad += [path for path in stored_bad if path not in present_bad]
+        scan.gone_bad += [(path, stat) for path, stat in stored_bad.items()
+                          if path not in present_bad]
         return subfolders
 
     def _store(self, rows: Iterator[tuple[Any, ...]], dictionary: bytes, scan: _Scan) -> None:
@@ -533,7 +547,7 @@ class Index:
     @staticmethod
     def _store_scan(db: sqlite3.Connection, scan: _Scan) -> None:
         db.executemany("DELETE FROM runs WHERE id = ? AND folder = ?", scan.gone_runs)
-        db.executemany("DELETE FROM bad WHERE path = ?", ((path,) for path in scan.gone_bad))
+        db.executemany("DELETE FROM bad WHERE path = ? AND stat = ?", scan.gone_bad)
         for folder, mtime in scan.folders.items():
             if mtime is None:
                 db.execute("DELETE FROM folders WHERE path = ?", (folder,))
@@ -601,13 +615,15 @@ class Index:
         if fresh is None:
             return None
         if fresh:
-            self._say(warnings)
             try:
-                return StoredRun(run_id, path, _record_of(self._body(body), metrics))
+                record = _record_of(self._body(body), metrics)
             except (zlib.error, ValueError):
-                pass        # a damaged row: the file says the same
-        record = read_record(Path(path), self.warn)
-        return None if record is None else StoredRun(run_id, Path(path), record)
+                pass        # a damaged row: the file says the same (and warns as it does)
+            else:
+                self._say(warnings)
+                return StoredRun(run_id, path, record)
+        from_file = read_record(Path(path), self.warn)
+        return None if from_file is None else StoredRun(run_id, path, from_file)
 
     def iter_select(self, filters: Filters, newest_first: bool, *, summaries: bool = False
                     ) -> Iterator[StoredRun]:
@@ -642,14 +658,20 @@ class Index:
         if not fresh:
             record = read_record(Path(path), self.warn)
             return None if record is None else StoredRun(run_id, Path(path), record)
+        try:
+            record = record_from_json(summary)
+            if status is not None:
+                record["status"] = status
+            if started is not None:
+                record["started"] = dt.datetime.fromtimestamp(started, dt.timezone.utc)
+            if with_tags:
+                record["tags"] = _loads(tags)
+            record["metrics"] = _loads(metrics)
+        except (ValueError, OverflowError, OSError):
+            # A damaged row, or a start a timestamp cannot give back (year 1 at +01:00).
+            whole = read_record(Path(path), self.warn)
+            return None if whole is None else StoredRun(run_id, path, whole)
         self._say(warnings)
-        record = record_from_json(summary)
-        record["status"] = status
-        if started is not None:
-            record["started"] = dt.datetime.fromtimestamp(started, dt.timezone.utc)
-        if with_tags:
-            record["tags"] = _loads(tags)
-        record["metrics"] = _loads(metrics)
         return StoredRun(run_id, path, record)
 
     def search_rows(self, filters: Filters, containing: Sequence[str], fold_case: bool
@@ -664,15 +686,18 @@ class Index:
             first = first.lower()
         query = f"SELECT id, folder, warnings, metrics, body FROM runs {where} ORDER BY id DESC"
         for run_id, folder, warnings, metrics, body in self.db.execute(query, args):
+            path = Path(self.runs_dir, folder, f"{run_id}.toml")
             try:
                 payload = self._body(body)
                 text = payload[payload.index("\0") + 1:]
-                whole = functools.partial(_record_of, payload, metrics)
             except (zlib.error, ValueError):      # a damaged row: read the file
-                record = read_record(Path(self.runs_dir, folder, f"{run_id}.toml"), self.warn)
+                record = read_record(path, self.warn)
                 if record is None:
                     continue
                 text, whole = searchable_text(record), functools.partial(_same, record)
+                warnings = None                   # read_record said them
+            else:
+                whole = functools.partial(self._whole, payload, metrics, path)
             if containing and first not in (text.lower() if fold_case else text) \
                     and not any(other in text for other in others):
                 continue
@@ -680,7 +705,15 @@ class Index:
             yield run_id, text, whole
 
     def _body(self, body: bytes) -> str:
+        if self.dictionary is None:     # stored by another process since this one opened it
+            self.dictionary = self._stored_dictionary(self.db)
         return _decompress(body, self.dictionary or b"")
+
+    def _whole(self, payload: str, metrics: str, path: Path) -> Record:
+        try:
+            return _record_of(payload, metrics)
+        except ValueError:
+            return read_record(path, self.warn) or {}
 
     def _say(self, warnings: str | None) -> None:
         for line in (warnings or "").split("\n"):

@@ -143,7 +143,7 @@ class RunSource:
         """At least `count` newest ids besides those that start in the future (ids sort by
         start time, so those are the last), or every id when there are not so many."""
         limit = self.now() + FUTURE_SLACK
-        fetch = count + 16
+        fetch = min(count + 16, 2 ** 62)      # SQLite's integers end at 2**63
         while True:
             ids = self.newest_ids(fetch)
             started = len(ids)
