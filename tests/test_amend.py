@@ -322,3 +322,25 @@ def test_a_live_writers_lock_is_never_broken(repo: Path) -> None:
         locking.LOCK_TIMEOUT = saved
     assert done.returncode == 2 and b"is locked by another journal process" in done.stderr
     assert path.read_bytes() == before and lock.exists()
+
+
+def test_a_run_with_a_none_param_takes_notes_and_tags(repo: Path) -> None:
+    """argparse's `default=None` is a None param, written `{}`: amending must read it as every
+    reader does, not see a changed field and refuse."""
+    (repo / "train.py").write_text(
+        "import argparse\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--resume', default=None)\n"
+        "parser.add_argument('--lr', type=float, default=0.1)\n"
+        "parser.parse_args()\n")
+    done = journal("new", "-n", "with a None default", "--", PY, "train.py", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "resume = {}" in record_file(repo).read_text()
+    noted = journal("note", "@", "data leak", cwd=repo)
+    tagged = journal("tag", "@", "+best", cwd=repo)
+    assert noted.returncode == tagged.returncode == 0, (noted.stderr, tagged.stderr)
+    record = only_record(repo / ".journal")            # the file as TOML has it
+    assert record["params"]["resume"] == {} and record["params"]["lr"] == 0.1
+    assert record["amendments"][0]["text"] == "data leak"
+    shown = journal("show", "@", cwd=repo).stdout.decode()
+    assert "data leak" in shown and "best" in shown and "resume" in shown

@@ -320,8 +320,6 @@ def _text_of(record: Record) -> str:
 def _edited_text(path: Path, text: str, old: Record, new: Record) -> tuple[str, Record]:
     """The file's text with the fields that differ between `old` and `new` changed in place, and
     the record it then says."""
-    import tomllib
-
     import tomlkit
 
     try:
@@ -338,16 +336,18 @@ def _edited_text(path: Path, text: str, old: Record, new: Record) -> tuple[str, 
         if name not in old_fields or not _same(old_fields[name], value):
             _set_field(document, path, name, old_fields.get(name), value)
             # What the record writer makes of the new value: times to the millisecond.
-            expected[name] = tomllib.loads(_text_of({name: value}))[name]  # type: ignore[misc]
+            alone = _text_of({name: value})  # type: ignore[misc]
+            expected[name] = dict(parse_record(alone.encode()))[name]
     new_text = tomlkit.dumps(document)
     try:
-        written = tomllib.loads(new_text)
-    except tomllib.TOMLDecodeError as exc:
+        # Read as every reader reads it: a None param (written `{}`) is None again.
+        written = parse_record(new_text.encode())
+    except NotARecord as exc:
         raise StoreError(f"editing {path} would break it ({exc}); it was not changed") from exc
     if _canonical(written) != _canonical(expected):
         raise StoreError(f"editing {path} would change other fields; it was not changed",
                          hint="the file's layout is unusual: amend it by hand")
-    return new_text, written  # type: ignore[return-value]
+    return new_text, written
 
 
 def _set_field(document: TOMLDocument, path: Path, name: str, old: object, value: object) -> None:
