@@ -670,3 +670,33 @@ def test_a_start_no_timestamp_can_give_back_is_listed_from_its_file(tmp_path: Pa
     path.write_text(re.sub(r"(?m)^started = .*$", "started = 0001-01-01T00:30:00+01:00", text))
     result = both("list", "-n", "0", cwd=tmp_path)
     assert result.code == 0 and "from year one" in result.out
+
+
+def test_a_long_build_shows_its_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    import pty
+
+    jd = tmp_path / ".journal"
+    ids = mixed_journal(jd, 45)
+    code = ("import journal.store.index as index\n"
+            "index.CHUNK_ROWS = index.PROGRESS_FROM = 10\n"
+            "from journal.cli.main import main; main(['list', '-n', '1'])\n")
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=follower, timeout=120)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            piece = os.read(leader, 4096)
+        except OSError:
+            break
+        if not piece:
+            break
+        shown += piece
+    os.close(leader)
+    assert done.returncode == 0 and ids_listed(Result(0, done.stdout.decode(), "")) == [ids[-1]]
+    assert b"indexing the records, 40 so far" in shown and shown.endswith(b"\r\x1b[K")
+    shutil.rmtree(cache_file(jd).parent)
+    piped = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                           timeout=120)
+    assert piped.returncode == 0 and piped.stderr == b""

@@ -66,6 +66,7 @@ PAGE_BYTES = 16384
 WAL_PAGES = 256
 CHUNK_ROWS = 2000           # rows stored a transaction while building
 IN_FLIGHT = 2048            # records being parsed at once by the workers
+PROGRESS_FROM = 10000       # records a build stores before it shows its progress
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -522,8 +523,13 @@ class Index:
 
     def _store(self, rows: Iterator[tuple[Any, ...]], dictionary: bytes, scan: _Scan) -> None:
         """Rows compressed with `dictionary`, a chunk a transaction, then what the scan found."""
+        stored = 0
         for chunk in _chunks(rows, CHUNK_ROWS):
             self._write(lambda db: self._store_rows(db, chunk, dictionary))
+            stored += len(chunk)
+            _progress(stored)
+        if stored >= PROGRESS_FROM:
+            _progress(0)
         # Last, once every row is in: a folder marked up to date is never listed again.
         self._write(lambda db: self._store_scan(db, scan))
 
@@ -723,6 +729,18 @@ class Index:
 
 _FULL = "id, folder, stat, warnings, metrics, body"
 _SUMMARY = "id, folder, stat, warnings, status, started, tags, metrics, summary"
+
+
+def _progress(stored: int) -> None:
+    """A line on a terminal while a large build goes (a million runs take minutes): without
+    it the first `journal list` looks hung. 0 clears it."""
+    import sys
+
+    if (stored and stored < PROGRESS_FROM) or not sys.stderr.isatty():
+        return
+    line = f"journal: indexing the records, {stored:,} so far ..." if stored else ""
+    sys.stderr.write(f"\r\x1b[K{line}")
+    sys.stderr.flush()
 
 
 def _same(record: Record) -> Record:
