@@ -25,6 +25,7 @@ from readkit import Result, both, cli, ids_listed, now, record_path, write_run
 
 import journal.store.index as journal_index
 from journal.record import SCHEMA_VERSION
+from journal.store import indexrow
 from journal.store.cache import cache_path
 from journal.store.files import write_atomic
 from journal.store.source import RunSource
@@ -613,7 +614,7 @@ def test_a_dictionary_chosen_by_another_process_first_is_the_one_kept(tmp_path: 
     index.close()
     with sqlite3.connect(cache_file(jd)) as db:
         bodies = [row[0] for row in db.execute("SELECT body FROM runs")]
-    assert all("\0note\t" in journal_index._decompress(body, b'{"note": "sweep"}')
+    assert all("\0note\t" in indexrow.decompress(body, b'{"note": "sweep"}')
                for body in bodies) and len(bodies) == 12
     assert ids_listed(both("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
     assert both("grep", "-l", "-F", "line two 4", cwd=tmp_path).lines == [ids[4]]
@@ -631,8 +632,7 @@ def test_reading_and_indexing_leave_no_reference_cycles(tmp_path: Path) -> None:
     gc.collect()
     gc.disable()
     try:
-        journal_index._dictionary = b"{}"
-        rows = [journal_index._row_for((path.stem, str(path), path.parent.name, 1))
+        rows = [indexrow.row_for((path.stem, str(path), path.parent.name, 1), b"{}")
                 for path in files]
         source = RunSource(jd, print, environ=os.environ)
         runs = source.select() + list(source.iter_select(summaries=True))

@@ -29,8 +29,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-import json
-import math
 import os
 import sqlite3
 import time
@@ -44,16 +42,26 @@ from journal.record import (
     SCHEMA_VERSION,
     Record,
     StoredRun,
-    aware,
     effective_status,
-    id_month,
     is_valid_id,
     searchable_text,
-    summary_of,
 )
+from journal.store import indexrow
 from journal.store.cache import cache_path, private_folder
-from journal.store.filters import Condition, Filters, id_may_match
-from journal.store.records import read_record, second_copy_warning
+from journal.store.filters import Filters, id_may_match
+from journal.store.indexrow import (
+    Job,
+    compress,
+    decompress,
+    from_json,
+    make_dictionary,
+    record_from_json,
+    record_of,
+    row_for,
+    stat_key,
+)
+from journal.store.indexsql import sql_for
+from journal.store.records import read_record
 
 # The index's own layout (2: ctime in stat keys, `$` keys escaped in JSON; 4: a record's warnings
 # kept; 6: an index on `started`; 7: the record compressed, params and metrics held once, a
@@ -124,179 +132,6 @@ def _remove_database(path: Path) -> None:
             pass
 
 
-def _stat_key(stat: os.stat_result) -> int:
-    # ctime as git uses it: nobody can set it, so a file rewritten in place whose mtime was put
-    # back (cp -p, rsync -a --inplace, os.utime) still shows as changed. A hash of integers is
-    # the same in every process (only str and bytes hashes are salted), and 8 bytes a row.
-    return hash((stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino))
-
-
-# -- records as JSON: datetimes, nan and inf tagged so they come back as they were -------------
-# A tag is a one-key object whose key starts with `$`; a record's own keys that start with `$`
-# are stored with one more `$`, so no record can pass for a tag.
-
-_TAGS = ("$float", "$datetime", "$date", "$time")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, dt.time):
-        return {"$time": value.isoformat()}
-    raise TypeError(type(value).__name__)
-
-
-def _untag(obj: dict[str, Any]) -> Any:
-    """A value tagged by _json_default or _taggable back as itself (called for every object)."""
-    if len(obj) == 1:
-        key, value = next(iter(obj.items()))
-        if key in _TAGS and isinstance(value, str):
-            try:
-                if key == "$float":
-                    return float(value)
-                if key == "$datetime":
-                    return dt.datetime.fromisoformat(value)
-                if key == "$date":
-                    return dt.date.fromisoformat(value)
-                return dt.time.fromisoformat(value)
-            except ValueError:
-                return obj
-    return obj
-
-
-def _untag_and_unescape(obj: dict[str, Any]) -> Any:
-    """_untag, and keys of the record's own that start with `$` (escaped as `$$...`) restored."""
-    obj = _untag(obj)
-    if isinstance(obj, dict) and any(key[:1] == "$" for key in obj):
-        return {key[1:] if key[:1] == "$" else key: value for key, value in obj.items()}
-    return obj
-
-
-_DECODE = json.JSONDecoder(object_hook=_untag).decode
-_DECODE_ESCAPED = json.JSONDecoder(object_hook=_untag_and_unescape).decode
-
-
-def _dumps(value: Any) -> str:
-    # Fast path in C: right unless the value holds nan, inf or a `"$` of its own (each tag made
-    # by _json_default adds exactly one `"$`); else walk it in Python.
-    made = 0
-
-    def tag(item: Any) -> Any:
-        nonlocal made
-        made += 1
-        return _json_default(item)
-
-    try:
-        text = json.dumps(value, default=tag, ensure_ascii=False, allow_nan=False)
-        if text.count('"$') == made:
-            return text
-    except ValueError:
-        pass
-    return json.dumps(_taggable(value), default=_json_default, ensure_ascii=False, allow_nan=False)
-
-
-def _taggable(value: Any) -> Any:
-    """nan and inf (TOML has them, SQLite's JSON cannot read them) tagged; `$` keys escaped."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"$float": repr(value)}
-    if isinstance(value, dict):
-        return {("$" + key if key[:1] == "$" else key): _taggable(item)
-                for key, item in value.items()}
-    if isinstance(value, list):
-        return [_taggable(item) for item in value]
-    return value
-
-
-def _loads(text: str) -> Any:
-    # Only a value with keys of its own that start with `$` has `"$$` in its JSON (a string may
-    # too: then the slower decoder is still right); the rest skip a scan of every object's keys.
-    return (_DECODE_ESCAPED if '"$$' in text else _DECODE)(text)
-
-
-def record_from_json(text: str) -> Record:
-    record: Record = _loads(text)
-    return record
-
-
-# -- a record's row: the record once, compressed ----------------------------------------------
-# The body is zlib with a dictionary made from the first record this index stored (a record's
-# field names and their look repeat from run to run: 2.9 KB of JSON and grep's lines become
-# about 0.8 KB). Metrics are a column of their own (--where, a listing's headline metrics),
-# and the record's JSON says `null` in their place (TOML has no null, so nothing else can).
-# Params stay in the body: --where on a param reads them from there.
-
-DICTIONARY_BYTES = 4096
-
-Job = tuple[str, str, str, int]        # (id, path, folder relative to runs/, stat key)
-
-_dictionary = b""   # the one rows are compressed with; set before parsing (workers inherit it)
-
-
-def _payload(record: Record) -> tuple[str, bytes]:
-    """(metrics JSON, the body before compression) of one record."""
-    metrics = record.get("metrics")
-    kept: Mapping[str, Any] = {**record, "metrics": None} if isinstance(metrics, dict) else record
-    body = _dumps(kept) + "\0" + searchable_text(record)
-    return _dumps(metrics if isinstance(metrics, dict) else {}), body.encode()
-
-
-def _compress(data: bytes, dictionary: bytes) -> bytes:
-    packer = zlib.compressobj(6, zdict=dictionary)
-    return packer.compress(data) + packer.flush()
-
-
-def _decompress(body: bytes, dictionary: bytes) -> str:
-    unpacker = zlib.decompressobj(zdict=dictionary)
-    return (unpacker.decompress(body) + unpacker.flush()).decode()
-
-
-def _make_dictionary(record: Record) -> bytes:
-    return _payload(record)[1][-DICTIONARY_BYTES:]
-
-
-def _record_of(body: str, metrics_json: str) -> Record:
-    record = record_from_json(body[:body.index("\0")])
-    if "metrics" in record and record["metrics"] is None:
-        record["metrics"] = _loads(metrics_json)
-    return record
-
-
-def _row_for(job: Job, dictionary: bytes | None = None) -> tuple[object, ...]:
-    """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not
-    parse, ('gone', path) for one deleted since its folder was listed. The body is compressed
-    with `dictionary`, or in a worker with the one it inherited."""
-    run_id, path, folder, stat = job
-    file = Path(path)
-    runs_dir = file.parents[len(Path(folder).parts)] if folder else file.parent
-    home = runs_dir / id_month(run_id) / file.name
-    if home != file and home.exists():
-        return ("bad", path, folder, stat, second_copy_warning(file, run_id, home))
-    problems: list[str] = []
-    record = read_record(file, problems.append)
-    if record is None:
-        if not problems:
-            return ("gone", path)
-        return ("bad", path, folder, stat, problems[0])
-    try:
-        started = record.get("started")
-        started_ts = aware(started).timestamp() if isinstance(started, dt.datetime) else None
-        tags = record.get("tags")
-        metrics_json, body = _payload(record)
-        return (
-            "ok", run_id, folder, stat, started_ts,
-            None if record.get("status") is None else str(record["status"]),
-            # Said again whenever the indexed copy is handed out, as reading the file would.
-            "\n".join(problems) or None,
-            _dumps(tags if isinstance(tags, list) else []), metrics_json,
-            _dumps(summary_of(record)),
-            _compress(body, _dictionary if dictionary is None else dictionary),
-        )
-    except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use
-        return ("bad", path, folder, stat, f"warning: skipped {path}: not a valid record ({exc})")
-
-
 def _parse_all(jobs: Iterator[Job], dictionary: bytes
                ) -> Generator[tuple[Any, ...], None, None]:
     """The rows of `jobs` as they are parsed, in order, holding at most IN_FLIGHT at a time:
@@ -310,7 +145,7 @@ def _parse_all(jobs: Iterator[Job], dictionary: bytes
     # wait on it for ever (Python 3.12 warns of exactly this).
     if len(first) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1:
         for job in itertools.chain(first, jobs):
-            yield _row_for(job, dictionary)
+            yield row_for(job, dictionary)
         return
     import multiprocessing
 
@@ -330,11 +165,10 @@ def _parse_all(jobs: Iterator[Job], dictionary: bytes
     # costs them little, and a cycle made while parsing cannot pile up over a million runs.
     import gc
 
-    global _dictionary
-    _dictionary = dictionary      # no other thread runs here (above): none can change it
+    indexrow.worker_dictionary = dictionary   # no other thread runs here (above)
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=gc.enable)
     try:
-        for row in pool.imap(_row_for, fed(), chunksize=64):
+        for row in pool.imap(row_for, fed(), chunksize=64):
             room.release()
             yield row
         pool.close()
@@ -441,7 +275,7 @@ class Index:
     def _first_dictionary(self, first: Job | None) -> bytes:
         record = None if first is None else read_record(Path(first[1]), lambda _: None)
         try:
-            return _make_dictionary(record) if record is not None else b"{}"
+            return make_dictionary(record) if record is not None else b"{}"
         except (TypeError, ValueError, OverflowError):
             return b"{}"
 
@@ -479,7 +313,7 @@ class Index:
             if folder in scan.scanned or folder in scan.folders:
                 continue                           # scanned above, or gone
             try:
-                current = _stat_key(os.stat(path))
+                current = stat_key(os.stat(path))
             except OSError:
                 scan.gone_bad.append((path, stat))
                 continue
@@ -507,7 +341,7 @@ class Index:
                 continue
             run_id = name[:-5]
             try:
-                stat = _stat_key(entry.stat())
+                stat = stat_key(entry.stat())
             except OSError:
                 continue
             if stored_bad.get(entry.path) == stat:
@@ -542,7 +376,7 @@ class Index:
         self.dictionary = stored
         ok = [row[1:] for row in rows if row[0] == "ok"]
         if used != stored:       # another process chose first, for a new index: seldom
-            ok = [(*row[:-1], _compress(_decompress(row[-1], used).encode(), stored))
+            ok = [(*row[:-1], compress(decompress(row[-1], used).encode(), stored))
                   for row in ok]
         bad = [row[1:] for row in rows if row[0] == "bad"]
         db.executemany("DELETE FROM runs WHERE id = ? AND folder = ?",
@@ -610,7 +444,7 @@ class Index:
         # One string, not Path joins: they cost more than the stat, for a million rows.
         path = f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml"
         try:
-            return path, _stat_key(os.stat(path)) == stat
+            return path, stat_key(os.stat(path)) == stat
         except OSError:
             return path, None
 
@@ -622,7 +456,7 @@ class Index:
             return None
         if fresh:
             try:
-                record = _record_of(self._body(body), metrics)
+                record = record_of(self._body(body), metrics)
             except (zlib.error, ValueError):
                 pass        # a damaged row: the file says the same (and warns as it does)
             else:
@@ -638,7 +472,7 @@ class Index:
         `summaries` (and no --where, which may read any field), each record is only what a
         one-line listing reads (`summary_of`, with its status, start, tags and metrics): the
         whole record is neither decompressed nor decoded."""
-        where, args = _sql_for(filters)
+        where, args = sql_for(filters)
         order = "DESC" if newest_first else "ASC"
         if summaries and not filters.where:
             query = f"SELECT {_SUMMARY} FROM runs {where} ORDER BY id {order}"
@@ -671,8 +505,8 @@ class Index:
             if started is not None:
                 record["started"] = dt.datetime.fromtimestamp(started, dt.timezone.utc)
             if with_tags:
-                record["tags"] = _loads(tags)
-            record["metrics"] = _loads(metrics)
+                record["tags"] = from_json(tags)
+            record["metrics"] = from_json(metrics)
         except (ValueError, OverflowError, OSError):
             # A damaged row, or a start a timestamp cannot give back (year 1 at +01:00).
             whole = read_record(Path(path), self.warn)
@@ -686,7 +520,7 @@ class Index:
         `filters`, newest first; with `containing`, only rows whose text holds one of those
         strings (with `fold_case`, the first compared in lower case). A record of another
         schema, or with fields of the wrong kind, is warned about here, as `get` does."""
-        where, args = _sql_for(filters)
+        where, args = sql_for(filters)
         first, *others = containing or [""]
         if fold_case:
             first = first.lower()
@@ -713,11 +547,11 @@ class Index:
     def _body(self, body: bytes) -> str:
         if self.dictionary is None:     # stored by another process since this one opened it
             self.dictionary = self._stored_dictionary(self.db)
-        return _decompress(body, self.dictionary or b"")
+        return decompress(body, self.dictionary or b"")
 
     def _whole(self, payload: str, metrics: str, path: Path) -> Record:
         try:
-            return _record_of(payload, metrics)
+            return record_of(payload, metrics)
         except ValueError:
             return read_record(path, self.warn) or {}
 
@@ -758,60 +592,3 @@ def _entries(folder: Path) -> Iterator[os.DirEntry[str]]:
 def _chunks(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
     while chunk := list(itertools.islice(rows, size)):
         yield chunk
-
-
-def _sql_for(filters: Filters) -> tuple[str, list[Any]]:
-    """A WHERE clause selecting a superset of what `filters` keeps; the exact test runs in Python
-    on each candidate, so the two can never disagree."""
-    clauses: list[str] = []
-    args: list[Any] = []
-    slack = 60.0   # hand-edited times and ids a minute off are still candidates
-    # One range in one clause, so SQLite searches the `started` index (a week among 100,000
-    # runs: 6 ms, not a 290 ms scan); a record without a start is a candidate all the same.
-    if filters.since or filters.until:
-        low = filters.since.timestamp() - slack if filters.since else float("-inf")
-        high = filters.until.timestamp() + slack if filters.until else float("inf")
-        clauses.append("(started IS NULL OR (started >= ? AND started < ?))")
-        args += [low, high]
-    for tag in filters.tags:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = ?)")
-        args.append(tag)
-    if filters.statuses:
-        wanted = set(filters.statuses)
-        if wanted & {"running", "crashed"}:
-            wanted |= {"running", "crashed"}     # crashed is a dead wrapper's `running`
-        clauses.append(f"status IN ({','.join('?' * len(wanted))})")
-        args += sorted(wanted)
-    for condition in filters.where:
-        sql = _condition_sql(condition)
-        if sql:
-            clauses.append(sql[0])
-            args += sql[1]
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
-
-
-def _condition_sql(condition: Condition) -> tuple[str, list[Any]] | None:
-    """Only the cases whose SQL meaning is surely wider than the Python test. Values SQL cannot
-    compare like Python does (nan and inf stored as objects, datetimes, arrays, numbers against
-    text) are kept as candidates for the Python test to decide."""
-    value = condition.value
-    if condition.table == "params" or '"' in condition.name or "\\" in condition.name \
-            or condition.name[:1] == "$":
-        # Params are in the compressed body; quoting trouble, or a `$` key stored escaped:
-        # Python alone decides.
-        return None
-    json_path = f'$."{condition.name}"'
-    expr, args = "json_extract(metrics, ?)", [json_path]
-    kind, kind_args = "json_type(metrics, ?)", [json_path]
-    if condition.table is None:
-        # A bare name is a metric's if the run has that metric, else a param's or a field's:
-        # a run without the metric is a candidate for Python to decide.
-        kind = f"coalesce({kind}, 'object')"
-    if condition.op in (">", "<", ">=", "<=") and isinstance(value, (int, float)) \
-            and not isinstance(value, bool):
-        return f"({kind} = 'object' OR {expr} {condition.op} ?)", [*kind_args, *args, value]
-    if condition.op in ("=", "==") and isinstance(value, str):
-        return (f"({kind} IN ('integer', 'real', 'true', 'false', 'object', 'array', 'null') "
-                f"OR {expr} = ?)",
-                [*kind_args, *args, value])
-    return None
