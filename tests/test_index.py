@@ -700,3 +700,62 @@ def test_a_long_build_shows_its_progress_on_a_terminal_only(tmp_path: Path) -> N
     piped = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                            timeout=120)
     assert piped.returncode == 0 and piped.stderr == b""
+
+
+def test_a_damaged_cache_file_is_one_line_then_rebuilt(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    ids = sweep_journal(jd, 300)
+    assert ids_listed(cli("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
+    cache = cache_file(jd)
+    with sqlite3.connect(cache) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(cache.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 8192] = os.urandom(8192)   # pages a refresh never reads
+    cache.write_bytes(bytes(data))
+    failed = [cli(*args, cwd=tmp_path) for args in (["list", "-n", "0"], ["grep", "-F", "sweep 7"])]
+    for result in failed:
+        assert "Traceback" not in result.err
+        if result.code not in (0, 1):
+            assert "the index cache" in result.err and "run the command again" in result.err
+    assert ids_listed(both("list", "-n", "0", cwd=tmp_path)) == ids[::-1]
+
+
+def test_grep_finds_a_crashed_run_by_the_status_it_is_shown_with(tmp_path: Path) -> None:
+    from readkit import dead_pid
+
+    jd = tmp_path / ".journal"
+    write_run(jd, now() - dt.timedelta(hours=2), note="finished one")
+    crashed = write_run(jd, now() - dt.timedelta(hours=1), note="killed wrapper",
+                        status="running", pid=dead_pid(), ended=None, duration=None,
+                        exit_code=None)
+    for args in (["grep", "--no-logs", "-l", "crashed"], ["grep", "--no-logs", "-l", "-i", "CRASHED"]):
+        assert both(*args, cwd=tmp_path).lines == [crashed]
+
+
+def test_a_record_nested_a_thousand_deep_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    good = write_run(jd, now() - dt.timedelta(hours=2), note="good")
+    deep = write_run(jd, now() - dt.timedelta(hours=1), note="deep")
+    path = record_path(jd, deep)
+    for table in ("extra", "params"):
+        path.write_text(path.read_text() + f"\n{table}." + ".".join(["a"] * 1000) + " = 1\n")
+        result = both("list", "-n", "0", cwd=tmp_path)
+        assert ids_listed(result) == [good] and f"warning: skipped {path}" in result.err
+        assert "Traceback" not in result.err
+        path.write_text(path.read_text().split(f"\n{table}.")[0])
+
+
+def test_a_second_copy_stands_in_when_the_home_copy_goes(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    run_id = write_run(jd, now() - dt.timedelta(days=40), note="the run")
+    home = record_path(jd, run_id)
+    other = jd / "runs" / "2000-01" / home.name
+    other.parent.mkdir(parents=True)
+    shutil.copy2(home, other)
+    age_folders(jd)
+    assert "a second record file" in cli("list", cwd=tmp_path).err
+    home.unlink()
+    age_folders(jd)
+    result = both("list", "-n", "0", cwd=tmp_path)
+    assert ids_listed(result) == [run_id]
+    assert "the run" in both("show", run_id, cwd=tmp_path).out

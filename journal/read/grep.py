@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from journal.errors import UsageError
 from journal.record import Status, effective_status, searchable_text
@@ -22,6 +22,9 @@ from journal.store.files import open_regular
 from journal.store.filters import Filters
 from journal.store.source import RunSource
 from journal.text import json_text, printable
+
+if TYPE_CHECKING:
+    from journal.store.index import Index
 
 _META = re.compile(r"[\\.^$*+?{}\[\]|()]")
 # What makes a match in one line differ from a match in `field<TAB>line` lines joined with
@@ -127,7 +130,13 @@ def _candidates(source: RunSource, filters: Filters, options: GrepOptions
         return
     # Searching the logs means every selected run is a candidate, not just the text matches.
     containing = [] if options.logs else required_text(options)
-    for run_id, text, whole in index.search_rows(filters, containing, options.ignore_case):
+    with index.guarded():
+        yield from _indexed_candidates(index, filters, containing, options.ignore_case)
+
+
+def _indexed_candidates(index: Index, filters: Filters, containing: list[str], fold_case: bool
+                        ) -> Iterator[tuple[str, str]]:
+    for run_id, text, whole in index.search_rows(filters, containing, fold_case):
         still_running = _RUNNING.search(text) is not None
         if filters.empty and not still_running:
             yield run_id, text

@@ -26,6 +26,7 @@ files (the only source of truth) before each use:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import itertools
@@ -38,6 +39,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from journal.errors import StoreError
 from journal.record import (
     SCHEMA_VERSION,
     Record,
@@ -309,17 +311,24 @@ class Index:
             pending += [sub for sub in subfolders if sub not in seen]
         # A record that did not parse is usually fixed in place, which leaves its folder's mtime
         # alone: look at those few files themselves.
+        # A second copy of a run whose home copy went is the run's record now: look again.
+        gone_ids = {run_id for run_id, _ in scan.gone_runs}
         for path, folder, stat in list(db.execute("SELECT path, folder, stat FROM bad")):
-            if folder in scan.scanned or folder in scan.folders:
+            run_id = Path(path).name[:-5]
+            scanned = folder in scan.scanned or folder in scan.folders
+            if (scanned and run_id not in gone_ids) or scan.folders.get(folder, 0) is None:
                 continue                           # scanned above, or gone
             try:
                 current = stat_key(os.stat(path))
             except OSError:
-                scan.gone_bad.append((path, stat))
+                if not scanned:
+                    scan.gone_bad.append((path, stat))
                 continue
-            if current != stat:
+            if current != stat and scanned:
+                continue                           # changed: parsed by its folder's scan
+            if current != stat or run_id in gone_ids:
                 scan.gone_bad.append((path, stat))  # parsed again: stored as ok or bad anew
-                yield (Path(path).name[:-5], path, folder, current)
+                yield (run_id, path, folder, current)
 
     def _scan_folder(self, db: sqlite3.Connection, folder: str, full: Path, scan: _Scan
                      ) -> Generator[Job, None, list[str]]:
@@ -439,13 +448,18 @@ class Index:
         row = self.db.execute(f"SELECT {_FULL} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else self._run(*row)
 
+    def guarded(self) -> contextlib.AbstractContextManager[None]:
+        """Around a query: SQLite finding the file damaged (it reads pages as it needs them, so
+        a refresh may not notice) removes it, with one line to say so, not a traceback."""
+        return _Damage(self)
+
     def _fresh(self, run_id: str, folder: str, stat: int) -> tuple[str, bool | None]:
         """The run's file, and whether the indexed row still says what it says (None: gone)."""
         # One string, not Path joins: they cost more than the stat, for a million rows.
         path = f"{self.runs_dir}{os.sep}{folder}{os.sep}{run_id}.toml"
         try:
             return path, stat_key(os.stat(path)) == stat
-        except OSError:
+        except (OSError, ValueError):     # ValueError: a damaged row's NUL in the path
             return path, None
 
     def _run(self, run_id: str, folder: str, stat: int, warnings: str | None, metrics: str,
@@ -457,7 +471,7 @@ class Index:
         if fresh:
             try:
                 record = record_of(self._body(body), metrics)
-            except (zlib.error, ValueError):
+            except (zlib.error, ValueError, TypeError):
                 pass        # a damaged row: the file says the same (and warns as it does)
             else:
                 self._say(warnings)
@@ -507,7 +521,7 @@ class Index:
             if with_tags:
                 record["tags"] = from_json(tags)
             record["metrics"] = from_json(metrics)
-        except (ValueError, OverflowError, OSError):
+        except (ValueError, OverflowError, OSError, TypeError):
             # A damaged row, or a start a timestamp cannot give back (year 1 at +01:00).
             whole = read_record(Path(path), self.warn)
             return None if whole is None else StoredRun(run_id, path, whole)
@@ -524,13 +538,14 @@ class Index:
         first, *others = containing or [""]
         if fold_case:
             first = first.lower()
-        query = f"SELECT id, folder, warnings, metrics, body FROM runs {where} ORDER BY id DESC"
-        for run_id, folder, warnings, metrics, body in self.db.execute(query, args):
+        query = (f"SELECT id, folder, status, warnings, metrics, body FROM runs {where} "
+                 "ORDER BY id DESC")
+        for run_id, folder, status, warnings, metrics, body in self.db.execute(query, args):
             path = Path(self.runs_dir, folder, f"{run_id}.toml")
             try:
                 payload = self._body(body)
                 text = payload[payload.index("\0") + 1:]
-            except (zlib.error, ValueError):      # a damaged row: read the file
+            except (zlib.error, ValueError, TypeError):     # a damaged row: read the file
                 record = read_record(path, self.warn)
                 if record is None:
                     continue
@@ -538,7 +553,10 @@ class Index:
                 warnings = None                   # read_record said them
             else:
                 whole = functools.partial(self._whole, payload, metrics, path)
-            if containing and first not in (text.lower() if fold_case else text) \
+            # A `running` run may be shown `crashed` (its wrapper gone), which its text does
+            # not say: a candidate whatever it holds.
+            if containing and status != "running" \
+                    and first not in (text.lower() if fold_case else text) \
                     and not any(other in text for other in others):
                 continue
             self._say(warnings)
@@ -559,6 +577,23 @@ class Index:
         for line in (warnings or "").split("\n"):
             if line:
                 self.warn(line)
+
+
+class _Damage:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 _tb: object) -> None:
+        if isinstance(exc, sqlite3.DatabaseError):
+            self.index.close()
+            _remove_database(self.index.path)
+            raise StoreError(
+                f"the index cache {self.index.path} is damaged ({exc}); it was removed",
+                hint="run the command again: the next one builds it anew") from None
 
 
 _FULL = "id, folder, stat, warnings, metrics, body"

@@ -196,5 +196,6 @@ def row_for(job: Job, dictionary: bytes | None = None) -> tuple[object, ...]:
             to_json(summary_of(record)),
             compress(body, worker_dictionary if dictionary is None else dictionary),
         )
-    except (TypeError, ValueError, OverflowError) as exc:   # valid TOML, but not a record we can use
+    # Valid TOML, but not a record we can use (RecursionError: a thousand nested tables).
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         return ("bad", path, folder, stat, f"warning: skipped {path}: not a valid record ({exc})")

@@ -73,6 +73,23 @@ def read_record(path: Path, warn: Warn | None) -> Record | None:
     return warn_of_wrong_fields(upgraded, where, warn or _quiet)
 
 
+MAX_DEPTH = 100     # tables and arrays in one another: every reader walks them by recursion
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether tables and arrays nest more than `limit` deep (walked without recursion)."""
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            pending += [(inner, depth + 1) for inner in item.values()]
+        elif isinstance(item, list):
+            pending += [(inner, depth + 1) for inner in item]
+    return False
+
+
 class NotARecord(ValueError):
     """The file's text is not UTF-8, not TOML, or not a table at its top."""
 
@@ -92,11 +109,14 @@ def parse_record(data: bytes) -> Record:
     try:
         text = data.decode("utf-8")
         record: Record = tomllib.loads(text)  # type: ignore[assignment]
+        # Each level of nesting takes a `.`, `[` or `{`: only a text with many is walked.
+        if sum(map(text.count, ".[{")) > MAX_DEPTH and _deeper_than(record, MAX_DEPTH):
+            raise NotARecord(f"nested more than {MAX_DEPTH} tables or arrays deep")
+        return read_none_params(record)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise NotARecord(str(exc)) from exc
-    except RecursionError:          # thousands of nested brackets
+    except RecursionError:          # thousands of nested brackets, or dotted keys
         raise NotARecord("nested too deeply") from None
-    return read_none_params(record)
 
 
 def _quiet(_message: str) -> None:

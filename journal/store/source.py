@@ -67,25 +67,29 @@ class RunSource:
     def ids(self) -> list[str]:
         """Every run id, oldest first."""
         if self.index is not None:
-            return self.index.ids()
+            with self.index.guarded():
+                return self.index.ids()
         return list(self._all_files())
 
     def newest_ids(self, count: int) -> list[str]:
         """The `count` newest run ids, oldest first: `@~N` among a million runs reads N+."""
         if self.index is not None:
-            return self.index.newest_ids(count)
+            with self.index.guarded():
+                return self.index.newest_ids(count)
         return list(self._all_files())[-count:]
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
         if self.index is not None:
-            return self.index.ids_with_prefix(prefix)
+            with self.index.guarded():
+                return self.index.ids_with_prefix(prefix)
         return [run_id for run_id in self._all_files() if run_id.startswith(prefix)]
 
     # -- runs ---------------------------------------------------------------------------------
 
     def get(self, run_id: str) -> StoredRun | None:
         if self.index is not None:
-            return self.index.get(run_id)
+            with self.index.guarded():
+                return self.index.get(run_id)
         path = self._all_files().get(run_id)
         if path is None:
             return None
@@ -104,7 +108,8 @@ class RunSource:
         record may hold only what a one-line listing reads (`record.summary_of`)."""
         filters = filters or Filters()
         if self.index is not None:
-            yield from self.index.iter_select(filters, newest_first, summaries=summaries)
+            with self.index.guarded():
+                yield from self.index.iter_select(filters, newest_first, summaries=summaries)
             return
         ids = list(self._all_files())
         for run_id in reversed(ids) if newest_first else ids:
