@@ -557,6 +557,12 @@ def searchable_lines(record: Mapping[str, object]) -> Iterator[tuple[str, str]]:
         yield from lines("problems", problem)
 
 
+def first_note_line(note: object) -> str:
+    """The note's first line that is not blank, without its surrounding spaces."""
+    lines = str(note or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
 SUMMARY_NOTE_CHARS = 240
 SHORT_COMMIT = 7            # a listing's commit: `9ac7188`
 
@@ -569,9 +575,8 @@ def summary_of(record: Mapping[str, object]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         key: record[key] for key in ("duration", "host", "pid", "user") if key in record}
     if "note" in record:
-        lines = str(record["note"] or "").strip().splitlines()
         # A one-line listing shows far fewer characters than this.
-        summary["note"] = lines[0].strip()[:SUMMARY_NOTE_CHARS] if lines else ""
+        summary["note"] = first_note_line(record["note"])[:SUMMARY_NOTE_CHARS]
     command = record.get("command")
     if command is not None:
         summary["command"] = command[:1] if isinstance(command, (str, list)) else command

@@ -65,6 +65,8 @@ def _as_float(number: int) -> float:
         return float(number)
     except OverflowError:
         return math.inf if number > 0 else -math.inf
+
+
 _MAX_ERROR = 2000
 _current: Run | None = None
 # Told when a run starts and ends: journal.logger() adds its module (api/runlog.py) here, so

@@ -39,11 +39,8 @@ def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: s
 
 def sort_runs(runs: list[StoredRun], sort: str) -> list[StoredRun]:
     """`acc`: highest first; `-loss`: lowest first. Runs without the value come last."""
-    number, lowest_first = sort_value(sort)
-    with_value = [run for run in runs if number(run) is not None]
-    without = [run for run in runs if number(run) is None]
-    with_value.sort(key=lambda run: number(run) or 0.0, reverse=not lowest_first)
-    return with_value + without
+    by_id = {run.id: run for run in runs}
+    return [by_id[run_id] for run_id in sorted_ids(runs, sort, None)]
 
 
 def sorted_ids(runs: Iterable[StoredRun], sort: str, limit: int | None) -> list[str]:

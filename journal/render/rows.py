@@ -22,6 +22,7 @@ from journal.record import (
     StoredRun,
     aware,
     effective_status,
+    first_note_line,
     flat_params,
     table,
 )
@@ -237,8 +238,7 @@ def duration_text(record: Record, now: dt.datetime) -> str:
 
 
 def first_line(note: Any, width: int) -> str:
-    lines = str(note or "").strip().splitlines()
-    line = lines[0].strip() if lines else ""
+    line = first_note_line(note)
     return line if len(line) <= width else line[: width - 1] + "…"
 
 

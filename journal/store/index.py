@@ -100,8 +100,6 @@ CREATE TABLE IF NOT EXISTS bad (path TEXT PRIMARY KEY, folder TEXT NOT NULL, sta
 """
 
 
-
-
 def open_index(journal_dir: Path, warn: Callable[[str], None], environ: Mapping[str, str]
                ) -> Index | None:
     """The refreshed index, or None when the files must be read directly."""
@@ -448,10 +446,17 @@ class Index:
         row = self.db.execute(f"SELECT {_FULL} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else self._run(*row)
 
-    def guarded(self) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def guarded(self) -> Iterator[None]:
         """Around a query: SQLite finding the file damaged (it reads pages as it needs them, so
         a refresh may not notice) removes it, with one line to say so, not a traceback."""
-        return _Damage(self)
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            _remove_database(self.path)
+            raise StoreError(f"the index cache {self.path} is damaged ({exc}); it was removed",
+                             hint="run the command again: the next one builds it anew") from None
 
     def _fresh(self, run_id: str, folder: str, stat: int) -> tuple[str, bool | None]:
         """The run's file, and whether the indexed row still says what it says (None: gone)."""
@@ -577,23 +582,6 @@ class Index:
         for line in (warnings or "").split("\n"):
             if line:
                 self.warn(line)
-
-
-class _Damage:
-    def __init__(self, index: Index) -> None:
-        self.index = index
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 _tb: object) -> None:
-        if isinstance(exc, sqlite3.DatabaseError):
-            self.index.close()
-            _remove_database(self.index.path)
-            raise StoreError(
-                f"the index cache {self.index.path} is damaged ({exc}); it was removed",
-                hint="run the command again: the next one builds it anew") from None
 
 
 _FULL = "id, folder, stat, warnings, metrics, body"

@@ -147,28 +147,32 @@ class RunSource:
     def _newest_started(self, count: int) -> list[str]:
         """At least `count` newest ids besides those that start in the future (ids sort by
         start time, so those are the last), or every id when there are not so many."""
-        limit = self.now() + FUTURE_SLACK
         fetch = min(count + 16, 2 ** 62)      # SQLite's integers end at 2**63
         while True:
             ids = self.newest_ids(fetch)
-            started = len(ids)
-            while started and (moment := id_time(ids[started - 1])) is not None and moment > limit:
-                started -= 1
-            if started >= count or len(ids) < fetch:
+            if len(ids) - self._in_the_future(ids) >= count or len(ids) < fetch:
                 return ids
             fetch *= 4
+
+    def _in_the_future(self, ids: list[str]) -> int:
+        """How many of `ids`, from the last, start in the future."""
+        limit = self.now() + FUTURE_SLACK
+        count = 0
+        while count < len(ids) and (moment := id_time(ids[-1 - count])) is not None \
+                and moment > limit:
+            count += 1
+        return count
 
     def _not_in_the_future(self, ids: list[str]) -> list[str]:
         """The ids without those that start in the future (their machine's clock was ahead):
         `@` is the newest run that has started, not one from a wrong clock, which would stay
         `@` after every later run."""
-        limit = self.now() + FUTURE_SLACK
-        kept = list(ids)
-        while kept and (started := id_time(kept[-1])) is not None and started > limit:
-            skipped = kept.pop()
+        ahead = self._in_the_future(ids)
+        for skipped in reversed(ids[len(ids) - ahead:]):
+            started = id_time(skipped)
             self.warn(f"warning: run {skipped} starts in the future ({started:%Y-%m-%d %H:%M} "
                       "UTC; its machine's clock was ahead): @ is the newest run before now")
-        return kept
+        return ids[:len(ids) - ahead]
 
     def _resolve_prefix(self, ref: str) -> str:
         if not ref or not is_valid_id(ref):
