@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +207,38 @@ def test_odd_records_do_not_break_grep(tmp_path: Path) -> None:
     tabbed = both("grep", "--json", "b = 1", cwd=tmp_path).lines
     assert [json.loads(line)["where"] for line in tabbed] == ["params.a\\x09b"]
     assert os.path.isdir(jd)
+
+
+def test_many_runs_are_searched_by_workers_as_by_one_process(tmp_path: Path) -> None:
+    """With many runs, ranges of runs are searched by forked workers: the output must be what
+    one process prints, in the same order (newest first, each run's fields before its log)."""
+    jd = tmp_path / ".journal"
+    start = now() - dt.timedelta(days=40)
+    ids = []
+    for n in range(40):
+        ids.append(write_run(jd, start + dt.timedelta(hours=n), note=f"trial {n}",
+                             metrics={"acc": 82.476 if n % 7 == 0 else n},
+                             status="running" if n == 39 else "finished", pid=2 ** 22 + 1))
+        if n % 3 == 0:
+            (jd / "logs").mkdir(exist_ok=True)
+            (jd / "logs" / f"{ids[-1]}.log").write_text(f"epoch 1\nfinal ACC 82.476 of {n}\n")
+    script = ("import os, sys\nimport journal.read.grep as grep\n"
+              "grep.RANGE_RUNS, grep.PARALLEL_FROM = 3, 2\nsearch = grep._search_range\n"
+              "def traced(between):\n"
+              "    print('searched by', os.getpid(), file=sys.stderr)\n"
+              "    return search(between)\n"
+              "grep._search_range = traced\nprint('main', os.getpid(), file=sys.stderr)\n"
+              "from journal.cli.main import main\nmain(sys.argv[1:])\n")
+    for args in (["-F", "82.476"], ["-F", "82.476", "--no-logs"], ["-il", "acc"],
+                 ["--json", "trial [12]"], ["-F", "82.476", "--where", "acc>50"],
+                 ["crashed"], ["-F", "nowhere"]):
+        alone = cli("grep", *args, cwd=tmp_path)
+        done = subprocess.run([sys.executable, "-c", script, "grep", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        lines = done.stderr.splitlines()
+        searchers = {line.split()[-1] for line in lines if line.startswith("searched by")}
+        main = {line.split()[-1] for line in lines if line.startswith("main")}
+        assert searchers and main and not searchers & main, done.stderr
+        assert (done.returncode, done.stdout) == (alone.code, alone.out), args
+    assert cli("grep", "-F", "82.476", cwd=tmp_path).out.count("\n") == 6 + 14
+    assert cli("grep", "-l", "crashed", cwd=tmp_path).lines == [ids[39]]

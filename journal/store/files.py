@@ -77,11 +77,8 @@ class TooLarge(OSError):
 def open_regular(path: Path) -> BinaryIO:
     """`path` opened for reading if it is a regular file; NotARegularFile if not (a FIFO is
     opened without waiting for a writer, and closed again)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    descriptor = _open_regular(path)
     try:
-        kind = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(kind):
-            raise NotARegularFile(errno.EINVAL, f"not a regular file ({_kind(kind)})", str(path))
         os.set_blocking(descriptor, True)
         return os.fdopen(descriptor, "rb")
     except BaseException:
@@ -89,18 +86,41 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
-def read_regular(path: Path, max_bytes: int) -> bytes:
+def _open_regular(path: Path | str) -> int:
+    """A descriptor of `path`, opened without blocking, if it is a regular file."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        kind = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(kind):
+            raise NotARegularFile(errno.EINVAL, f"not a regular file ({_kind(kind)})", str(path))
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def read_regular(path: Path | str, max_bytes: int) -> bytes:
     """The bytes of the regular file `path`, at most `max_bytes` (TooLarge past that, also for a
     file that grows while it is read)."""
-    with open_regular(path) as handle:
-        size = os.fstat(handle.fileno()).st_size
+    descriptor = _open_regular(path)
+    try:
+        size = os.fstat(descriptor).st_size
         if size > max_bytes:
             raise TooLarge(errno.EFBIG, f"too large ({size} bytes; the limit is {max_bytes})",
                            str(path))
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise TooLarge(errno.EFBIG, f"too large (over {max_bytes} bytes)", str(path))
-    return data
+        # Read with the descriptor, not a file object: a third of the cost of a small file
+        # (grep reads 100,000 logs, the index a million records). O_NONBLOCK does not apply
+        # to regular files. Until an empty read: a network file system may read short.
+        parts, total, wanted = [], 0, size + 1
+        while part := os.read(descriptor, wanted):
+            parts.append(part)
+            total += len(part)
+            if total > max_bytes:
+                raise TooLarge(errno.EFBIG, f"too large (over {max_bytes} bytes)", str(path))
+            wanted = 1 << 16
+        return b"".join(parts)
+    finally:
+        os.close(descriptor)
 
 
 def _kind(mode: int) -> str:

@@ -63,6 +63,7 @@ from journal.store.indexrow import (
     stat_key,
 )
 from journal.store.indexsql import sql_for
+from journal.store.pool import ordered_map
 from journal.store.records import read_record
 
 # The index's own layout (2: ctime in stat keys, `$` keys escaped in JSON; 4: a record's warnings
@@ -136,48 +137,10 @@ def _parse_all(jobs: Iterator[Job], dictionary: bytes
                ) -> Generator[tuple[Any, ...], None, None]:
     """The rows of `jobs` as they are parsed, in order, holding at most IN_FLIGHT at a time:
     a million records are never all in memory, and a scan still under way feeds the workers."""
-    import threading
-
-    first = list(itertools.islice(jobs, PARALLEL_FROM))
-    workers = min(os.cpu_count() or 1, 8)
-    # A process with other threads (a program using journal's API, a test runner) is parsed
-    # here alone: a forked worker may inherit a lock another thread held at the fork, and
-    # wait on it for ever (Python 3.12 warns of exactly this).
-    if len(first) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1:
-        for job in itertools.chain(first, jobs):
-            yield row_for(job, dictionary)
-        return
-    import multiprocessing
-
-    room = threading.Semaphore(IN_FLIGHT)
-    stop = threading.Event()
-
-    def fed() -> Iterator[Job]:
-        # Run by the pool's feeding thread, which would otherwise read every job at once.
-        for job in itertools.chain(first, jobs):
-            while not room.acquire(timeout=0.1):
-                if stop.is_set():
-                    return
-            yield job
-
-    # fork: workers inherit the imported modules and the dictionary: nothing to start up.
-    # They hold no records for long, so the cyclic GC a reading command turns off (cli/main.py)
-    # costs them little, and a cycle made while parsing cannot pile up over a million runs.
-    import gc
-
-    indexrow.worker_dictionary = dictionary   # no other thread runs here (above)
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=gc.enable)
-    try:
-        for row in pool.imap(row_for, fed(), chunksize=64):
-            room.release()
-            yield row
-        pool.close()
-    finally:
-        stop.set()
-        # Joined, not only terminated (as `with Pool` does): the pool's handler threads end
-        # here, so no later fork (another pool, a keeper) copies a lock one of them holds.
-        pool.terminate()
-        pool.join()
+    # Forked workers compress with the dictionary they inherit; no other thread runs yet.
+    indexrow.worker_dictionary = dictionary
+    return ordered_map(row_for, jobs, in_flight=IN_FLIGHT, parallel_from=PARALLEL_FROM,
+                       chunksize=64)
 
 
 class _Scan:
@@ -249,10 +212,7 @@ class Index:
         memory used does not grow with the number of runs, other readers are held up for one
         chunk at most, and a build stopped half way keeps what it stored."""
         scan = _Scan()
-        # Read-only, and by the file's URI: it can neither create an index nor write one.
-        reader = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True,
-                                 timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                 check_same_thread=False)
+        reader = _read_only(self.path)
         try:
             # The scan runs in the pool's feeding thread while this one writes: it reads
             # through a connection of its own.
@@ -533,31 +493,51 @@ class Index:
         self._say(warnings)
         return StoredRun(run_id, path, record)
 
-    def search_rows(self, filters: Filters, containing: Sequence[str], fold_case: bool
+    def id_ranges(self, filters: Filters, size: int) -> list[tuple[str, str]]:
+        """(newest, oldest) id of each `size` runs in a row that pass a cheap superset of
+        `filters`, newest first: pieces of work for workers, each a range SQLite finds at once
+        (a million runs make a thousand ranges)."""
+        where, args = sql_for(filters)
+        rows = self.db.execute(f"SELECT id FROM runs {where} ORDER BY id DESC", args)
+        ranges = []
+        while chunk := rows.fetchmany(size):
+            ranges.append((chunk[0][0], chunk[-1][0]))
+        return ranges
+
+    def reconnect_in_worker(self) -> None:
+        """In a forked worker: a read-only connection of its own. A SQLite connection must not
+        be used on both sides of a fork; the parent's is left alone (never closed here)."""
+        self.db = _read_only(self.path)
+
+    def search_rows(self, filters: Filters, containing: Sequence[str], fold_case: bool,
+                    between: tuple[str, str] | None = None
                     ) -> Iterator[tuple[str, str, Callable[[], Record]]]:
         """(id, grep's text, the record when asked) of runs passing a cheap superset of
-        `filters`, newest first; with `containing`, only rows whose text holds one of those
-        strings (with `fold_case`, the first compared in lower case). A record of another
-        schema, or with fields of the wrong kind, is warned about here, as `get` does."""
+        `filters`, newest first, within `between` (newest, oldest id) if given; with
+        `containing`, only rows whose text holds one of those strings (with `fold_case`, the
+        first compared in lower case). A record of another schema, or with fields of the wrong
+        kind, is warned about here, as `get` does."""
         where, args = sql_for(filters)
+        if between is not None:
+            where = f"{where} AND id BETWEEN ? AND ?" if where else "WHERE id BETWEEN ? AND ?"
+            args += [between[1], between[0]]
         first, *others = containing or [""]
         if fold_case:
             first = first.lower()
         query = (f"SELECT id, folder, status, warnings, metrics, body FROM runs {where} "
                  "ORDER BY id DESC")
         for run_id, folder, status, warnings, metrics, body in self.db.execute(query, args):
-            path = Path(self.runs_dir, folder, f"{run_id}.toml")
             try:
                 payload = self._body(body)
                 text = payload[payload.index("\0") + 1:]
             except (zlib.error, ValueError, TypeError):     # a damaged row: read the file
-                record = read_record(path, self.warn)
+                record = read_record(self._path(run_id, folder), self.warn)
                 if record is None:
                     continue
                 text, whole = searchable_text(record), functools.partial(_same, record)
                 warnings = None                   # read_record said them
             else:
-                whole = functools.partial(self._whole, payload, metrics, path)
+                whole = functools.partial(self._whole, payload, metrics, run_id, folder)
             # A `running` run may be shown `crashed` (its wrapper gone), which its text does
             # not say: a candidate whatever it holds.
             if containing and status != "running" \
@@ -572,11 +552,15 @@ class Index:
             self.dictionary = self._stored_dictionary(self.db)
         return decompress(body, self.dictionary or b"")
 
-    def _whole(self, payload: str, metrics: str, path: Path) -> Record:
+    def _whole(self, payload: str, metrics: str, run_id: str, folder: str) -> Record:
         try:
             return record_of(payload, metrics)
         except ValueError:
-            return read_record(path, self.warn) or {}
+            return read_record(self._path(run_id, folder), self.warn) or {}
+
+    def _path(self, run_id: str, folder: str) -> Path:
+        # Made only when needed: a Path costs more than decompressing the row (grep, 1M rows).
+        return Path(self.runs_dir, folder, f"{run_id}.toml")
 
     def _say(self, warnings: str | None) -> None:
         for line in (warnings or "").split("\n"):
@@ -586,6 +570,13 @@ class Index:
 
 _FULL = "id, folder, stat, warnings, metrics, body"
 _SUMMARY = "id, folder, stat, warnings, status, started, tags, metrics, summary"
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    # Read-only, and by the file's URI: it can neither create an index nor write one.
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True,
+                           timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
 
 
 def _progress(stored: int) -> None:

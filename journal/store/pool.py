@@ -1,0 +1,82 @@
+"""Work spread over forked processes: results in order, a bounded number in flight.
+
+Where one process is what a command waits on over many runs (parsing records into the index,
+grep decompressing and searching every run's text and log), the work is handed to one process
+a core. Forked, not spawned: a worker inherits the imported modules and whatever the caller
+prepared in module globals, so nothing starts up and nothing is pickled but the jobs and their
+results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import TypeVar
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+MAX_WORKERS = 8
+
+
+def ordered_map(function: Callable[[Job], Result], jobs: Iterable[Job], *, in_flight: int,
+                parallel_from: int, chunksize: int = 1,
+                started: Callable[[], None] | None = None) -> Generator[Result, None, None]:
+    """`function` of each job, in the jobs' order. Run here, one by one, when there are fewer
+    than `parallel_from` jobs; else by a pool of forked workers (each running `started` first)
+    that holds at most `in_flight` jobs or results at a time, so a consumer slower than the
+    workers (a pager) bounds the memory, and jobs may come from a scan still under way.
+    `function` must be a module-level function (the pool names it to its workers)."""
+    import threading
+
+    jobs = iter(jobs)
+    first = list(itertools.islice(jobs, parallel_from))
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    # A process with other threads (a program using journal's API, a test runner) works
+    # alone: a forked worker may inherit a lock another thread held at the fork, and wait on it
+    # for ever (Python 3.12 warns of exactly this).
+    if len(first) < parallel_from or workers < 2 or threading.active_count() > 1:
+        for job in itertools.chain(first, jobs):
+            yield function(job)
+        return
+    import multiprocessing
+
+    room = threading.Semaphore(in_flight)
+    stop = threading.Event()
+
+    def fed() -> Iterator[Job]:
+        # Run by the pool's feeding thread, which would otherwise take every job at once.
+        for job in itertools.chain(first, jobs):
+            while not room.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
+            yield job
+
+    pool = multiprocessing.get_context("fork").Pool(
+        workers, initializer=_worker_started, initargs=(started,))
+    try:
+        for result in pool.imap(function, fed(), chunksize=chunksize):
+            room.release()
+            yield result
+        pool.close()
+    finally:
+        stop.set()
+        # Joined, not only terminated (as `with Pool` does): the pool's handler threads end
+        # here, so no later fork (another pool, a keeper) copies a lock one of them holds.
+        pool.terminate()
+        pool.join()
+
+
+def _worker_started(started: Callable[[], None] | None) -> None:
+    import gc
+    import signal
+
+    # Ctrl-C reaches the whole foreground group: the caller stops the pool (terminate), and
+    # a worker must not print its own KeyboardInterrupt traceback meanwhile.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Reading commands turn the cyclic GC off (cli/main.py) as they hold little for long; a
+    # worker goes through every run, so a cycle made per run must not pile up.
+    gc.enable()
+    if started is not None:
+        started()
