@@ -40,7 +40,7 @@ def synopsis() -> dict[str, set[str]]:
 
 def test_the_synopsis_is_read() -> None:
     named = synopsis()
-    assert named["list"] >= {"-n", "--absolute", "--since", "-w"}
+    assert named["list"] >= {"-n", "--absolute", "--since", "--where"}
     assert named["note"] == set()
 
 

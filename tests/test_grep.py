@@ -186,6 +186,54 @@ def test_exit_statuses(made: tuple[Path, list[str]]) -> None:
     assert cli("grep", "-F", "acc(", cwd=repo).code == 1
 
 
+def test_whole_words_as_grep_w(made: tuple[Path, list[str]]) -> None:
+    repo, (train, _ecole, hostile) = made
+    assert both("grep", "-w", "ac", cwd=repo).code == 1           # `acc` is not the word `ac`
+    assert both("grep", "-wl", "acc", cwd=repo).lines == [hostile, train]
+    assert both("grep", "-w", "-F", "82.4", cwd=repo).code == 1   # a part of 82.476
+    assert both("grep", "-w", "-F", "82.476", "--no-logs", cwd=repo).lines == [
+        f"{train}:metrics.acc:acc = 82.476"]
+    # grep's -w is a whole word; --where keeps its long form only here.
+    assert both("grep", "-wi", "ADAM", "--where", "lr<1", "--no-logs", cwd=repo).lines == [
+        f"{train}:note:baseline with adam",
+        f"{train}:command:python train.py --lr 3e-4 --opt adam", f"{train}:params.opt:opt = adam"]
+
+
+def test_several_patterns_with_e(made: tuple[Path, list[str]]) -> None:
+    repo, (train, ecole, hostile) = made
+    assert both("grep", "-l", "-e", "École", "-e", "binary", cwd=repo).lines == [hostile, ecole]
+    assert both("grep", "-F", "-e", "acc (", "-e", "82.476", "--no-logs", cwd=repo).lines == [
+        f"{train}:metrics.acc:acc = 82.476"]
+    assert both("grep", "-il", "-e", "ÉCOLE", "-e", "leak", "--no-logs", cwd=repo).lines == [
+        ecole, train]
+    line = one_error_line(cli("grep", "-e", "fine", "-e", "acc(", cwd=repo))
+    assert line.startswith("journal: error: bad regular expression 'acc(':")
+    assert "PATTERN or with -e" in one_error_line(cli("grep", "acc", "-e", "x", cwd=repo))
+    assert "missing the PATTERN" in one_error_line(cli("grep", "--no-logs", cwd=repo))
+
+
+def test_inverted_counted_and_runs_without_a_match(made: tuple[Path, list[str]]) -> None:
+    repo, (train, ecole, hostile) = made
+    # -v: the lines without a match, a progress bar's visible part shown.
+    inverted = both("grep", "-v", "[a-z]", cwd=repo)
+    assert inverted.code == 0 and all(not re.search("[a-z]", line.split(":", 2)[2])
+                                      for line in inverted.lines), inverted.lines
+    assert f"{train}:metrics.acc:acc = 82.476" not in both("grep", "-v", "acc", cwd=repo).lines
+    assert f"{train}:log:2:100% done" in both("grep", "-v", "acc", cwd=repo).lines
+    assert both("grep", "-v", "-e", "", "--no-logs", cwd=repo).code == 1   # every line matches ''
+    # -c: the number of selected lines of each run that has any, as rg -c prints it.
+    counted = both("grep", "-c", "acc", cwd=repo).lines
+    assert counted == [f"{hostile}:1", f"{train}:3"]
+    assert [json.loads(line) for line in both("grep", "-c", "--json", "acc", cwd=repo).lines] == [
+        {"id": hostile, "count": 1}, {"id": train, "count": 3}]
+    every = both("grep", "-c", "-v", "acc", cwd=repo).lines
+    assert [line.split(":")[0] for line in every] == [hostile, ecole, train]
+    # -L: the runs without a match, and it succeeds when it lists one (GNU grep 3.5+).
+    assert both("grep", "-L", "acc", cwd=repo).lines == [ecole]
+    assert both("grep", "-L", "acc", "--no-logs", cwd=repo).lines == [hostile, ecole]
+    assert both("grep", "-L", "python", cwd=repo).code == 1
+
+
 def test_grep_in_an_empty_or_missing_journal(tmp_path: Path) -> None:
     assert cli("grep", "x", cwd=tmp_path).code == 1
     (tmp_path / ".journal" / "runs").mkdir(parents=True)

@@ -217,27 +217,39 @@ def show(
 
 @app.command()
 def grep(
-    pattern: Annotated[str, typer.Argument(help="A Python regular expression.", show_default=False)],
-    fixed: Annotated[bool, typer.Option("-F", "--fixed-strings", help="PATTERN is a literal string.")] = False,
+    pattern: Annotated[Optional[str], typer.Argument(help="A Python regular expression (or give each with -e).", show_default=False)] = None,
+    regexp: Annotated[list[str], typer.Option("-e", "--regexp", metavar="PATTERN", help="A pattern; repeatable: lines matching any of them.")] = [],
+    fixed: Annotated[bool, typer.Option("-F", "--fixed-strings", help="The patterns are literal strings.")] = False,
     ignore_case: Annotated[bool, typer.Option("-i", "--ignore-case", help="Ignore case.")] = False,
-    ids_only: Annotated[bool, typer.Option("-l", "--files-with-matches", help="Print matching run ids only.")] = False,
+    word: Annotated[bool, typer.Option("-w", "--word-regexp", help="Match whole words only.")] = False,
+    invert: Annotated[bool, typer.Option("-v", "--invert-match", help="Select the lines that do not match.")] = False,
+    count: Annotated[bool, typer.Option("-c", "--count", help="Print each run's number of selected lines.")] = False,
+    ids_only: Annotated[bool, typer.Option("-l", "--files-with-matches", help="Print the ids of runs with a selected line.")] = False,
+    without_match: Annotated[bool, typer.Option("-L", "--files-without-match", help="Print the ids of runs without one.")] = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not search the run logs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one match each.")] = False,
-    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
+    since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [],
+    where: Annotated[list[str], typer.Option("--where", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")] = [],
     host: Hosts = [], user: Users = [],
 ) -> None:
-    """Search notes, tags, params, metrics, commands, git fields and logs; exit 1 when nothing matches.
+    """Search notes, tags, params, metrics, commands, git fields and logs, with grep's letters; exit 1 when nothing matches.
 
     Example: journal grep -F 82.476
     """
     from journal.read.grep import GrepOptions, grep_runs
 
-    options = GrepOptions(pattern=pattern, fixed=fixed, ignore_case=ignore_case, ids_only=ids_only,
-                          logs=not no_logs, as_json=as_json)
+    if pattern is not None and regexp:
+        raise UsageError("give the patterns either as PATTERN or with -e, not both",
+                         hint="one -e for each pattern: journal grep -e adam -e sgd")
+    patterns = [pattern] if pattern is not None else regexp
+    if not patterns:
+        raise UsageError("missing the PATTERN to search for", hint="e.g. journal grep -F 82.476")
+    options = GrepOptions(patterns=patterns, fixed=fixed, ignore_case=ignore_case, word=word,
+                          invert=invert, count=count, ids_only=ids_only,
+                          without_match=without_match, logs=not no_logs, as_json=as_json)
     context = _context()
     found = grep_runs(_source(context), _filters(context, since, until, tag, status, where, host, user),
-                      options,
-                      out=sys.stdout)
+                      options, out=sys.stdout)
     raise typer.Exit(0 if found else 1)
 
 

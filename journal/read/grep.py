@@ -2,9 +2,9 @@
 
 A Python regex over each run's searchable fields (note, amendments, tags, params, metrics,
 command, git fields, status, host, errors) and its log, printed in the spirit of `git grep`:
-`<run id>:<where>:<line>`. The index keeps every run's searchable lines as one text beside its
-record, so a literal is looked for in that text at once and only candidate runs are looked at
-line by line.
+`<run id>:<where>:<line>`, with grep's letters (-F -i -w -v -c -l -L -e). The index keeps every
+run's searchable lines as one text beside its record, so a literal is looked for in that text at
+once and only candidate runs are looked at line by line.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -41,10 +41,14 @@ _MAX_SHOWN = 400        # characters of a matching line shown around the match
 
 @dataclass
 class GrepOptions:
-    pattern: str
-    fixed: bool = False
-    ignore_case: bool = False
-    ids_only: bool = False
+    patterns: list[str]             # a line matches if one of them matches (-e, repeatable)
+    fixed: bool = False             # -F: the patterns are literal strings
+    ignore_case: bool = False       # -i
+    word: bool = False              # -w: a match must be a whole word
+    invert: bool = False            # -v: select the lines that do not match
+    count: bool = False             # -c: `<id>:<selected lines>` for runs with any
+    ids_only: bool = False          # -l: the ids of runs with a selected line
+    without_match: bool = False     # -L: the ids of runs without one
     logs: bool = True
     as_json: bool = False
 
@@ -54,45 +58,64 @@ class Match:
     run_id: str
     where: str          # a field name, or `log:LINE`
     line: str
-    start: int
+    start: int          # the match in `line` (start == end for a line selected by -v)
     end: int
 
 
 def compile_pattern(options: GrepOptions) -> re.Pattern[str]:
-    text = re.escape(options.pattern) if options.fixed else options.pattern
+    """One regex for the patterns (any of them), a whole word with -w."""
+    return _compiled(_joined(options, word=options.word), options)
+
+
+def _joined(options: GrepOptions, *, word: bool) -> str:
+    parts = [re.escape(text) if options.fixed else text for text in options.patterns]
+    for text, part in zip(options.patterns, parts):
+        _compiled(part, options, shown=text)      # the bad one named, not the joined regex
+    joined = parts[0] if len(parts) == 1 else "|".join(f"(?:{part})" for part in parts)
+    # grep's -w: no word character right before or after the match.
+    return rf"(?<!\w)(?:{joined})(?!\w)" if word else joined
+
+
+def _compiled(text: str, options: GrepOptions, shown: str | None = None) -> re.Pattern[str]:
     try:
         return re.compile(text, re.IGNORECASE if options.ignore_case else 0)
     except (re.error, OverflowError) as exc:
-        raise UsageError(f"bad regular expression {printable(repr(options.pattern))}: {exc}",
+        shown = text if shown is None else shown
+        raise UsageError(f"bad regular expression {printable(repr(shown))}: {exc}",
                          hint="use -F to search for the text literally") from None
 
 
-def _literal(options: GrepOptions) -> str | None:
-    """Text every match must contain, or None if unknown. With -i it is ASCII only (bytes
-    regexes fold ASCII only)."""
-    literal = options.pattern if options.fixed or not _META.search(options.pattern) else None
-    if not literal or (options.ignore_case and not literal.isascii()):
+def _literals(options: GrepOptions) -> list[str] | None:
+    """Texts one of which every match contains (one a pattern), or None if unknown. With -i
+    they are ASCII only (bytes regexes fold ASCII only); -v selects lines without them."""
+    if options.invert:
         return None
-    return literal
+    literals = [text for text in options.patterns if options.fixed or not _META.search(text)]
+    if len(literals) < len(options.patterns) or not all(literals) \
+            or (options.ignore_case and not all(text.isascii() for text in literals)):
+        return None
+    return literals
 
 
 def required_text(options: GrepOptions) -> list[str]:
     """Strings one of which every matching run's text holds, for the index to find candidate
-    runs with; empty when that is not known. With -i: the literal (compared in lower case), then
-    the non-ASCII letters -i matches to its letters (the Kelvin sign for k, ...), as a text
-    holding one of them may match although its ASCII lower case does not hold the literal."""
-    literal = _literal(options)
-    if literal is None:
+    runs with; empty when that is not known. With -i (one pattern): the literal (compared in
+    lower case), then the non-ASCII letters -i matches to its letters (the Kelvin sign for k,
+    ...), as a text holding one of them may match although its lower case does not hold it."""
+    literals = _literals(options)
+    if literals is None:
         return []
     if not options.ignore_case:
-        return [literal]
-    lower = literal.lower()
-    return [literal] + [other for letter, others in _FOLDS_TO_ASCII.items() if letter in lower
-                        for other in others]
+        return literals
+    if len(literals) > 1:
+        return []
+    lower = literals[0].lower()
+    return literals + [other for letter, others in _FOLDS_TO_ASCII.items() if letter in lower
+                       for other in others]
 
 
 def grep_runs(source: RunSource, filters: Filters, options: GrepOptions, *, out: IO[str]) -> bool:
-    """Print the matches; True when something matched."""
+    """Print what grep selects; True when something was (with -L: a run was listed)."""
     search = _Search.made(source.journal_dir, options, colour=out.isatty() and not options.as_json)
     index = source.index
     if index is None:
@@ -115,9 +138,10 @@ class _Search:
     pattern: re.Pattern[str]
     # A line match is also a match in the lines joined with MULTILINE, so one search over a
     # run's whole text rules it out cheaply, unless the pattern looks at what surrounds its
-    # match (`^`, \A, \Z, look-arounds): each line is preceded by its field name there.
+    # match (`^`, \A, \Z, look-arounds): each line is preceded by its field name there. With
+    # -w, the pattern without its word bounds: a match of it is needed all the same.
     whole: re.Pattern[str] | None
-    literal: str | None         # in every matching text (None: unknown, or -i)
+    literals: list[str] | None          # one of them in every matching text (None: unknown, -i)
     logs: dict[str, str]
     quick: Callable[[bytes], bool] | None
     colour: bool
@@ -125,33 +149,69 @@ class _Search:
     @classmethod
     def made(cls, journal_dir: Path, options: GrepOptions, *, colour: bool) -> _Search:
         pattern = compile_pattern(options)
-        whole = None if _CONTEXT.search(pattern.pattern) else re.compile(
-            pattern.pattern, pattern.flags | re.MULTILINE)
-        literal = None if options.ignore_case else _literal(options)
-        return cls(options, pattern, whole, literal,
+        bare = _joined(options, word=False)
+        whole = None if options.invert or _CONTEXT.search(bare) else re.compile(
+            bare, pattern.flags | re.MULTILINE)
+        literals = None if options.ignore_case else _literals(options)
+        return cls(options, pattern, whole, literals,
                    _log_files(journal_dir) if options.logs else {}, _quick_test(options), colour)
 
     def printer(self, out: IO[str]) -> _Printer:
         return _Printer(out, self.options, colour=self.colour)
 
+    def may_match(self, text: str) -> bool:
+        if self.literals is not None and not any(literal in text for literal in self.literals):
+            return False
+        return self.whole is None or self.whole.search(text) is not None
+
     def run(self, run_id: str, text: str, printer: _Printer) -> bool:
-        """Print one run's matches, its fields then its log (as git grep goes file by file);
-        True when something matched."""
-        found = listed = False
-        if (self.literal is None or self.literal in text) \
-                and (self.whole is None or self.whole.search(text)):
+        """Print one run's selected lines, its fields then its log (as git grep goes file by
+        file); True when it had any (with -L: when it was listed)."""
+        printer.begin(run_id)
+        if self.options.invert or self.may_match(text):
             for line in text.split("\n"):
-                field, _, content = line.partition("\t")
-                match = self.pattern.search(content)
-                if match:
-                    found = True
-                    if printer.emit(Match(run_id, field, content, match.start(), match.end())):
-                        listed = True
-                        break
+                where, _, content = line.partition("\t")
+                if printer.selected(self._selection(run_id, where, content)):
+                    return printer.end()
         log = self.logs.get(run_id)
-        if log is not None and not listed:
-            found = _grep_log(run_id, log, self.pattern, printer, self.quick) or found
-        return found
+        if log is not None:
+            self._search_log(run_id, log, printer)
+        return printer.end()
+
+    def _selection(self, run_id: str, where: str, line: str) -> Match | None:
+        """The line as grep selects it (matching, or with -v not matching), or None."""
+        match = self.pattern.search(line)
+        if self.options.invert:
+            return None if match else Match(run_id, where, line, 0, 0)
+        return None if match is None else Match(run_id, where, line, match.start(), match.end())
+
+    def _search_log(self, run_id: str, path: str, printer: _Printer) -> None:
+        try:
+            data = read_regular(path, sys.maxsize)
+        except OSError:
+            return
+        if self.quick is not None and not self.quick(data):
+            return      # a literal not in the bytes: no need to decode the log
+        lines = data.decode("utf-8", "surrogateescape").split("\n")
+        if lines[-1] == "":
+            lines.pop()     # a final newline ends the last line; it does not start another
+        for number, line in enumerate(lines, 1):
+            # Progress bars (`\r`): a segment that matches, else the part left visible.
+            segments = line.split("\r")
+            chosen = None
+            for segment in reversed(segments):
+                if self.pattern.search(segment):
+                    chosen = segment
+                    break
+            if self.options.invert:
+                shown = next((part for part in reversed(segments) if part), "")
+                selection = None if chosen is not None else \
+                    Match(run_id, f"log:{number}", shown, 0, 0)
+            else:
+                selection = None if chosen is None else \
+                    self._selection(run_id, f"log:{number}", chosen)
+            if printer.selected(selection):
+                return
 
 
 # The runs are searched a range of ids at a time, newest first; with many ranges, by one
@@ -180,12 +240,15 @@ def _search_index(index: Index, filters: Filters, search: _Search, out: IO[str])
 
 
 def _search_range(between: tuple[str, str]) -> tuple[bool, str]:
-    """Whether the runs with ids in `between` (newest, oldest) match, and what to print."""
+    """Whether the runs with ids in `between` (newest, oldest) had selected lines, and what to
+    print."""
     assert _WORK is not None
     index, filters, search = _WORK
     options = search.options
-    # Searching the logs means every selected run is a candidate, not just the text matches.
-    containing = [] if options.logs else required_text(options)
+    # Runs whose text cannot match are left out by the index, unless their logs are searched
+    # too, or the runs without a match are the answer (-L), or lines without one (-v).
+    narrowed = not (options.logs or options.without_match or options.invert)
+    containing = required_text(options) if narrowed else []
     buffer = io.StringIO()
     printer = search.printer(buffer)
     found = False
@@ -234,39 +297,19 @@ def _log_files(journal_dir: Path) -> dict[str, str]:
     return {name[:-4]: os.path.join(logs, name) for name in names if name.endswith(".log")}
 
 
-def _grep_log(run_id: str, path: str, pattern: re.Pattern[str], printer: _Printer,
-              quick: Callable[[bytes], bool] | None) -> bool:
-    try:
-        data = read_regular(path, sys.maxsize)
-    except OSError:
-        return False
-    if quick is not None and not quick(data):
-        return False     # a literal not in the bytes: no need to decode the log
-    found = False
-    lines = data.decode("utf-8", "surrogateescape").split("\n")
-    if lines[-1] == "":
-        lines.pop()      # a final newline ends the last line; it does not start another
-    for number, line in enumerate(lines, 1):
-        for segment in reversed(line.split("\r")):      # progress bars: the part left visible
-            match = pattern.search(segment)
-            if match:
-                found = True
-                if printer.emit(Match(run_id, f"log:{number}", segment, match.start(), match.end())):
-                    return True
-                break
-    return found
-
-
 def _quick_test(options: GrepOptions) -> Callable[[bytes], bool] | None:
-    """A test every log holding a match passes, or None: the literal in the bytes."""
-    literal = _literal(options)
-    if literal is None or not literal.isascii():
+    """A test every log holding a match passes, or None: one of the literals in the bytes."""
+    literals = _literals(options)
+    if literals is None or not all(literal.isascii() for literal in literals):
         return None
     if not options.ignore_case:
-        needle = literal.encode()
-        return lambda data: needle in data     # bytes' own search: a third faster than a regex
-    regex = _folded_bytes(literal)
-    return lambda data: regex.search(data) is not None
+        needles = [literal.encode() for literal in literals]
+        if len(needles) == 1:
+            needle = needles[0]
+            return lambda data: needle in data     # bytes' own search: a third of a regex's time
+        return lambda data: any(needle in data for needle in needles)
+    regexes = [_folded_bytes(literal) for literal in literals]
+    return lambda data: any(regex.search(data) for regex in regexes)
 
 
 def _folded_bytes(literal: str) -> re.Pattern[bytes]:
@@ -280,37 +323,72 @@ def _folded_bytes(literal: str) -> re.Pattern[bytes]:
     return re.compile(b"".join(parts), re.IGNORECASE)
 
 
+@dataclass
 class _Printer:
-    def __init__(self, out: IO[str], options: GrepOptions, *, colour: bool) -> None:
-        self.out = out
-        self.options = options
-        self.colour = colour
-        self.listed: set[str] = set()
+    """What grep prints of each run: its selected lines, or their number (-c), or its id (-l
+    when it has one, -L when it has none)."""
+    out: IO[str]
+    options: GrepOptions
+    colour: bool
+    run_id: str = ""
+    count: int = 0
+    ids: bool = field(init=False)       # -l or -L: a run's first selected line settles it
 
-    def emit(self, match: Match) -> bool:
-        """Print one match; True when the rest of this run need not be searched (-l)."""
-        if self.options.ids_only:
-            if match.run_id not in self.listed:
-                self.listed.add(match.run_id)
-                self.out.write(match.run_id + "\n")
+    def __post_init__(self) -> None:
+        self.ids = self.options.ids_only or self.options.without_match
+
+    def begin(self, run_id: str) -> None:
+        self.run_id, self.count = run_id, 0
+
+    def selected(self, match: Match | None) -> bool:
+        """Take one line (None: not selected); True when the rest of the run need not be
+        searched."""
+        if match is None:
+            return False
+        self.count += 1
+        if self.ids:
             return True
+        if not self.options.count:
+            self._line(match)
+        return False
+
+    def end(self) -> bool:
+        """The run's summary line, if any; True when the run counts as found for the exit
+        status (with -L: when it was listed, as GNU grep has it)."""
+        options = self.options
+        if options.without_match:
+            if not self.count:
+                self.out.write(self.run_id + "\n")
+            return not self.count
+        if self.count and options.ids_only:
+            self.out.write(self.run_id + "\n")
+        elif self.count and options.count:
+            self.out.write(json_text({"id": self.run_id, "count": self.count}) + "\n"
+                           if options.as_json else f"{self._where(None)}{self.count}\n")
+        return bool(self.count)
+
+    def _where(self, where: str | None) -> str:
+        """`<id>:` or `<id>:<where>:`, coloured as grep colours a file name."""
+        if self.colour:
+            return f"\x1b[35m{self.run_id}\x1b[36m:" + \
+                ("" if where is None else f"{printable(where)}:") + "\x1b[m"
+        return f"{self.run_id}:" + ("" if where is None else f"{printable(where)}:")
+
+    def _line(self, match: Match) -> None:
         if self.options.as_json:
             text = json_text({
                 "id": match.run_id, "where": match.where, "line": match.line,
-                "match": [match.start, match.end],
+                "match": [match.start, match.end] if match.end > match.start or
+                not self.options.invert else None,
             })
             # A log's bytes that are not UTF-8 are lone surrogates here: written as JSON's
             # \udcXX escapes (json.loads gives them back), not as bytes that are not UTF-8.
             self.out.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
-            return False
-        before, hit, after = _clip(match)
-        before, hit, after = printable(before), printable(hit), printable(after)
-        if self.colour:
-            self.out.write(f"\x1b[35m{match.run_id}\x1b[36m:{printable(match.where)}:\x1b[m"
-                           f"{before}\x1b[1;31m{hit}\x1b[m{after}\n")
-        else:
-            self.out.write(f"{match.run_id}:{printable(match.where)}:{before}{hit}{after}\n")
-        return False
+            return
+        before, hit, after = (printable(part) for part in _clip(match))
+        if self.colour and hit:
+            hit = f"\x1b[1;31m{hit}\x1b[m"
+        self.out.write(f"{self._where(match.where)}{before}{hit}{after}\n")
 
 
 def _clip(match: Match) -> tuple[str, str, str]:
