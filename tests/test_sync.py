@@ -581,3 +581,22 @@ def test_a_second_file_of_a_run_elsewhere_never_takes_the_run_from_its_machine(
     run_id = record.name[:-len(".toml")]
     received = a / ".journal" / ".sync-received"
     assert not received.exists() or run_id not in received.read_text().split()
+
+
+def test_a_run_removed_here_is_not_brought_back_and_stays_on_the_remote(
+        machines: tuple[Path, ...]) -> None:
+    remote, a, b, _c = machines
+    for note in ("keep me", "a typo run"):
+        assert journal("new", "-n", note, "--", "echo", note, cwd=a).returncode == 0
+    sync(a)
+    sync(b)
+    assert [row["note"] for row in listing(b)] == ["a typo run", "keep me"]
+    assert journal("rm", "@", cwd=b).returncode == 0
+    sync(b)
+    assert [row["note"] for row in listing(b)] == ["keep me"]       # not fetched again
+    assert sync(b) == sync(b)                                         # and nothing to send
+    sync(a)
+    assert [row["note"] for row in listing(a)] == ["a typo run", "keep me"]   # the remote kept it
+    assert journal("rm", "--restore", listing(a)[0]["id"], cwd=b).returncode == 0
+    sync(b)
+    assert [row["note"] for row in listing(b)] == ["a typo run", "keep me"]

@@ -287,6 +287,52 @@ def tag(
 
 
 @app.command()
+def rm(
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs: id, id prefix, @, @~N (with --restore: ids in the trash).", show_default=False)] = None,
+    restore: Annotated[bool, typer.Option("--restore", help="Bring the REFs back from the trash.")] = False,
+    list_trash: Annotated[bool, typer.Option("--list", help="List the runs in the trash, the last removed first.")] = False,
+    dry_run: Annotated[bool, typer.Option("-n", "--dry-run", help="Say what would move; move nothing.")] = False,
+) -> None:
+    """Move runs (record, log, patch, side files) to .journal/trash/, or back with --restore; nothing is deleted.
+
+    Example: journal rm @
+    """
+    from journal.store import trash
+    from journal.text import printable
+
+    context = _context()
+    journal_dir = context.journal_dir
+    if list_trash:
+        if refs or restore or dry_run:
+            raise UsageError("--list takes no REF and no other option")
+        for run in trash.trashed(journal_dir):
+            print(f"{run.run_id}  {len(run.files)} file(s)  {printable(run.note)}".rstrip())
+        return
+    if not refs:
+        raise UsageError("missing the REF of a run", hint="e.g. journal rm @, or journal rm --list")
+    if restore:
+        ids = [trash.find_trashed(journal_dir, ref) for ref in refs]
+        for run_id in dict.fromkeys(ids):
+            if dry_run:
+                say(f"would restore {run_id}")
+                continue
+            back = trash.restore(journal_dir, run_id)
+            say(f"restored {back.run_id} ({_files_said(back.files)})")
+        return
+    for run in trash.remove(_source(context), refs, dry_run=dry_run):
+        say(f"{'would move' if dry_run else 'moved'} {run.run_id} ({_files_said(run.files)}) "
+            f"to {journal_dir / trash.TRASH}" + (f": {printable(run.note)}" if run.note else ""))
+    if not dry_run:
+        say("bring a run back with: journal rm --restore ID")
+
+
+def _files_said(files: list[str]) -> str:
+    kinds = {"runs": "record", "logs": "log", "patches": "patch", "metrics": "series"}
+    return ", ".join(kinds.get(name.split("/", 1)[0], name) + (" marker" if name.endswith(".behind") else "")
+                     for name in files)
+
+
+@app.command()
 def tail(
     ref: Annotated[Optional[str], typer.Argument(help="The run (default: the latest).", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow while the run is running.")] = False,

@@ -46,6 +46,7 @@ from journal.store.records import (
     read_record,
     replace_record,
 )
+from journal.store.trash import trashed_ids
 from journal.sync.merge import canonical, merge_records, same
 from journal.sync.repo import Entry, Remote, Repository, SyncError
 from journal.sync.travel import journal_files, kind_of, mark_behind
@@ -327,6 +328,7 @@ def _take_in(repo: Repository, remote: Remote, local_tree: str, theirs: _Lazy, c
     machine pushes as the remote has it."""
     local = repo.files(local_tree)
     owners = _Owners(repo.journal_dir)
+    removed = trashed_ids(repo.journal_dir)     # not brought back by a sync
     remote_runs = {shape[1] for path in theirs.files
                    if (shape := kind_of(path)) is not None and shape[0] == "record"}
     wanted: dict[str, list[tuple[str, str, str, Entry]]] = {}    # blob -> what it becomes
@@ -343,6 +345,9 @@ def _take_in(repo: Repository, remote: Remote, local_tree: str, theirs: _Lazy, c
                 odd.append(path)
             if mine is None:
                 theirs.held[path] = entry
+        elif shape[1] in removed:
+            if mine is None:
+                theirs.held[path] = entry       # `journal rm` here: the remote keeps its copy
         elif shape[0] == "file" and entry.size > cap:
             theirs.held[path] = entry           # bigger than this machine takes: say so
             if not (repo.journal_dir / (path + ".behind")).exists():
