@@ -48,8 +48,11 @@ def sealed_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     for name, value in _SEALED_GIT.items():
         monkeypatch.setenv(name, value)
-    for name in ("JOURNAL_DIR", "JOURNAL_RUN_ID", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+    for name in ("JOURNAL_DIR", "JOURNAL_RUN_ID", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE",
+                 "NO_COLOR", "PAGER", "LESS"):
         monkeypatch.delenv(name, raising=False)
+    # No pager unless a test asks for one: a test's pseudo-terminal is nobody's keyboard.
+    monkeypatch.setenv("JOURNAL_PAGER", "cat")
     # The recorded environment must not depend on the host (CI runs inside an activated venv).
     for name in DEFAULT_ENV_ALLOW:
         monkeypatch.delenv(name, raising=False)

@@ -193,7 +193,7 @@ def test_tail_log_called_directly_for_a_terminal(project: Path) -> None:
     warnings: list[str] = []
     out = io.BytesIO()
     source = RunSource(project / ".journal", warnings.append, environ=os.environ)
-    assert tail_log(source, "@", follow=False, lines=None, raw=False, out=out, is_tty=True) == 0
+    assert tail_log(source, "@", follow=False, lines=None, raw=False, out=out, colour=True) == 0
     assert (out.getvalue(), warnings) == (ON_TERMINAL, [])
 
 

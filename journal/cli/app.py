@@ -106,6 +106,8 @@ Statuses = Annotated[list[str], typer.Option("--status", "-s", help="Only runs w
 Where = Annotated[list[str], typer.Option("--where", "-w", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")]
 Hosts = Annotated[list[str], typer.Option("--host", help="Only runs on this machine (repeatable: any of them).")]
 Users = Annotated[list[str], typer.Option("--user", help="Only runs by this user (repeatable: any of them).")]
+Colour = Annotated[str, typer.Option("--color", metavar="WHEN", help="Colours: auto (on a terminal, unless NO_COLOR is set), always or never.")]
+NoPager = Annotated[bool, typer.Option("--no-pager", help="Print directly, not through $JOURNAL_PAGER, $PAGER or less.")]
 
 
 def _context() -> Context:
@@ -138,19 +140,21 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one run each.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
-    host: Hosts = [], user: Users = [],
+    host: Hosts = [], user: Users = [], color: Colour = "auto",
 ) -> None:
     """List runs, newest first: id, start, status, commit, duration, note and headline metrics.
 
     Example: journal list -n 50 --where 'acc>0.8' --since 1w
     """
+    from journal.cli.terminal import colour_wanted
     from journal.read.listing import list_runs
 
     fmt = "json" if as_json else "csv" if as_csv else "text"
+    colour = colour_wanted(color, sys.stdout)
     context = _context()
     list_runs(_source(context), _filters(context, since, until, tag, status, where, host, user),
-              limit=limit or None,
-              sort=sort, fmt=fmt, absolute=absolute, out=sys.stdout, now=context.now())
+              limit=limit or None, sort=sort, fmt=fmt, absolute=absolute, out=sys.stdout,
+              now=context.now(), colour=colour)
 
 
 @app.command()
@@ -160,18 +164,20 @@ def compare(
     sort: Annotated[Optional[str], typer.Option("--sort", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md (a table, the default), csv or json.")] = "md",
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
-    host: Hosts = [], user: Users = [],
+    host: Hosts = [], user: Users = [], no_pager: NoPager = False,
 ) -> None:
     """Compare runs side by side: one row a run, the params that differ and every metric.
 
     Example: journal compare --tag sweep --sort -loss
     """
+    from journal.cli.terminal import paged
     from journal.read.compare import compare_runs
 
     context = _context()
-    compare_runs(_source(context), refs or [],
-                 _filters(context, since, until, tag, status, where, host, user),
-                 limit=limit or None, sort=sort, fmt=fmt, out=sys.stdout)
+    with paged(not no_pager):
+        compare_runs(_source(context), refs or [],
+                     _filters(context, since, until, tag, status, where, host, user),
+                     limit=limit or None, sort=sort, fmt=fmt, out=sys.stdout)
 
 
 @app.command()
@@ -182,18 +188,20 @@ def plot(
     svg: Annotated[Optional[str], typer.Option("--svg", metavar="FILE", help="Write the chart to this SVG file (- for stdout) instead of drawing it here.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --svg file.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
-    host: Hosts = [], user: Users = [],
+    host: Hosts = [], user: Users = [], color: Colour = "auto",
 ) -> None:
     """Draw the per-step curve of one metric for several runs: in the terminal, or to an SVG file.
 
     Example: journal plot loss --tag sweep -n 5
     """
+    from journal.cli.terminal import colour_wanted
     from journal.read.plot import PlotRequest, plot_runs
 
+    colour = colour_wanted(color, sys.stdout)
     context = _context()
     plot_runs(_source(context), PlotRequest(metric, refs or [], limit or None, svg, force),
               _filters(context, since, until, tag, status, where, host, user),
-              out=sys.stdout, warn=say)
+              out=sys.stdout, warn=say, colour=colour)
 
 
 @app.command()
@@ -204,15 +212,20 @@ def show(
     lines: Annotated[int, typer.Option("--lines", min=1, help="How many log lines with --log.")] = 20,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="md (default), toml, json or report.")] = None,
     no_front_matter: Annotated[bool, typer.Option("--no-front-matter", help="With -f md: the note without its YAML front matter (properties).")] = False,
+    color: Colour = "auto", no_pager: NoPager = False,
 ) -> None:
     """Show runs as Markdown notes (rendered on a terminal, plain when piped).
 
     Example: journal show @ --log
     """
+    from journal.cli.terminal import colour_wanted, paged
     from journal.read.show import show_runs
 
-    show_runs(_source(_context()), refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt,
-              front_matter=not no_front_matter, out=sys.stdout)
+    colour = colour_wanted(color, sys.stdout)
+    source = _source(_context())
+    with paged(not no_pager):
+        show_runs(source, refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt,
+                  front_matter=not no_front_matter, out=sys.stdout, colour=colour)
 
 
 @app.command()
@@ -230,12 +243,13 @@ def grep(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one match each.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [],
     where: Annotated[list[str], typer.Option("--where", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")] = [],
-    host: Hosts = [], user: Users = [],
+    host: Hosts = [], user: Users = [], color: Colour = "auto",
 ) -> None:
     """Search notes, tags, params, metrics, commands, git fields and logs, with grep's letters; exit 1 when nothing matches.
 
     Example: journal grep -F 82.476
     """
+    from journal.cli.terminal import colour_wanted
     from journal.read.grep import GrepOptions, grep_runs
 
     if pattern is not None and regexp:
@@ -247,9 +261,10 @@ def grep(
     options = GrepOptions(patterns=patterns, fixed=fixed, ignore_case=ignore_case, word=word,
                           invert=invert, count=count, ids_only=ids_only,
                           without_match=without_match, logs=not no_logs, as_json=as_json)
+    colour = colour_wanted(color, sys.stdout) and not as_json
     context = _context()
     found = grep_runs(_source(context), _filters(context, since, until, tag, status, where, host, user),
-                      options, out=sys.stdout)
+                      options, out=sys.stdout, colour=colour)
     raise typer.Exit(0 if found else 1)
 
 
@@ -338,30 +353,39 @@ def tail(
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow while the run is running.")] = False,
     lines: Annotated[Optional[int], typer.Option("-n", "--lines", min=0, help="Only the last N lines.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the log's bytes unchanged, escapes included.")] = False,
+    color: Colour = "auto", no_pager: NoPager = False,
 ) -> None:
     """Print a run's log; -f follows it until the run ends.
 
     Example: journal tail -f
     """
-    from journal.read.tail import tail_log
+    from journal.cli.terminal import colour_wanted, paged
+    from journal.read.tail import EXIT_BROKEN_PIPE, tail_log
 
-    raise typer.Exit(tail_log(_source(_context()), ref or "@", follow=follow, lines=lines, raw=raw,
-                              out=sys.stdout.buffer, is_tty=sys.stdout.isatty()))
+    colour = colour_wanted(color, sys.stdout)     # the log's own colours
+    source = _source(_context())
+    with paged(not (no_pager or follow)) as paging:     # a followed log is printed as it comes
+        code = tail_log(source, ref or "@", follow=follow, lines=lines, raw=raw,
+                        out=sys.stdout.buffer, colour=colour)
+    raise typer.Exit(0 if paging and code == EXIT_BROKEN_PIPE else code)   # the pager quit
 
 
 @app.command()
 def diff(
     ref1: Annotated[str, typer.Argument(help="The earlier run.", show_default=False)],
     ref2: Annotated[str, typer.Argument(help="The later run.", show_default=False)],
+    no_pager: NoPager = False,
 ) -> None:
     """Compare two runs: params, metrics, note, status, duration, and the code between them.
 
     Example: journal diff @~1 @
     """
+    from journal.cli.terminal import paged
     from journal.read.diff import diff_runs
 
     context = _context()
-    diff_runs(_source(context), ref1, ref2, out=sys.stdout, context=context)
+    with paged(not no_pager):
+        diff_runs(_source(context), ref1, ref2, out=sys.stdout, context=context)
 
 
 @app.command()

@@ -114,9 +114,10 @@ def required_text(options: GrepOptions) -> list[str]:
                        for other in others]
 
 
-def grep_runs(source: RunSource, filters: Filters, options: GrepOptions, *, out: IO[str]) -> bool:
+def grep_runs(source: RunSource, filters: Filters, options: GrepOptions, *, out: IO[str],
+              colour: bool = False) -> bool:
     """Print what grep selects; True when something was (with -L: a run was listed)."""
-    search = _Search.made(source.journal_dir, options, colour=out.isatty() and not options.as_json)
+    search = _Search.made(source.journal_dir, options, colour=colour)
     index = source.index
     if index is None:
         printer = search.printer(out)

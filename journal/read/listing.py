@@ -17,8 +17,10 @@ from journal.text import json_text
 
 
 def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: str | None,
-              fmt: str, absolute: bool, out: IO[str], now: dt.datetime) -> None:
-    """Print the runs `filters` keep, newest first (or by `sort`): `fmt` is text, json or csv."""
+              fmt: str, absolute: bool, out: IO[str], now: dt.datetime, colour: bool = False
+              ) -> None:
+    """Print the runs `filters` keep, newest first (or by `sort`): `fmt` is text, json or csv;
+    `colour`: the text's ids and statuses coloured."""
     def chosen() -> Iterator[StoredRun]:
         return streamed_runs(source, filters, limit=limit, sort=sort)
 
@@ -30,7 +32,7 @@ def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: s
     else:
         # A line reads a few fields of its run: the index hands out only those.
         runs = streamed_runs(source, filters, limit=limit, sort=sort, summaries=True)
-        lines = text_lines(runs, now=now, absolute=absolute, colour=out.isatty())
+        lines = text_lines(runs, now=now, absolute=absolute, colour=colour)
         while batch := list(itertools.islice(lines, 256)):    # one write, not one a line
             out.write("\n".join(batch) + "\n")
             out.flush()     # a reader sees lines as they come, as before

@@ -8,7 +8,6 @@ The runs are the REFs given, else the newest of those the filters keep that logg
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ class PlotRequest:
 
 
 def plot_runs(source: RunSource, request: PlotRequest, filters: Filters, *, out: IO[str],
-              warn: Callable[[str], None]) -> int:
+              warn: Callable[[str], None], colour: bool = False) -> int:
     """Draw the curves; how many runs they are."""
     metric = request.metric
     if not metric.strip():
@@ -80,7 +79,7 @@ def plot_runs(source: RunSource, request: PlotRequest, filters: Filters, *, out:
     columns, rows = shutil.get_terminal_size((100, 30))
     out.write(terminal_plot(lines, metric=metric, width=min(columns, 200),
                             height=max(8, min(rows - 6 - len(lines), 30)),
-                            colour=_colour(out)))
+                            colour=colour))
     out.flush()
     return len(lines)
 
@@ -128,13 +127,3 @@ def _label(run: StoredRun, varying: Sequence[str]) -> str:
     if len(label) > TITLE_WIDTH:
         label = label[:TITLE_WIDTH - 1] + "…"
     return label + (f" ({printable(', '.join(shown))})" if shown else "")
-
-
-def _colour(out: IO[str]) -> bool:
-    """Colours on a terminal, unless NO_COLOR (no-color.org) or a dumb terminal says no."""
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return out.isatty()
-    except (AttributeError, ValueError):
-        return False

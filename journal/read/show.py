@@ -29,8 +29,8 @@ FORMATS = ("md", "toml", "json", "report")
 
 def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log: bool = False,
               log_lines: int = 20, fmt: str | None = None, front_matter: bool = True,
-              out: IO[str]) -> None:
-    """`front_matter`: with an explicit `--format md`, each note begins with its properties (YAML
+              out: IO[str], colour: bool = False) -> None:
+    """`colour`: on a terminal, the rendered note in colour. `front_matter`: with an explicit `--format md`, each note begins with its properties (YAML
     front matter, as Obsidian and Joplin read it); `journal show` alone prints the note only."""
     with_front_matter = front_matter and (fmt or "").lower() == "md"
     fmt = (fmt or "md").lower()
@@ -52,7 +52,7 @@ def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log
                         else run)
     if fmt == "md":
         _markdown(runs, source.journal_dir, diff=diff, log_lines=log_lines if log else None,
-                  front_matter=with_front_matter, out=out)
+                  front_matter=with_front_matter, out=out, colour=colour)
     elif fmt == "toml":
         _toml(runs, out)
     elif fmt == "json":
@@ -71,7 +71,7 @@ def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log
 
 
 def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_lines: int | None,
-              front_matter: bool, out: IO[str]) -> None:
+              front_matter: bool, out: IO[str], colour: bool) -> None:
     from journal.render.run import run_markdown
 
     if not out.isatty():
@@ -94,7 +94,7 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
 
     from journal.render.run import log_excerpt, log_text
 
-    console = Console(file=out, highlight=False, emoji=False, markup=False)
+    console = Console(file=out, highlight=False, emoji=False, markup=False, no_color=not colour)
     for index, run in enumerate(runs):
         if index:
             console.print(Rule())
@@ -106,7 +106,8 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
             heading, data = log_excerpt(run, journal_dir, log_lines)
             console.print(Markdown(heading, hyperlinks=False))
             if data is not None:
-                console.file.write(log_text(data, keep_colour=True).rstrip("\n") + "\x1b[0m\n")
+                ending = "\x1b[0m\n" if colour else "\n"
+                console.file.write(log_text(data, keep_colour=colour).rstrip("\n") + ending)
                 console.file.flush()
 
 

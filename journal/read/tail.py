@@ -45,11 +45,11 @@ class LogUnavailable(JournalError):
 
 
 def tail_log(source: RunSource, ref: str, *, follow: bool, lines: int | None, raw: bool,
-             out: IO[bytes], is_tty: bool, poll: float = POLL) -> int:
+             out: IO[bytes], colour: bool, poll: float = POLL) -> int:
     """Print the log of run `ref` to `out` (binary); the exit code. `lines`: only the last N.
     `follow`: keep printing what the run writes until it ends. `raw`: bytes unchanged;
-    otherwise cleaned for a terminal (`is_tty`: colours and `\\r` redraws kept) or a pipe."""
-    writer = _Writer(out, None if raw else LogCleaner(keep_colour=is_tty))
+    otherwise cleaned of escapes, keeping the log's colours with `colour`."""
+    writer = _Writer(out, None if raw else LogCleaner(keep_colour=colour))
     try:
         run = source.resolve(ref)
         path = _log_to_show(source.journal_dir, run)
