@@ -177,3 +177,26 @@ def test_at_reads_past_many_runs_from_a_clock_ahead(tmp_path: Path) -> None:
         assert "past 37" in cli("show", "@~12", cwd=tmp_path, env=env).out
         result = cli("show", "@~50", cwd=tmp_path, env=env)
         assert result.code != 0 and "the journal has 50 run(s)" in result.err
+
+
+def test_a_dash_reads_the_refs_from_standard_input_as_peco_and_fzf_give_them(
+        three: tuple[Path, list[str]]) -> None:
+    folder, ids = three
+    listed = journal("list", cwd=folder).stdout
+    chosen = listed.splitlines(keepends=True)[1]            # the line a user picked
+    shown = journal("show", "-", "-f", "json", cwd=folder, input=chosen)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == ids[1]
+    every = journal("show", "-", cwd=folder, input=listed).stdout.decode()
+    assert every.index(ids[2]) < every.index(ids[1]) < every.index(ids[0])   # in their order
+    coloured = journal("list", "--color", "always", cwd=folder).stdout
+    first = journal("show", "-", "-f", "json", cwd=folder,     # colours taken off the id
+                    input=coloured.splitlines(keepends=True)[0])
+    assert json.loads(first.stdout)["id"] == ids[2]
+    pair = journal("diff", "-", "-", cwd=folder, input=listed.splitlines(keepends=True)[0]
+                   + listed.splitlines(keepends=True)[2])
+    assert pair.returncode == 0 and ids[2] in pair.stdout.decode() and ids[0] in pair.stdout.decode()
+    for args, given, said in ((["show", "-"], b"\n\n", "no REF on standard input"),
+                              (["note", "-", "x"], listed, "standard input gave 3 REFs"),
+                              (["diff", "-", "-"], listed, "diff - - takes two")):
+        done = journal(*args, cwd=folder, input=given)
+        assert done.returncode == 2 and said in done.stderr.decode(), done.stderr

@@ -132,6 +132,44 @@ def _source(context: Context) -> RunSource:
     return RunSource(context.journal_dir, say, environ=context.environ, now=context.now)
 
 
+def _refs(refs: list[str] | None) -> list[str]:
+    """REFs as given, each `-` replaced by the REFs on standard input: `journal list | fzf |
+    journal show -`."""
+    expanded: list[str] = []
+    for ref in refs or []:
+        expanded += _stdin_refs() if ref == "-" else [ref]
+    return expanded
+
+
+def _ref(ref: str) -> str:
+    """A command's one REF; `-`: the one REF on standard input."""
+    if ref != "-":
+        return ref
+    refs = _stdin_refs()
+    if len(refs) != 1:
+        raise UsageError(f"standard input gave {len(refs)} REFs; this command takes one")
+    return refs[0]
+
+
+_READ_REFS: list[str] = []
+
+
+def _stdin_refs() -> list[str]:
+    """The first field of each line of standard input (the id that `journal list`, peco and
+    fzf print first), read once; colours a `--color=always` list left are taken off."""
+    import re
+
+    if not _READ_REFS:
+        for line in sys.stdin:
+            fields = re.sub(r"\x1b\[[0-9;]*m", "", line).split()
+            if fields:
+                _READ_REFS.append(fields[0])
+        if not _READ_REFS:
+            raise UsageError("no REF on standard input (`-` reads the runs from there)",
+                             hint="e.g. journal list | fzf | journal show -")
+    return _READ_REFS
+
+
 @app.command("list")
 def list_(
     limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs (0: all).")] = 20,
@@ -175,7 +213,7 @@ def compare(
 
     context = _context()
     with paged(not no_pager):
-        compare_runs(_source(context), refs or [],
+        compare_runs(_source(context), _refs(refs),
                      _filters(context, since, until, tag, status, where, host, user),
                      limit=limit or None, sort=sort, fmt=fmt, out=sys.stdout)
 
@@ -199,7 +237,7 @@ def plot(
 
     colour = colour_wanted(color, sys.stdout)
     context = _context()
-    plot_runs(_source(context), PlotRequest(metric, refs or [], limit or None, svg, force),
+    plot_runs(_source(context), PlotRequest(metric, _refs(refs), limit or None, svg, force),
               _filters(context, since, until, tag, status, where, host, user),
               out=sys.stdout, warn=say, colour=colour)
 
@@ -224,7 +262,7 @@ def show(
     colour = colour_wanted(color, sys.stdout)
     source = _source(_context())
     with paged(not no_pager):
-        show_runs(source, refs or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt,
+        show_runs(source, _refs(refs) or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt,
                   front_matter=not no_front_matter, out=sys.stdout, colour=colour)
 
 
@@ -280,7 +318,7 @@ def note(
     from journal.amend import add_note
 
     context = _context()
-    say(f"amended {add_note(_source(context), ref, text, context=context)}")
+    say(f"amended {add_note(_source(context), _ref(ref), text, context=context)}")
 
 
 # `-TAG` must reach the command as an argument: unknown options pass through, and `-h` is not
@@ -297,7 +335,7 @@ def tag(
     from journal.amend import change_tags
 
     context = _context()
-    run_id, tags = change_tags(_source(context), ref, changes, context=context)
+    run_id, tags = change_tags(_source(context), _ref(ref), changes, context=context)
     say(f"{run_id}: tags {', '.join(tags) if tags else '(none)'}")
 
 
@@ -323,6 +361,7 @@ def rm(
         for run in trash.trashed(journal_dir):
             print(f"{run.run_id}  {len(run.files)} file(s)  {printable(run.note)}".rstrip())
         return
+    refs = _refs(refs)
     if not refs:
         raise UsageError("missing the REF of a run", hint="e.g. journal rm @, or journal rm --list")
     if restore:
@@ -365,7 +404,7 @@ def tail(
     colour = colour_wanted(color, sys.stdout)     # the log's own colours
     source = _source(_context())
     with paged(not (no_pager or follow)) as paging:     # a followed log is printed as it comes
-        code = tail_log(source, ref or "@", follow=follow, lines=lines, raw=raw,
+        code = tail_log(source, _ref(ref or "@"), follow=follow, lines=lines, raw=raw,
                         out=sys.stdout.buffer, colour=colour)
     raise typer.Exit(0 if paging and code == EXIT_BROKEN_PIPE else code)   # the pager quit
 
@@ -385,7 +424,12 @@ def diff(
 
     context = _context()
     with paged(not no_pager):
-        diff_runs(_source(context), ref1, ref2, out=sys.stdout, context=context)
+        if ref1 == ref2 == "-":             # `journal list | fzf -m | journal diff - -`
+            pair = _stdin_refs()
+            if len(pair) != 2:
+                raise UsageError(f"standard input gave {len(pair)} REFs; diff - - takes two")
+            ref1, ref2 = pair
+        diff_runs(_source(context), _ref(ref1), _ref(ref2), out=sys.stdout, context=context)
 
 
 @app.command()
@@ -400,7 +444,7 @@ def checkout(
     from journal.read.checkout import checkout_run
 
     context = _context()
-    checkout_run(_source(context), ref, folder, context=context, out=sys.stdout, say=say)
+    checkout_run(_source(context), _ref(ref), folder, context=context, out=sys.stdout, say=say)
 
 
 @app.command(context_settings={"allow_interspersed_args": False})
@@ -420,7 +464,7 @@ def rerun(
     added = list(extra or ())
     added = added[1:] if added[:1] == ["--"] else added      # typer keeps the `--` itself
     context = _context()
-    command, folder, run_id = rerun_setup(_source(context), ref, added, context=context, say=say)
+    command, folder, run_id = rerun_setup(_source(context), _ref(ref), added, context=context, say=say)
     raise typer.Exit(run_new(NewArgs(command, note or f"rerun of {run_id}", quiet=quiet,
                                      cwd=folder, rerun_of=run_id)))
 
@@ -493,6 +537,7 @@ def export(
 def run_app(argv: list[str]) -> NoReturn:
     """Run `journal ARGV` through the typer app and exit with its code (cli/main.py is the
     executable's entry point)."""
+    _READ_REFS.clear()      # standard input's REFs are this command's (tests run many in one process)
     try:
         with _only_the_command(argv):
             code = app(args=argv, prog_name="journal", standalone_mode=False)
