@@ -238,6 +238,11 @@ def test_the_default_range_is_the_last_seven_days_and_week_is_the_iso_week(
     previous = monday - dt.timedelta(days=7)
     assert f"# Experiments {previous} – {monday - dt.timedelta(days=1)}\n" in last_week
     assert "today's run" not in last_week and "No runs were recorded" in last_week
+    coming = journal("export", "--week", "1", cwd=repo)       # a week to come: surely a slip
+    assert coming.returncode == 2 and coming.stdout == b""
+    assert coming.stderr.decode().splitlines() == [
+        "journal: error: --week 1 is a week to come; past weeks count back",
+        "hint: the previous week is --week -1"]
 
 
 # -- hostile content ------------------------------------------------------------------------------

@@ -325,6 +325,11 @@ def week_argument(week: bool, texts: Sequence[str] | None) -> int | None:
     if not week:
         raise UsageError(f"unexpected argument {printable(text)!r}",
                          hint="a number of weeks goes with --week: --week -1") from None
+    if number > 0:
+        # Runs cannot start in a week to come: `--week 1` is surely meant as last week.
+        raise UsageError(f"--week {number} is a week to come; past weeks count back",
+                         hint="the previous week is --week -1" if number == 1
+                         else f"{number} weeks back is --week -{number}")
     return number
 
 
