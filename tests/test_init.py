@@ -61,6 +61,7 @@ def test_outside_git_the_nearest_ancestor_journal_is_used(tmp_path: Path) -> Non
     deep.mkdir(parents=True)
     done = journal("new", "-n", "outside git", "--", "true", cwd=deep)
     assert done.returncode == 0, done.stderr
+    assert b"not in a git repository" not in done.stderr       # a journal that exists: quiet
     record = only_record(project / ".journal")
     assert "git" not in record
     assert record["cwd"] == "x/y"
@@ -68,8 +69,13 @@ def test_outside_git_the_nearest_ancestor_journal_is_used(tmp_path: Path) -> Non
 
 
 def test_outside_git_without_a_journal_the_current_directory_gets_one(tmp_path: Path) -> None:
-    assert journal("new", "-n", "here", cwd=tmp_path).returncode == 0
-    assert only_record(tmp_path / ".journal")["note"] == "here"
+    first = journal("new", "-n", "here", cwd=tmp_path)
+    assert first.returncode == 0 and only_record(tmp_path / ".journal")["note"] == "here"
+    said = [line for line in first.stderr.decode().splitlines() if "git repository" in line]
+    assert said == [f"journal: not in a git repository: the journal is {tmp_path / '.journal'} "
+                    "(no code state is recorded; JOURNAL_DIR chooses another folder)"]
+    second = journal("new", "-n", "again", "--", "true", cwd=tmp_path)
+    assert second.returncode == 0 and b"git repository" not in second.stderr    # said once
 
 
 def test_init_honours_journal_dir(tmp_path: Path, repo: Path) -> None:

@@ -118,6 +118,10 @@ def open_run(request: NewRun, context: Context, *, warn: Callable[[str], None], 
         warn(redactor.shapes(line))       # a file may be named after a secret
     argv_params = params_from_argv(list(request.command)[1:])
     record = _initial_record(request, context, code, config, argv_params, started, running)
+    if context.worktree_root is None and not context.journal_dir.exists():
+        # Once, as the folder is made: outside git, where the runs go is not obvious.
+        warn(f"not in a git repository: the journal is {context.journal_dir} (no code state "
+             "is recorded; JOURNAL_DIR chooses another folder)")
     record = _create(context.journal_dir, redactor, record, code, with_log)
     return OpenRun(context, config, redactor, record, clock_start, argv_params)
 
