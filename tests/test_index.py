@@ -759,3 +759,31 @@ def test_a_second_copy_stands_in_when_the_home_copy_goes(tmp_path: Path) -> None
     result = both("list", "-n", "0", cwd=tmp_path)
     assert ids_listed(result) == [run_id]
     assert "the run" in both("show", run_id, cwd=tmp_path).out
+
+
+def test_cache_lists_the_indexes_and_prunes_those_of_folders_that_are_gone(tmp_path: Path
+                                                                          ) -> None:
+    kept, gone = tmp_path / "kept", tmp_path / "gone"
+    for folder in (kept, gone):
+        write_run(folder / ".journal")
+        assert cli("list", cwd=folder).code == 0
+    cache_dir = cache_file(kept / ".journal").parent
+    # Another machine sharing this home: its index names its host, and is never ours to prune.
+    theirs = cache_dir / "gone_.journal-othermachine-0123456789abcdef.sqlite3"
+    shutil.copy(cache_file(gone / ".journal"), theirs)
+    host = cache_file(kept / ".journal").name.split("-")[-2]
+    junk = cache_dir / f"junk-{host}-x.sqlite3"
+    junk.write_bytes(b"not an index at all")
+    shutil.rmtree(gone)
+    listed = cli("cache", cwd=tmp_path)
+    assert listed.code == 0 and sorted(line.split(None, 2)[2] for line in listed.lines) == [
+        "(not an index)  (gone)", f"{gone / '.journal'}  (gone)", str(kept / ".journal")]
+    assert "2 of them index a folder that is gone" in listed.err
+    pruned = cli("cache", "--prune", cwd=tmp_path)
+    assert pruned.code == 0 and "removed 2 index(es)" in pruned.err
+    assert not cache_file(gone / ".journal").exists() and cache_file(kept / ".journal").exists()
+    assert theirs.exists() and not junk.exists()
+    assert [line.split()[-1] for line in cli("cache", cwd=tmp_path).lines] == [
+        str(kept / ".journal")]
+    assert ids_listed(cli("list", cwd=kept)) and cli("cache", "--prune", cwd=tmp_path).err == (
+        "journal: removed 0 index(es) of journal folders that are gone (0.0 MB)\n")

@@ -387,6 +387,32 @@ def _files_said(files: list[str]) -> str:
 
 
 @app.command()
+def cache(
+    prune: Annotated[bool, typer.Option("--prune", help="Remove the indexes of journal folders that are gone.")] = False,
+) -> None:
+    """List this machine's index caches, each with its journal folder; --prune removes those of folders that are gone.
+
+    Example: journal cache --prune
+    """
+    from journal.store.index import cached_indexes, remove_index
+    from journal.text import printable
+
+    indexes = cached_indexes(os.environ)
+    gone = [cached for cached in indexes if cached.orphaned]
+    if not prune:
+        for cached in indexes:
+            folder = printable(cached.journal_dir or "(not an index)")
+            print(f"{cached.size / 1e6:9.1f} MB  {folder}{'  (gone)' if cached.orphaned else ''}")
+        if gone:
+            say(f"{len(gone)} of them index a folder that is gone: journal cache --prune removes them")
+        return
+    for cached in gone:
+        remove_index(cached)
+    freed = sum(cached.size for cached in gone)
+    say(f"removed {len(gone)} index(es) of journal folders that are gone ({freed / 1e6:.1f} MB)")
+
+
+@app.command()
 def tail(
     ref: Annotated[Optional[str], typer.Argument(help="The run (default: the latest).", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow while the run is running.")] = False,

@@ -26,8 +26,6 @@ def cache_path(journal_dir: Path, environ: Mapping[str, str], *, mounts: str = "
     hashlib's OpenSSL costs milliseconds at start-up; the file records its folder to be sure.)"""
     import zlib
 
-    from journal.record import THIS_HOST
-
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = Path(base) / "journal"
     if filesystem_type(folder, mounts) in NETWORK_FILE_SYSTEMS:
@@ -37,9 +35,15 @@ def cache_path(journal_dir: Path, environ: Mapping[str, str], *, mounts: str = "
             folder = local
     real = os.fsencode(os.path.realpath(journal_dir))
     tail = re.sub(rb"[^A-Za-z0-9._-]+", b"_", real[-40:]).decode().strip("_.")
-    host = re.sub(r"[^A-Za-z0-9._-]+", "_", THIS_HOST)[:40] or "host"
     key = f"{zlib.crc32(real):08x}{zlib.adler32(real):08x}"
-    return folder / f"{tail}-{host}-{key}.sqlite3"
+    return folder / f"{tail}-{host_part()}-{key}.sqlite3"
+
+
+def host_part() -> str:
+    """This machine's part of an index's file name: hosts that share a home never share one."""
+    from journal.record import THIS_HOST
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", THIS_HOST)[:40] or "host"
 
 
 def filesystem_type(path: Path, mounts: str = "/proc/mounts") -> str | None:

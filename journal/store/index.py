@@ -27,6 +27,7 @@ files (the only source of truth) before each use:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import itertools
@@ -49,7 +50,7 @@ from journal.record import (
     searchable_text,
 )
 from journal.store import indexrow
-from journal.store.cache import cache_path, private_folder
+from journal.store.cache import cache_path, host_part, private_folder
 from journal.store.filters import Filters, id_may_match
 from journal.store.indexrow import (
     Job,
@@ -570,6 +571,44 @@ class Index:
 
 _FULL = "id, folder, stat, warnings, metrics, body"
 _SUMMARY = "id, folder, stat, warnings, status, started, tags, metrics, summary"
+
+
+@dataclasses.dataclass
+class CachedIndex:
+    path: Path
+    journal_dir: str | None         # None: the file cannot be read as an index
+    size: int                       # bytes, with its write-ahead log
+
+    @property
+    def orphaned(self) -> bool:
+        """Its journal folder is gone (or it is no index at all): nothing will read it again."""
+        return self.journal_dir is None or not os.path.isdir(self.journal_dir)
+
+
+def cached_indexes(environ: Mapping[str, str]) -> list[CachedIndex]:
+    """This machine's index files in the cache folder, each with the journal folder it
+    indexes (other machines that share the home keep theirs, named after their host)."""
+    folder = cache_path(Path("/"), environ).parent
+    found = []
+    for path in sorted(folder.glob(f"*-{host_part()}-*.sqlite3")):
+        try:
+            db = _read_only(path)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'journal_dir'").fetchone()
+            finally:
+                db.close()
+            journal_dir = None if row is None else str(row[0])
+        except sqlite3.Error:
+            journal_dir = None
+        size = sum(os.stat(f"{path}{suffix}").st_size for suffix in ("", "-wal", "-shm")
+                   if os.path.exists(f"{path}{suffix}"))
+        found.append(CachedIndex(path, journal_dir, size))
+    return found
+
+
+def remove_index(cached: CachedIndex) -> None:
+    """An index file of a journal folder that is gone (derived data: nothing is lost)."""
+    _remove_database(cached.path)
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
