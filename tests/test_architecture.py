@@ -59,6 +59,7 @@ OWNERS = {
     "markdown_it": {"journal.render.markdown"},
     "rich": {"journal.read.show"},
     "plotille": {"journal.render.plot"},      # journal plot only
+    "dateparser": {"journal.store.filters"},  # --since/--until phrases only
     "tomlkit": {"journal.store.records"},
     "sqlite3": {"journal.store.index"},
     "git": set(),                         # GitPython: declared again with the code that uses it

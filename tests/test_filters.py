@@ -4,6 +4,8 @@ chosen with the index and without it; bad values are one line and exit 2."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,47 @@ def test_when_words(text: str, since: dt.datetime, until: dt.datetime) -> None:
     assert parse_when(text, NOW, end=True) == until
 
 
-@pytest.mark.parametrize("text", ["", "soon", "3x", "d3", "2026-13-01", "-3d", "2026/11/23"])
+@pytest.mark.parametrize(("text", "since", "until"), [
+    # Phrases, read by dateparser (loaded only for them): a day means the whole day.
+    ("last monday", at(2026, 11, 23), at(2026, 11, 24)),
+    ("30 Nov 2026", at(2026, 11, 30), at(2026, 12, 1)),
+    ("Nov 30", at(2025, 11, 30), at(2025, 12, 1)),               # the past one
+    ("2 days ago", NOW - dt.timedelta(days=2), NOW - dt.timedelta(days=2)),
+    ("3 weeks ago", NOW - dt.timedelta(weeks=3), NOW - dt.timedelta(weeks=3)),
+    ("yesterday 14:00", at(2026, 11, 27, 14), at(2026, 11, 27, 14)),   # a time: that moment
+    # Built in, long or short: months by the calendar.
+    ("5 minutes ago", NOW - dt.timedelta(minutes=5), NOW - dt.timedelta(minutes=5)),
+    ("2 hours", NOW - dt.timedelta(hours=2), NOW - dt.timedelta(hours=2)),
+    ("3mo", NOW.replace(month=8), NOW.replace(month=8)),
+    ("1 month ago", NOW.replace(month=10), NOW.replace(month=10)),
+    ("1y", NOW.replace(year=2025), NOW.replace(year=2025)),
+])
+def test_dates_as_people_write_them(text: str, since: dt.datetime, until: dt.datetime) -> None:
+    assert parse_when(text, NOW) == since
+    assert parse_when(text, NOW, end=True) == until
+
+
+@pytest.mark.parametrize("text", ["1m", "3 m", "10M"])
+def test_a_bare_m_is_refused_as_ambiguous(text: str) -> None:
+    with pytest.raises(UsageError, match="ambiguous") as raised:
+        parse_when(text, NOW)
+    assert raised.value.hint is not None and "min or" in raised.value.hint
+
+
+def test_only_the_forms_of_the_day_load_no_date_library(tmp_path: Path) -> None:
+    code = ("import sys, datetime as dt\nfrom journal.store.filters import parse_when\n"
+            "now = dt.datetime.now().astimezone()\n"
+            "for text in ('2026-11-23', '3d', '90min', 'yesterday', 'monday', '2 weeks ago'):\n"
+            "    parse_when(text, now)\n"
+            "print('dateparser' in sys.modules)\n"
+            "parse_when('last monday', now)\nprint('dateparser' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=tmp_path)
+    assert done.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("text", ["", "soon", "3x", "d3", "2026-13-01", "2026/11/23",
+                                  "11/12/2026", "5", "2026"])
 def test_bad_when_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError, match="cannot read the time"):
         parse_when(text or " ", NOW)
@@ -85,7 +127,7 @@ def test_yesterday_and_weekday_select_by_day(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--since", "last tuesday"), "journal: error: cannot read the time 'last tuesday'"),
+    (("--since", "the day after"), "journal: error: cannot read the time 'the day after'"),
     (("--until", "\x1b]52;c;aGk=\x07"), "journal: error: cannot read the time '\\x1b]52;c;aGk=\\x07'"),
     (("--status", "done"), "journal: error: unknown status 'done'"),
     (("--where", "acc>"), "journal: error: bad --where 'acc>'"),

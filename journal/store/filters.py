@@ -7,6 +7,7 @@ same thing in SQL, so both paths select exactly the same runs.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 import operator
@@ -19,11 +20,17 @@ from journal.errors import UsageError
 from journal.record import STATUSES, aware, id_time, param_value, typed_value
 from journal.text import printable
 
-_RELATIVE = re.compile(r"(?P<count>\d+)\s*(?P<unit>m|min|h|d|w)", re.I)
-_UNIT_SECONDS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# `3d`, `12h`, `90min`, `2w`, `3mo`, `1y`, and the same written out (`2 days ago`). A bare `m`
+# is refused: git users read a month there, others a minute.
+_RELATIVE = re.compile(
+    r"(?P<count>\d+)\s*(?P<unit>m|mins?|minutes?|h|hours?|d|days?|w|weeks?|mo|months?|y|years?)"
+    r"(?:\s+ago)?", re.I)
+_UNIT_SECONDS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_UNIT_MONTHS = {"mo": 1, "y": 12}
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CONDITION = re.compile(r"\s*(?P<name>[^\s<>=!~]+)\s*(?P<op>>=|<=|!=|==|=|>|<|~)\s*(?P<value>.*?)\s*")
-WHEN_HELP = "a date (2026-11-23), a time (2026-11-23T14:00), 3d, 12h, 2w, today, yesterday or a weekday"
+WHEN_HELP = ("a date (2026-11-23, 30 Nov 2026), a time (2026-11-23T14:00), 90min, 12h, 3d, 2w, "
+             "3mo, 1y, today, yesterday, a weekday, or a phrase (2 days ago, last monday)")
 
 
 @dataclass(frozen=True)
@@ -193,17 +200,53 @@ def _parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetim
     elif word in _WEEKDAYS:
         day = today - dt.timedelta(days=(today.weekday() - _WEEKDAYS.index(word)) % 7)
     elif match := _RELATIVE.fullmatch(word):
-        return now - dt.timedelta(seconds=int(match["count"]) * _UNIT_SECONDS[match["unit"].lower()])
+        return _ago(int(match["count"]), match["unit"].lower(), now, text)
     else:
         day = _date(text.strip(), now)
         if day is None:
             try:
                 parsed = dt.datetime.fromisoformat(text.strip())
             except ValueError:
-                raise UsageError(f"cannot read the time {printable(repr(text))}",
-                                 hint=f"use {WHEN_HELP}") from None
+                return _phrase(text, now, end=end)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
     return day + dt.timedelta(days=1) if end else day
+
+
+def _ago(count: int, unit: str, now: dt.datetime, text: str) -> dt.datetime:
+    if unit == "m":
+        raise UsageError(f"{printable(repr(text))} is ambiguous: m is a minute to some and a "
+                         "month to git", hint=f"say {count}min or {count}mo")
+    short = "min" if unit.startswith("min") else "mo" if unit.startswith("mo") else unit[0]
+    if short in _UNIT_MONTHS:        # calendar months: 1mo before March 31 is February 28
+        months = now.year * 12 + now.month - 1 - count * _UNIT_MONTHS[short]
+        year, month = divmod(months, 12)
+        last_day = calendar.monthrange(year, month + 1)[1] if year >= 1 else 31
+        return now.replace(year=year, month=month + 1, day=min(now.day, last_day))
+    return now - dt.timedelta(seconds=count * _UNIT_SECONDS[short])
+
+
+_TIME_OF_DAY = re.compile(r"\d:\d|\b(?:am|pm|noon|midnight)\b", re.I)
+
+
+def _phrase(text: str, now: dt.datetime, *, end: bool) -> dt.datetime:
+    """What people write (`last monday`, `30 Nov 2026`, `3 weeks ago`, `yesterday 14:00`),
+    read by dateparser, loaded only here: the forms above cost nothing to start. A phrase that
+    names a day (no time of day) means that whole day, as a date does."""
+    if not re.search(r"[^\W\d_]", text):
+        # Digits alone beyond ISO (11/12/2026, 2026-13-01, 5) are read differently from place
+        # to place, or guessed at: refused rather than guessed.
+        raise UsageError(f"cannot read the time {printable(repr(text))}",
+                         hint="write a date as 2026-11-23, or with its month's name: 23 Nov 2026")
+    import dateparser  # type: ignore[import-untyped]   # it ships no types
+
+    settings = {"RELATIVE_BASE": now.replace(tzinfo=None), "PREFER_DATES_FROM": "past"}
+    parsed: dt.datetime | None = dateparser.parse(text, languages=["en"], settings=settings)
+    if parsed is None:
+        raise UsageError(f"cannot read the time {printable(repr(text))}", hint=f"use {WHEN_HELP}")
+    moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
+    if moment.time() == dt.time(0) and not _TIME_OF_DAY.search(text):
+        return moment + dt.timedelta(days=1) if end else moment
+    return moment
 
 
 def _date(text: str, now: dt.datetime) -> dt.datetime | None:
