@@ -258,3 +258,35 @@ def test_host_and_user_select_the_machine_and_the_person(tmp_path: Path) -> None
     assert cli("grep", "-l", "on", "--user", "bob", cwd=tmp_path).lines == [bob]
     exported = cli("export", "-f", "json", "--since", "2d", "--host", "laptop", cwd=tmp_path)
     assert laptop in exported.out and cluster not in exported.out
+
+
+def test_where_over_names_with_spaces_quoted_or_not(tmp_path: Path) -> None:
+    """`Hoge1 Acc` is the name the seed's report pattern gives a metric."""
+    jd = tmp_path / ".journal"
+    high = write_run(jd, now() - dt.timedelta(hours=2), metrics={"Hoge1 Acc": 82.476})
+    low = write_run(jd, now() - dt.timedelta(hours=1), metrics={"Hoge1 Acc": 71.46, 'a<"b"': 1})
+    for where in ("Hoge1 Acc>77", '"Hoge1 Acc">77', 'metrics."Hoge1 Acc" > 77'):
+        assert ids_listed(both("list", "--where", where, cwd=tmp_path)) == [high], where
+    assert ids_listed(both("list", "--where", '"a<\\"b\\""=1', cwd=tmp_path)) == [low]
+    assert parse_condition('params."x y"!=2').table == "params"
+
+
+@pytest.mark.parametrize(("where", "said"), [
+    ("Hoge1_Acc>77", "no run has a metric or param named 'Hoge1_Acc'; did you mean 'Hoge1 Acc'?"),
+    ("hoge1 acc>77", "no run has a metric or param named 'hoge1 acc'; did you mean 'Hoge1 Acc'?"),
+    ("metrics.lr>0", "no run has a metric named 'lr'"),
+    ("params.LR<1", "no run has a param named 'LR'; did you mean 'lr'?"),
+    ("acx>1", "no run has a metric or param named 'acx'; did you mean 'acc'?"),
+])
+def test_a_name_no_run_has_is_a_warning_with_the_close_ones(tmp_path: Path, where: str,
+                                                            said: str) -> None:
+    jd = tmp_path / ".journal"
+    write_run(jd, metrics={"Hoge1 Acc": 82.476, "acc": 0.8}, params={"lr": 0.1})
+    for args in (["list", "--where", where], ["grep", "x", "--where", where],
+                 ["export", "--where", where]):
+        result = cli(*args, cwd=tmp_path)
+        assert f"journal: warning: {said}\n" in result.err, (args, result.err)
+    # A name some run has is no warning, whether or not a run passes the test.
+    quiet = cli("list", "--where", "acc>0.9", cwd=tmp_path)
+    assert (quiet.code, quiet.out, quiet.err) == (0, "", "")
+    assert cli("list", "--where", "note~nothing", cwd=tmp_path).err == ""

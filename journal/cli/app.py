@@ -170,6 +170,12 @@ def _stdin_refs() -> list[str]:
     return _READ_REFS
 
 
+def _say_unknown_names(source: RunSource, filters: Filters) -> None:
+    """After a command that found nothing: the --where names no run has, and the close ones."""
+    for line in source.unknown_names(filters):
+        say(line)
+
+
 @app.command("list")
 def list_(
     limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs (0: all).")] = 20,
@@ -190,9 +196,10 @@ def list_(
     fmt = "json" if as_json else "csv" if as_csv else "text"
     colour = colour_wanted(color, sys.stdout)
     context = _context()
-    list_runs(_source(context), _filters(context, since, until, tag, status, where, host, user),
-              limit=limit or None, sort=sort, fmt=fmt, absolute=absolute, out=sys.stdout,
-              now=context.now(), colour=colour)
+    source, filters = _source(context), _filters(context, since, until, tag, status, where, host, user)
+    if not list_runs(source, filters, limit=limit or None, sort=sort, fmt=fmt, absolute=absolute,
+                     out=sys.stdout, now=context.now(), colour=colour):
+        _say_unknown_names(source, filters)
 
 
 @app.command()
@@ -301,8 +308,10 @@ def grep(
                           without_match=without_match, logs=not no_logs, as_json=as_json)
     colour = colour_wanted(color, sys.stdout) and not as_json
     context = _context()
-    found = grep_runs(_source(context), _filters(context, since, until, tag, status, where, host, user),
-                      options, out=sys.stdout, colour=colour)
+    source, filters = _source(context), _filters(context, since, until, tag, status, where, host, user)
+    found = grep_runs(source, filters, options, out=sys.stdout, colour=colour)
+    if not found:
+        _say_unknown_names(source, filters)
     raise typer.Exit(0 if found else 1)
 
 
@@ -554,8 +563,11 @@ def export(
         return
     if force and output is None:
         raise UsageError("--force goes with -o FILE (it lets the file be replaced)")
-    done = export_runs(request, _source(context), context)
+    source = _source(context)
+    done = export_runs(request, source, context)
     write_output(done.text, output, force=force, out=sys.stdout)
+    if not done.runs and where:
+        _say_unknown_names(source, _filters(context, None, None, [], [], where, [], []))
     if output is not None:
         say(f"wrote {output}: {done.runs} run(s) from {done.first_day} to {done.last_day}")
 

@@ -18,17 +18,20 @@ from journal.text import json_text
 
 def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: str | None,
               fmt: str, absolute: bool, out: IO[str], now: dt.datetime, colour: bool = False
-              ) -> None:
+              ) -> int:
     """Print the runs `filters` keep, newest first (or by `sort`): `fmt` is text, json or csv;
-    `colour`: the text's ids and statuses coloured."""
+    `colour`: the text's ids and statuses coloured. How many runs were printed."""
+    printed = 0
+
     def chosen() -> Iterator[StoredRun]:
         return streamed_runs(source, filters, limit=limit, sort=sort)
 
     if fmt == "json":
         for run in chosen():
             out.write(json_text(run_json(run)) + "\n")
+            printed += 1
     elif fmt == "csv":
-        write_csv(chosen, out)
+        printed = write_csv(chosen, out)
     else:
         # A line reads a few fields of its run: the index hands out only those.
         runs = streamed_runs(source, filters, limit=limit, sort=sort, summaries=True)
@@ -36,7 +39,9 @@ def list_runs(source: RunSource, filters: Filters, *, limit: int | None, sort: s
         while batch := list(itertools.islice(lines, 256)):    # one write, not one a line
             out.write("\n".join(batch) + "\n")
             out.flush()     # a reader sees lines as they come, as before
+            printed += len(batch)
     out.flush()
+    return printed
 
 
 def sort_runs(runs: list[StoredRun], sort: str) -> list[StoredRun]:

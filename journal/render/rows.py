@@ -98,17 +98,20 @@ def rows_csv(runs: Sequence[StoredRun]) -> str:
     return out.getvalue()
 
 
-def write_csv(runs: Callable[[], Iterable[StoredRun]], out: IO[str]) -> None:
+def write_csv(runs: Callable[[], Iterable[StoredRun]], out: IO[str]) -> int:
     """CSV of the runs `runs()` gives, in two passes over them (the columns, then the rows), so
-    that a stream of any length is written holding one record at a time."""
+    that a stream of any length is written holding one record at a time; how many rows."""
     import csv
 
     header = row_header(runs())
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([csv_cell(name) for name in header])
+    rows = 0
     for run in runs():
         row = row_of(run, header, for_csv=True)
         writer.writerow([csv_cell(row.get(name)) for name in header])
+        rows += 1
+    return rows
 
 
 def _tags(value: Any) -> Any:

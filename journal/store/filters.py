@@ -28,7 +28,12 @@ _RELATIVE = re.compile(
 _UNIT_SECONDS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _UNIT_MONTHS = {"mo": 1, "y": 12}
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_CONDITION = re.compile(r"\s*(?P<name>[^\s<>=!~]+)\s*(?P<op>>=|<=|!=|==|=|>|<|~)\s*(?P<value>.*?)\s*")
+# NAME OP VALUE. A name may hold spaces (`Hoge1 Acc>77`, as the report pattern names it) or be
+# quoted (`"a<b"=1`, `metrics."Hoge1 Acc">77`, `\"` inside), and take `params.` or `metrics.`.
+_CONDITION = re.compile(
+    r'\s*(?:(?P<table>params|metrics)\.)?'
+    r'(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<name>[^\s<>=!~"](?:[^<>=!~]*[^\s<>=!~])?))'
+    r"\s*(?P<op>>=|<=|!=|==|=|>|<|~)\s*(?P<value>.*?)\s*")
 WHEN_HELP = ("a date (2026-11-23, 30 Nov 2026), a time (2026-11-23T14:00), 90min, 12h, 3d, 2w, "
              "3mo, 1y, today, yesterday, a weekday, or a phrase (2 days ago, last monday)")
 
@@ -146,11 +151,12 @@ def parse_condition(text: str) -> Condition:
     if not match or not match["value"] and match["op"] not in ("=", "==", "!="):
         raise UsageError(
             f"bad --where {printable(repr(text))}",
-            hint="write NAME OP VALUE with OP one of = != > < >= <= ~ (regex), e.g. acc>0.8 or opt=adam",
+            hint="write NAME OP VALUE with OP one of = != > < >= <= ~ (regex), e.g. acc>0.8, "
+                 'opt=adam or "Hoge1 Acc">77',
         )
-    table, dot, name = match["name"].partition(".")
-    if not dot or table not in ("params", "metrics"):
-        table, name = None, match["name"]
+    table = match["table"]
+    name = re.sub(r"\\(.)", r"\1", match["quoted"]) if match["quoted"] is not None \
+        else match["name"]
     op, raw = match["op"], match["value"]
     if op != "~" and raw[:1] in ("<", ">", "=", "!", "~"):     # `acc>>1`, `acc=>1`: a typo
         raise UsageError(f"bad --where {printable(repr(text))}: {printable(op + raw[:1])!r} is "

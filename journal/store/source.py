@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from journal.errors import UsageError
-from journal.record import StoredRun, id_time, is_valid_id
+from journal.record import StoredRun, flat_params, id_time, is_valid_id
 from journal.store.filters import Filters, id_may_match
 from journal.store.records import canonical_file, read_record, record_files, second_copy_warning
 from journal.text import printable
@@ -27,6 +27,20 @@ if TYPE_CHECKING:
 _NTH_BEFORE = re.compile(r"(?:@|latest)~(\d+)")
 FUTURE_SLACK = dt.timedelta(minutes=5)      # clocks that disagree by less are not "ahead"
 NO_INDEX_VARIABLE = "JOURNAL_NO_INDEX"      # "1": read the record files, not the index
+
+
+NAMES_LOOKED_AT = 5000      # runs whose names a --where that found nothing is checked against
+
+
+def _close_names(name: str, names: set[str]) -> list[str]:
+    """Names that differ from `name` by case, `_` for a space, or a few letters."""
+    import difflib
+
+    def plain(text: str) -> str:
+        return re.sub(r"[\s_\-]+", "", text.lower())
+
+    alike = sorted(known for known in names if plain(known) == plain(name))
+    return alike or difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
 
 
 class RunSource:
@@ -47,6 +61,32 @@ class RunSource:
 
             self.index = open_index(journal_dir, warn, environ)
         self._files: dict[str, Path] | None = None
+
+    def unknown_names(self, filters: Filters) -> list[str]:
+        """Warnings for the --where names that no run has, each with the close names that runs
+        do have: `--where Hoge1_Acc>77` finding nothing says why. Looked for in the newest
+        NAMES_LOOKED_AT runs, so a typo costs little however large the journal."""
+        if not filters.where:
+            return []
+        known: dict[str, set[str]] = {"metrics": set(), "params": set(), "fields": set()}
+        for run in itertools.islice(self.iter_select(Filters()), NAMES_LOOKED_AT):
+            record = run.record
+            metrics = record.get("metrics")
+            known["metrics"].update(metrics if isinstance(metrics, Mapping) else ())
+            known["params"].update(flat_params(record))
+            known["fields"].update(record)
+        said = []
+        for condition in filters.where:
+            tables = [condition.table] if condition.table else ["metrics", "params", "fields"]
+            names = set().union(*(known[table] for table in tables))
+            if condition.name in names:
+                continue
+            what = f"{condition.table[:-1]} " if condition.table else "metric or param "
+            close = _close_names(condition.name, names)
+            said.append(f"warning: no run has a {what}named {printable(repr(condition.name))}"
+                        + (f"; did you mean {', '.join(printable(repr(name)) for name in close)}?"
+                           if close else ""))
+        return said
 
     # -- ids ----------------------------------------------------------------------------------
 
