@@ -118,7 +118,7 @@ def change_tags(source: RunSource, ref: str, changes: Sequence[str], *, context:
 # -- finding the record -------------------------------------------------------------------------
 
 def _redactor(context: Context) -> Redactor:
-    config = load_config(context.journal_dir)
+    config = load_config(context.journal_dir, context.environ)
     return Redactor(config.redact_names, config.redact_values, context.environ)
 
 

@@ -107,7 +107,7 @@ class OpenRun:
 def open_run(request: NewRun, context: Context, *, warn: Callable[[str], None], running: bool = True,
              with_log: bool = True) -> OpenRun:
     """Capture the code state and write the record (`running`, or `finished` for a note)."""
-    config = load_config(context.journal_dir)
+    config = load_config(context.journal_dir, context.environ)
     redactor = Redactor(config.redact_names, config.redact_values, context.environ)
     started = context.now()
     clock_start = time.monotonic()

@@ -64,7 +64,7 @@ def checkout_run(source: RunSource, ref: str, folder: str | None, *, context: Co
             raise UsageError(f"run {run.id}'s patch {printable(str(patch_file))} "
                              + (behind if behind else "is missing"),
                              hint="a run's code cannot be rebuilt exactly without its patch")
-    git = Git(main, load_config(source.journal_dir).git_timeout, context.environ)
+    git = Git(main, load_config(source.journal_dir, context.environ).git_timeout, context.environ)
     try:
         git.run("cat-file", "-e", f"{commit}^{{commit}}")
     except GitFailed:

@@ -276,7 +276,8 @@ def commits_in_range(context: Context, span: TimeRange) -> list[Commit] | None:
     from journal.render.fields import Commit
     from journal.store.config import load_config
 
-    git = Git(context.worktree_root, load_config(context.journal_dir).git_timeout, context.environ)
+    git = Git(context.worktree_root, load_config(context.journal_dir, context.environ).git_timeout,
+              context.environ)
     args = ["log", "--branches", "HEAD", "--reverse", "-z", "--no-color", "--no-decorate",
             "--no-show-signature", "--no-mailmap", "--format=%H%x1f%cI%x1f%an%x1f%s",
             f"--since=@{int(span.since.timestamp())}"]

@@ -1,9 +1,17 @@
-"""Settings from `.journal/config.toml`, with defaults for everything (the file is optional)."""
+"""Settings from `.journal/config.toml` and the user's own `$XDG_CONFIG_HOME/journal/config.toml`,
+with defaults for everything (both files are optional).
+
+The user's file holds what belongs to a person (the environment allow-list, redaction names,
+metric patterns) once for every repository. The repository's file is merged over it: a setting
+both give takes the repository's value; lists are the union, the user's first.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +42,9 @@ DEFAULT_ENV_ALLOW = (
 
 CONFIG_TEMPLATE = """\
 # journal settings. Every key is optional; the values shown are the defaults.
+# Your own settings for every repository go in ~/.config/journal/config.toml ($XDG_CONFIG_HOME),
+# with the same tables: this file is merged over it (a setting both give is this file's; lists,
+# such as env.allow, redact.names and metrics.patterns, are joined).
 
 [capture]
 # Untracked text files up to this size go into the run's patch; bigger ones are only named.
@@ -111,12 +122,40 @@ _SCHEMA: dict[str, dict[str, tuple[str, type]]] = {
 }
 
 
-def load_config(journal_dir: Path) -> Config:
-    path = journal_dir / "config.toml"
+# Settings that add up when both files give them; the others are the repository's if it says.
+_LISTS = ("left_out", "redact_names", "redact_values", "env_allow", "metric_patterns")
+
+
+def user_config_path(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "journal" / "config.toml"
+
+
+def load_config(journal_dir: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """The repository's settings merged over the user's, over the defaults."""
+    user_path = user_config_path(os.environ if environ is None else environ)
+    repo_path = journal_dir / "config.toml"
+    user, repo = _file_settings(user_path), _file_settings(repo_path)
+    if user is None and repo is None:
+        return Config()
+    settings = {**(user or {}), **(repo or {})}
+    for name in _LISTS:
+        given = [*(user or {}).get(name, ()), *(repo or {}).get(name, ())]
+        if given:
+            settings[name] = tuple(dict.fromkeys(given))
+    if "left_out" in settings:
+        settings["left_out"] = tuple(dict.fromkeys(DEFAULT_LEFT_OUT + settings["left_out"]))
+    if "redact_values" in settings:
+        _check_together(settings["redact_values"], repo_path if repo else user_path)
+    return Config(source=repo_path if repo is not None else user_path, **settings)
+
+
+def _file_settings(path: Path) -> dict[str, Any] | None:
+    """What one file sets (checked), or None when there is no such file."""
     try:
         data = tomllib.loads(read_regular(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except (FileNotFoundError, NotADirectoryError):
-        return Config()
+        return None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
@@ -125,7 +164,7 @@ def load_config(journal_dir: Path) -> Config:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     except RecursionError:
         raise ConfigError(f"{path} is not valid TOML: nested too deeply") from None
-    return Config(source=path, **_settings_from(data, path))
+    return _settings_from(data, path)
 
 
 def _settings_from(data: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -144,10 +183,6 @@ def _settings_from(data: dict[str, Any], path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: unknown setting {table_name}.{key}", hint=f"known: {known}")
             field_name, expected = keys[key]
             settings[field_name] = _checked(value, expected, f"{table_name}.{key}", path)
-    if "left_out" in settings:
-        settings["left_out"] = DEFAULT_LEFT_OUT + settings["left_out"]
-    if "env_allow" not in settings:
-        settings["env_allow"] = DEFAULT_ENV_ALLOW
     values = settings.get("redact_values", ())
     for pattern in values:
         try:
@@ -157,17 +192,21 @@ def _settings_from(data: dict[str, Any], path: Path) -> dict[str, Any]:
         if compiled.match("") is not None:   # it would put *** between every two characters
             raise ConfigError(f"{path}: redact.values pattern {pattern!r} matches empty text",
                               hint="a pattern must match at least one character, e.g. 'corp-[0-9a-f]{32}'")
-    try:   # the redactor joins them into one alternation
-        re.compile("|".join(f"(?:{pattern})" for pattern in values))
-    except (re.error, OverflowError) as exc:
-        raise ConfigError(f"{path}: redact.values cannot be used together: {exc}",
-                          hint="write flags inline as (?i:...) and give groups distinct names") from exc
+    _check_together(values, path)
     for pattern in settings.get("metric_patterns", ()):
         problem = metric_pattern_problem(pattern)
         if problem:
             raise ConfigError(f"{path}: metrics.patterns: {pattern!r} {problem}",
                               hint="e.g. '^(?P<name>\\w[\\w ]*?)\\s*:\\s*(?P<value>[-+0-9.]+)%'")
     return settings
+
+
+def _check_together(values: tuple[str, ...], path: Path) -> None:
+    try:   # the redactor joins them into one alternation
+        re.compile("|".join(f"(?:{pattern})" for pattern in values))
+    except (re.error, OverflowError) as exc:
+        raise ConfigError(f"{path}: redact.values cannot be used together: {exc}",
+                          hint="write flags inline as (?i:...) and give groups distinct names") from exc
 
 
 def metric_pattern_problem(pattern: str) -> str | None:

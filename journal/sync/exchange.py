@@ -108,7 +108,7 @@ def sync(context: Context, given: str | None, warn: Warn) -> Report:
         raise SyncError("journal sync needs a git repository: runs travel through its remote",
                         hint="run it inside the repository whose runs you want to exchange")
     journal_dir = context.journal_dir
-    config = load_config(journal_dir)
+    config = load_config(journal_dir, context.environ)
     index_file = cache_path(journal_dir, context.environ).with_suffix(".sync-index")
     if not private_folder(index_file.parent):
         raise SyncError(f"the cache folder {printable(str(index_file.parent))} is not yours "
