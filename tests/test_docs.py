@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from readkit import cli
 
 from journal.cli.app import app
 
@@ -70,3 +71,28 @@ def test_readme_lists_exactly_the_options_of_each_command(name: str) -> None:
 
 def test_the_synopsis_names_no_command_that_does_not_exist() -> None:
     assert set(synopsis()) <= set(COMMANDS)
+
+
+def test_help_lists_whole_summaries_and_says_what_goes_where() -> None:
+    result = cli("--help", cwd=Path.cwd(), env={"COLUMNS": "80"})
+    assert result.code == 0 and "..." not in result.out.split("\n", 1)[1]    # not the usage line
+    assert "--prune removes those of folders that are gone." in " ".join(result.out.split())
+    new = cli("new", "--help", cwd=Path.cwd(), env={"COLUMNS": "80"}).out
+    assert "-m, --metric NAME=VALUE" in new and "<str>" not in new
+    assert "Example: journal new --note \"Adam instead of SGD\" -- python train.py --lr 3e-4" in new
+    for name in ("list", "grep", "export", "show"):
+        assert "<str>" not in cli(name, "--help", cwd=Path.cwd()).out, name
+
+
+@pytest.mark.parametrize("topic", ["refs", "ref", "filters", "templates", "config", "environment"])
+def test_help_topics(topic: str) -> None:
+    result = cli("help", topic, cwd=Path.cwd())
+    assert result.code == 0 and result.err == "" and len(result.lines) > 8
+
+
+def test_help_names_the_topics_and_the_commands() -> None:
+    listed = cli("help", cwd=Path.cwd())
+    assert listed.code == 0 and "filters" in listed.out and "environment" in listed.out
+    assert cli("help", "grep", cwd=Path.cwd()).out == cli("grep", "--help", cwd=Path.cwd()).out
+    wrong = cli("help", "nope", cwd=Path.cwd())
+    assert wrong.code == 2 and "no help topic 'nope'" in wrong.err

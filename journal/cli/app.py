@@ -57,6 +57,7 @@ def _root(
 def init() -> None:
     """Create .journal/ and .journal-template.md here (existing files are kept).
 
+    \b
     Example: journal init
     """
     from journal.store.starter import initialise
@@ -70,15 +71,15 @@ def init() -> None:
 )
 def new(
     command: Annotated[
-        Optional[list[str]], typer.Argument(help="The command to run, after `--`.", show_default=False)
+        Optional[list[str]], typer.Argument(metavar="COMMAND [ARG]...", help="The command to run, after `--`.", show_default=False)
     ] = None,
-    note: Annotated[Optional[str], typer.Option("--note", "-n", help="Why this run exists.")] = None,
-    tag: Annotated[list[str], typer.Option("--tag", "-t", help="A tag (repeatable).")] = [],
+    note: Annotated[Optional[str], typer.Option("--note", "-n", metavar="TEXT", help="Why this run exists.")] = None,
+    tag: Annotated[list[str], typer.Option("--tag", "-t", metavar="TAG", help="A tag (repeatable).")] = [],
     metric: Annotated[
-        list[str], typer.Option("--metric", "-m", help="A result, NAME=VALUE (repeatable).")
+        list[str], typer.Option("--metric", "-m", metavar="NAME=VALUE", help="A result, NAME=VALUE (repeatable).")
     ] = [],
     param: Annotated[
-        list[str], typer.Option("--param", "-p", help="A parameter, NAME=VALUE (repeatable).")
+        list[str], typer.Option("--param", "-p", metavar="NAME=VALUE", help="A parameter, NAME=VALUE (repeatable).")
     ] = [],
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No final report on stderr when the run ends.")
@@ -89,6 +90,7 @@ def new(
     Without a command, records a note at the current code state. When the command ends, a short
     report (id, note, command, commit, duration, status, metrics, log) is printed on stderr.
 
+    \b
     Example: journal new --note "Adam instead of SGD" -- python train.py --lr 3e-4
     """
     from journal.cli.new import NewArgs, run_new
@@ -99,13 +101,13 @@ def new(
 
 # --- reading the journal back ---------------------------------------------------------------
 
-Since = Annotated[Optional[str], typer.Option("--since", help="Runs started at or after: 2026-11-23, 3d, 2w, yesterday, monday.")]
-Until = Annotated[Optional[str], typer.Option("--until", help="Runs started before the end of: 2026-11-23, 3d, yesterday.")]
-Tags = Annotated[list[str], typer.Option("--tag", "-t", help="Only runs with this tag (repeatable: all of them).")]
-Statuses = Annotated[list[str], typer.Option("--status", "-s", help="Only runs with this status (repeatable: any of them).")]
-Where = Annotated[list[str], typer.Option("--where", "-w", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")]
-Hosts = Annotated[list[str], typer.Option("--host", help="Only runs on this machine (repeatable: any of them).")]
-Users = Annotated[list[str], typer.Option("--user", help="Only runs by this user (repeatable: any of them).")]
+Since = Annotated[Optional[str], typer.Option("--since", metavar="WHEN", help="Runs started at or after: 2026-11-23, 3d, 2w, yesterday, monday, 2 days ago, last monday (journal help filters).")]
+Until = Annotated[Optional[str], typer.Option("--until", metavar="WHEN", help="Runs started before the end of: 2026-11-23, 3d, yesterday, 30 Nov 2026.")]
+Tags = Annotated[list[str], typer.Option("--tag", "-t", metavar="TAG", help="Only runs with this tag (repeatable: all of them).")]
+Statuses = Annotated[list[str], typer.Option("--status", "-s", metavar="STATUS", help="Only runs with this status (repeatable: any of them).")]
+Where = Annotated[list[str], typer.Option("--where", "-w", metavar="NAME OP VALUE", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")]
+Hosts = Annotated[list[str], typer.Option("--host", metavar="HOST", help="Only runs on this machine (repeatable: any of them).")]
+Users = Annotated[list[str], typer.Option("--user", metavar="USER", help="Only runs by this user (repeatable: any of them).")]
 Colour = Annotated[str, typer.Option("--color", metavar="WHEN", help="Colours: auto (on a terminal, unless NO_COLOR is set), always or never.")]
 NoPager = Annotated[bool, typer.Option("--no-pager", help="Print directly, not through $JOURNAL_PAGER, $PAGER or less.")]
 
@@ -178,9 +180,9 @@ def _say_unknown_names(source: RunSource, filters: Filters) -> None:
 
 @app.command("list")
 def list_(
-    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs (0: all).")] = 20,
+    limit: Annotated[int, typer.Option("-n", "--limit", metavar="N", min=0, help="How many runs (0: all).")] = 20,
     absolute: Annotated[bool, typer.Option("--absolute", help="Absolute start times.")] = False,
-    sort: Annotated[Optional[str], typer.Option("--sort", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
+    sort: Annotated[Optional[str], typer.Option("--sort", metavar="[-]NAME", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one run each.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
@@ -188,6 +190,7 @@ def list_(
 ) -> None:
     """List runs, newest first: id, start, status, commit, duration, note and headline metrics.
 
+    \b
     Example: journal list -n 50 --where 'acc>0.8' --since 1w
     """
     from journal.cli.terminal import colour_wanted
@@ -205,14 +208,15 @@ def list_(
 @app.command()
 def compare(
     refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs to compare (default: those the filters keep, newest first).", show_default=False)] = None,
-    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs without REFs (0: all).")] = 20,
-    sort: Annotated[Optional[str], typer.Option("--sort", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md (a table, the default), csv or json.")] = "md",
+    limit: Annotated[int, typer.Option("-n", "--limit", metavar="N", min=0, help="How many runs without REFs (0: all).")] = 20,
+    sort: Annotated[Optional[str], typer.Option("--sort", metavar="[-]NAME", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|csv|json", help="md (a table, the default), csv or json.")] = "md",
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
     host: Hosts = [], user: Users = [], no_pager: NoPager = False,
 ) -> None:
     """Compare runs side by side: one row a run, the params that differ and every metric.
 
+    \b
     Example: journal compare --tag sweep --sort -loss
     """
     from journal.cli.terminal import paged
@@ -227,9 +231,9 @@ def compare(
 
 @app.command()
 def plot(
-    metric: Annotated[str, typer.Argument(help="The series to draw: a name the script logged with run.log().", show_default=False)],
+    metric: Annotated[str, typer.Argument(metavar="METRIC", help="The series to draw: a name the script logged with run.log().", show_default=False)],
     refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs to draw (default: the newest the filters keep that logged METRIC).", show_default=False)] = None,
-    limit: Annotated[int, typer.Option("-n", "--limit", min=0, help="How many runs without REFs (0: all).")] = 8,
+    limit: Annotated[int, typer.Option("-n", "--limit", metavar="N", min=0, help="How many runs without REFs (0: all).")] = 8,
     svg: Annotated[Optional[str], typer.Option("--svg", metavar="FILE", help="Write the chart to this SVG file (- for stdout) instead of drawing it here.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --svg file.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
@@ -237,6 +241,7 @@ def plot(
 ) -> None:
     """Draw the per-step curve of one metric for several runs: in the terminal, or to an SVG file.
 
+    \b
     Example: journal plot loss --tag sweep -n 5
     """
     from journal.cli.terminal import colour_wanted
@@ -251,16 +256,17 @@ def plot(
 
 @app.command()
 def show(
-    refs: Annotated[Optional[list[str]], typer.Argument(help="Runs: id, id prefix, @, @~N (default @).", show_default=False)] = None,
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs: id, id prefix, @, @~N (default @).", show_default=False)] = None,
     diff: Annotated[bool, typer.Option("--diff", help="Add the patch of the uncommitted changes.")] = False,
     log: Annotated[bool, typer.Option("--log", help="Add the last lines of the log.")] = False,
-    lines: Annotated[int, typer.Option("--lines", min=1, help="How many log lines with --log.")] = 20,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="md (default), toml, json or report.")] = None,
+    lines: Annotated[int, typer.Option("--lines", metavar="N", min=1, help="How many log lines with --log.")] = 20,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="md|toml|json|report", help="md (default), toml, json or report.")] = None,
     no_front_matter: Annotated[bool, typer.Option("--no-front-matter", help="With -f md: the note without its YAML front matter (properties).")] = False,
     color: Colour = "auto", no_pager: NoPager = False,
 ) -> None:
     """Show runs as Markdown notes (rendered on a terminal, plain when piped).
 
+    \b
     Example: journal show @ --log
     """
     from journal.cli.terminal import colour_wanted, paged
@@ -275,7 +281,7 @@ def show(
 
 @app.command()
 def grep(
-    pattern: Annotated[Optional[str], typer.Argument(help="A Python regular expression (or give each with -e).", show_default=False)] = None,
+    pattern: Annotated[Optional[str], typer.Argument(metavar="PATTERN", help="A Python regular expression (or give each with -e).", show_default=False)] = None,
     regexp: Annotated[list[str], typer.Option("-e", "--regexp", metavar="PATTERN", help="A pattern; repeatable: lines matching any of them.")] = [],
     fixed: Annotated[bool, typer.Option("-F", "--fixed-strings", help="The patterns are literal strings.")] = False,
     ignore_case: Annotated[bool, typer.Option("-i", "--ignore-case", help="Ignore case.")] = False,
@@ -287,11 +293,12 @@ def grep(
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not search the run logs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one match each.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [],
-    where: Annotated[list[str], typer.Option("--where", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")] = [],
+    where: Annotated[list[str], typer.Option("--where", metavar="NAME OP VALUE", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")] = [],
     host: Hosts = [], user: Users = [], color: Colour = "auto",
 ) -> None:
     """Search notes, tags, params, metrics, commands, git fields and logs, with grep's letters; exit 1 when nothing matches.
 
+    \b
     Example: journal grep -F 82.476
     """
     from journal.cli.terminal import colour_wanted
@@ -317,11 +324,12 @@ def grep(
 
 @app.command()
 def note(
-    ref: Annotated[str, typer.Argument(help="The run: id, id prefix, @, @~N.", show_default=False)],
-    text: Annotated[str, typer.Argument(help="The amendment.", show_default=False)],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The run: id, id prefix, @, @~N.", show_default=False)],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The amendment.", show_default=False)],
 ) -> None:
     """Amend a run's note after the fact; the earlier text and the time of each amendment are kept.
 
+    \b
     Example: journal note @ "this run had a data leak"
     """
     from journal.amend import add_note
@@ -334,11 +342,12 @@ def note(
 # help here (`journal tag @ -hyper` would print help and change nothing); `--help` still is.
 @app.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 def tag(
-    ref: Annotated[str, typer.Argument(help="The run: id, id prefix, @, @~N.", show_default=False)],
-    changes: Annotated[list[str], typer.Argument(help="+TAG adds, -TAG removes.", show_default=False)],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The run: id, id prefix, @, @~N.", show_default=False)],
+    changes: Annotated[list[str], typer.Argument(metavar="+TAG|-TAG...", help="+TAG adds, -TAG removes.", show_default=False)],
 ) -> None:
     """Add (+TAG) or remove (-TAG) tags of a run.
 
+    \b
     Example: journal tag @ +baseline -draft
     """
     from journal.amend import change_tags
@@ -357,6 +366,7 @@ def rm(
 ) -> None:
     """Move runs (record, log, patch, side files) to .journal/trash/, or back with --restore; nothing is deleted.
 
+    \b
     Example: journal rm @
     """
     from journal.store import trash
@@ -401,6 +411,7 @@ def cache(
 ) -> None:
     """List this machine's index caches, each with its journal folder; --prune removes those of folders that are gone.
 
+    \b
     Example: journal cache --prune
     """
     from journal.store.index import cached_indexes, remove_index
@@ -423,14 +434,15 @@ def cache(
 
 @app.command()
 def tail(
-    ref: Annotated[Optional[str], typer.Argument(help="The run (default: the latest).", show_default=False)] = None,
+    ref: Annotated[Optional[str], typer.Argument(metavar="[REF]", help="The run (default: the latest).", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow while the run is running.")] = False,
-    lines: Annotated[Optional[int], typer.Option("-n", "--lines", min=0, help="Only the last N lines.")] = None,
+    lines: Annotated[Optional[int], typer.Option("-n", "--lines", metavar="N", min=0, help="Only the last N lines.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the log's bytes unchanged, escapes included.")] = False,
     color: Colour = "auto", no_pager: NoPager = False,
 ) -> None:
     """Print a run's log; -f follows it until the run ends.
 
+    \b
     Example: journal tail -f
     """
     from journal.cli.terminal import colour_wanted, paged
@@ -446,12 +458,13 @@ def tail(
 
 @app.command()
 def diff(
-    ref1: Annotated[str, typer.Argument(help="The earlier run.", show_default=False)],
-    ref2: Annotated[str, typer.Argument(help="The later run.", show_default=False)],
+    ref1: Annotated[str, typer.Argument(metavar="REF1", help="The earlier run.", show_default=False)],
+    ref2: Annotated[str, typer.Argument(metavar="REF2", help="The later run.", show_default=False)],
     no_pager: NoPager = False,
 ) -> None:
     """Compare two runs: params, metrics, note, status, duration, and the code between them.
 
+    \b
     Example: journal diff @~1 @
     """
     from journal.cli.terminal import paged
@@ -469,11 +482,12 @@ def diff(
 
 @app.command()
 def checkout(
-    ref: Annotated[str, typer.Argument(help="The run.", show_default=False)],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The run.", show_default=False)],
     folder: Annotated[Optional[str], typer.Argument(metavar="[DIR]", help="Where (default: beside the repository, named after it and the run's short id).", show_default=False)] = None,
 ) -> None:
     """Rebuild a run's exact code in a new linked worktree and print its path.
 
+    \b
     Example: journal checkout @~1 ../exp-before   (or: cd "$(journal checkout @)")
     """
     from journal.read.checkout import checkout_run
@@ -484,13 +498,14 @@ def checkout(
 
 @app.command(context_settings={"allow_interspersed_args": False})
 def rerun(
-    ref: Annotated[str, typer.Argument(help="The run to repeat.", show_default=False)],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The run to repeat.", show_default=False)],
     extra: Annotated[Optional[list[str]], typer.Argument(metavar="[-- ARG...]", help="Arguments added to its command, after --.", show_default=False)] = None,
-    note: Annotated[Optional[str], typer.Option("--note", "-n", help="Why (default: rerun of REF).")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", "-n", metavar="TEXT", help="Why (default: rerun of REF).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No final report on stderr when the run ends.")] = False,
 ) -> None:
     """Run a run's command again on its exact code (a new linked worktree), as a new run.
 
+    \b
     Example: journal rerun @~1 -- --seed 2
     """
     from journal.cli.new import NewArgs, run_new
@@ -511,6 +526,7 @@ def sync(
 ) -> None:
     """Exchange runs with other machines through a git remote (refs/journal/*: no branch, no commit of yours).
 
+    \b
     Example: journal sync origin
     """
     from journal.sync.exchange import sync as sync_journal
@@ -526,9 +542,9 @@ def sync(
 def export(
     weeks: Annotated[Optional[list[str]], typer.Argument(metavar="[N]", help="With --week: 0 for this week (the default), -1 for the previous one.", show_default=False)] = None,
     week: Annotated[bool, typer.Option("--week", help="The current ISO week, Monday to Sunday (--week -1: the previous one).")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md (default), html (one self-contained page), json or csv (one row a run), enex (Evernote).")] = "md",
-    template: Annotated[Optional[Path], typer.Option("--template", help="The note's template (default: .journal-template.md at the work-tree root, else the built-in one).")] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|html|json|csv|enex", help="md (default), html (one self-contained page), json or csv (one row a run), enex (Evernote).")] = "md",
+    template: Annotated[Optional[Path], typer.Option("--template", metavar="FILE", help="The note's template (default: .journal-template.md at the work-tree root, else the built-in one).")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,
     single: Annotated[bool, typer.Option("--single", help="With -f enex: the weekly note as one Evernote note (default: a note a run).")] = False,
     vault: Annotated[Optional[str], typer.Option("--vault", metavar="DIR", help="Write a folder of notes for Obsidian or Logseq: one a run, one a week (only notes journal wrote and nobody edited are rewritten).")] = None,
@@ -537,6 +553,7 @@ def export(
 ) -> None:
     """Write the runs of a time range (default: the last 7 days) as one note: Markdown, HTML, JSON or CSV.
 
+    \b
     Example: journal export --week -1 -o last-week.md
     """
     from journal.read.export import ExportRequest, week_argument
@@ -572,10 +589,45 @@ def export(
         say(f"wrote {output}: {done.runs} run(s) from {done.first_day} to {done.last_day}")
 
 
+@app.command("help")
+def help_(
+    topic: Annotated[Optional[str], typer.Argument(metavar="[TOPIC]", help="refs, filters, templates, config or environment (or a command).", show_default=False)] = None,
+) -> None:
+    """Explain what several commands share: REFs, filters and dates, templates, config, environment.
+
+    \b
+    Example: journal help filters
+    """
+    from journal.cli.topics import TOPICS, topic_list
+
+    if topic is None:
+        sys.stdout.write(topic_list())
+        return
+    text = TOPICS.get(topic.lower()) or TOPICS.get(topic.lower() + "s")     # ref, filter
+    if text is None:
+        raise UsageError(f"no help topic {topic!r}",
+                         hint=f"topics: {', '.join(TOPICS)}; or journal COMMAND --help")
+    sys.stdout.write(text)
+
+
+def _full_summaries() -> None:
+    """`journal --help` lists each command with its whole first line: click would cut it at
+    the terminal's width with "..."; given as the short help, it is wrapped instead."""
+    for info in app.registered_commands:
+        doc = (info.callback.__doc__ or "") if info.callback else ""
+        info.short_help = doc.strip().split("\n", 1)[0]
+
+
+_full_summaries()
+
+
 def run_app(argv: list[str]) -> NoReturn:
     """Run `journal ARGV` through the typer app and exit with its code (cli/main.py is the
     executable's entry point)."""
     _READ_REFS.clear()      # standard input's REFs are this command's (tests run many in one process)
+    if len(argv) == 2 and argv[0] == "help" \
+            and argv[1] in {_command_name(info) for info in app.registered_commands}:
+        argv = [argv[1], "--help"]          # `journal help list`, as `git help log`
     try:
         with _only_the_command(argv):
             code = app(args=argv, prog_name="journal", standalone_mode=False)
