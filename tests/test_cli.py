@@ -37,7 +37,7 @@ def test_unknown_option_is_an_error_without_traceback(repo: Path) -> None:
 
 @pytest.mark.parametrize(("args", "says"), [
     (("list", "-n", "abc"), "invalid value for '-n' / '--limit': 'abc' is not a valid int range"),
-    (("diff", "@"), "missing argument 'ref2'"),
+    (("diff", "@"), "missing argument 'REF2'"),
     (("bogus",), "no such command 'bogus'"),
     (("show", "--format"), "option '--format' requires an argument"),
 ])

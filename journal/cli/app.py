@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="journal",
     help="A git-integrated experiment journal: prefix a run with `journal new --` and it is on record.",
-    add_completion=False,
+    add_completion=True,     # --install-completion, --show-completion (typer imports it anyway)
     rich_markup_mode=None,   # keeps rich (~60 ms) out of every command and of --help
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -101,14 +101,50 @@ def new(
 
 # --- reading the journal back ---------------------------------------------------------------
 
+def _complete_refs(incomplete: str) -> list[str]:
+    """REFs for shell completion: ids that start with what is typed (the newest 50), else the
+    newest runs and @. Quiet and cheap: the index answers; any trouble completes nothing."""
+    try:
+        context = _context()
+        from journal.store.source import RunSource
+
+        source = RunSource(context.journal_dir, lambda _: None, environ=context.environ,
+                           now=context.now)
+        ids = source.ids_with_prefix(incomplete) if incomplete[:1].isdigit() \
+            else source.newest_ids(20)
+    except (JournalError, OSError, ValueError):
+        return []
+    return [ref for ref in [*ids[::-1][:50], "@", "@~1", "-"] if ref.startswith(incomplete)]
+
+
+def _complete_statuses(incomplete: str) -> list[str]:
+    from journal.record import STATUSES
+
+    return [status for status in STATUSES if status.startswith(incomplete)]
+
+
+def _complete_colours(incomplete: str) -> list[str]:
+    return [choice for choice in ("auto", "always", "never") if choice.startswith(incomplete)]
+
+
+def _complete_topics(incomplete: str) -> list[str]:
+    from journal.cli.topics import TOPICS
+
+    return [topic for topic in TOPICS if topic.startswith(incomplete)]
+
+
+def _formats(names: list[str]) -> Callable[[str], list[str]]:
+    return lambda incomplete: [name for name in names if name.startswith(incomplete)]
+
+
 Since = Annotated[Optional[str], typer.Option("--since", metavar="WHEN", help="Runs started at or after: 2026-11-23, 3d, 2w, yesterday, monday, 2 days ago, last monday (journal help filters).")]
 Until = Annotated[Optional[str], typer.Option("--until", metavar="WHEN", help="Runs started before the end of: 2026-11-23, 3d, yesterday, 30 Nov 2026.")]
 Tags = Annotated[list[str], typer.Option("--tag", "-t", metavar="TAG", help="Only runs with this tag (repeatable: all of them).")]
-Statuses = Annotated[list[str], typer.Option("--status", "-s", metavar="STATUS", help="Only runs with this status (repeatable: any of them).")]
+Statuses = Annotated[list[str], typer.Option("--status", "-s", metavar="STATUS", autocompletion=_complete_statuses, help="Only runs with this status (repeatable: any of them).")]
 Where = Annotated[list[str], typer.Option("--where", "-w", metavar="NAME OP VALUE", help="A condition on params or metrics: acc>0.8, opt=adam (repeatable).")]
 Hosts = Annotated[list[str], typer.Option("--host", metavar="HOST", help="Only runs on this machine (repeatable: any of them).")]
 Users = Annotated[list[str], typer.Option("--user", metavar="USER", help="Only runs by this user (repeatable: any of them).")]
-Colour = Annotated[str, typer.Option("--color", metavar="WHEN", help="Colours: auto (on a terminal, unless NO_COLOR is set), always or never.")]
+Colour = Annotated[str, typer.Option("--color", metavar="WHEN", autocompletion=_complete_colours, help="Colours: auto (on a terminal, unless NO_COLOR is set), always or never.")]
 NoPager = Annotated[bool, typer.Option("--no-pager", help="Print directly, not through $JOURNAL_PAGER, $PAGER or less.")]
 
 
@@ -207,10 +243,10 @@ def list_(
 
 @app.command()
 def compare(
-    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs to compare (default: those the filters keep, newest first).", show_default=False)] = None,
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", autocompletion=_complete_refs, help="Runs to compare (default: those the filters keep, newest first).", show_default=False)] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", metavar="N", min=0, help="How many runs without REFs (0: all).")] = 20,
     sort: Annotated[Optional[str], typer.Option("--sort", metavar="[-]NAME", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|csv|json", help="md (a table, the default), csv or json.")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|csv|json", autocompletion=_formats(['md', 'csv', 'json']), help="md (a table, the default), csv or json.")] = "md",
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
     host: Hosts = [], user: Users = [], no_pager: NoPager = False,
 ) -> None:
@@ -232,7 +268,7 @@ def compare(
 @app.command()
 def plot(
     metric: Annotated[str, typer.Argument(metavar="METRIC", help="The series to draw: a name the script logged with run.log().", show_default=False)],
-    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs to draw (default: the newest the filters keep that logged METRIC).", show_default=False)] = None,
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", autocompletion=_complete_refs, help="Runs to draw (default: the newest the filters keep that logged METRIC).", show_default=False)] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", metavar="N", min=0, help="How many runs without REFs (0: all).")] = 8,
     svg: Annotated[Optional[str], typer.Option("--svg", metavar="FILE", help="Write the chart to this SVG file (- for stdout) instead of drawing it here.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --svg file.")] = False,
@@ -256,11 +292,11 @@ def plot(
 
 @app.command()
 def show(
-    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs: id, id prefix, @, @~N (default @).", show_default=False)] = None,
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", autocompletion=_complete_refs, help="Runs: id, id prefix, @, @~N (default @).", show_default=False)] = None,
     diff: Annotated[bool, typer.Option("--diff", help="Add the patch of the uncommitted changes.")] = False,
     log: Annotated[bool, typer.Option("--log", help="Add the last lines of the log.")] = False,
     lines: Annotated[int, typer.Option("--lines", metavar="N", min=1, help="How many log lines with --log.")] = 20,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="md|toml|json|report", help="md (default), toml, json or report.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="md|toml|json|report", autocompletion=_formats(['md', 'toml', 'json', 'report']), help="md (default), toml, json or report.")] = None,
     no_front_matter: Annotated[bool, typer.Option("--no-front-matter", help="With -f md: the note without its YAML front matter (properties).")] = False,
     color: Colour = "auto", no_pager: NoPager = False,
 ) -> None:
@@ -324,7 +360,7 @@ def grep(
 
 @app.command()
 def note(
-    ref: Annotated[str, typer.Argument(metavar="REF", help="The run: id, id prefix, @, @~N.", show_default=False)],
+    ref: Annotated[str, typer.Argument(metavar="REF", autocompletion=_complete_refs, help="The run: id, id prefix, @, @~N.", show_default=False)],
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The amendment.", show_default=False)],
 ) -> None:
     """Amend a run's note after the fact; the earlier text and the time of each amendment are kept.
@@ -342,7 +378,7 @@ def note(
 # help here (`journal tag @ -hyper` would print help and change nothing); `--help` still is.
 @app.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 def tag(
-    ref: Annotated[str, typer.Argument(metavar="REF", help="The run: id, id prefix, @, @~N.", show_default=False)],
+    ref: Annotated[str, typer.Argument(metavar="REF", autocompletion=_complete_refs, help="The run: id, id prefix, @, @~N.", show_default=False)],
     changes: Annotated[list[str], typer.Argument(metavar="+TAG|-TAG...", help="+TAG adds, -TAG removes.", show_default=False)],
 ) -> None:
     """Add (+TAG) or remove (-TAG) tags of a run.
@@ -359,7 +395,7 @@ def tag(
 
 @app.command()
 def rm(
-    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", help="Runs: id, id prefix, @, @~N (with --restore: ids in the trash).", show_default=False)] = None,
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", autocompletion=_complete_refs, help="Runs: id, id prefix, @, @~N (with --restore: ids in the trash).", show_default=False)] = None,
     restore: Annotated[bool, typer.Option("--restore", help="Bring the REFs back from the trash.")] = False,
     list_trash: Annotated[bool, typer.Option("--list", help="List the runs in the trash, the last removed first.")] = False,
     dry_run: Annotated[bool, typer.Option("-n", "--dry-run", help="Say what would move; move nothing.")] = False,
@@ -434,7 +470,7 @@ def cache(
 
 @app.command()
 def tail(
-    ref: Annotated[Optional[str], typer.Argument(metavar="[REF]", help="The run (default: the latest).", show_default=False)] = None,
+    ref: Annotated[Optional[str], typer.Argument(metavar="[REF]", autocompletion=_complete_refs, help="The run (default: the latest).", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow while the run is running.")] = False,
     lines: Annotated[Optional[int], typer.Option("-n", "--lines", metavar="N", min=0, help="Only the last N lines.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the log's bytes unchanged, escapes included.")] = False,
@@ -458,8 +494,8 @@ def tail(
 
 @app.command()
 def diff(
-    ref1: Annotated[str, typer.Argument(metavar="REF1", help="The earlier run.", show_default=False)],
-    ref2: Annotated[str, typer.Argument(metavar="REF2", help="The later run.", show_default=False)],
+    ref1: Annotated[str, typer.Argument(metavar="REF1", autocompletion=_complete_refs, help="The earlier run.", show_default=False)],
+    ref2: Annotated[str, typer.Argument(metavar="REF2", autocompletion=_complete_refs, help="The later run.", show_default=False)],
     no_pager: NoPager = False,
 ) -> None:
     """Compare two runs: params, metrics, note, status, duration, and the code between them.
@@ -482,7 +518,7 @@ def diff(
 
 @app.command()
 def checkout(
-    ref: Annotated[str, typer.Argument(metavar="REF", help="The run.", show_default=False)],
+    ref: Annotated[str, typer.Argument(metavar="REF", autocompletion=_complete_refs, help="The run.", show_default=False)],
     folder: Annotated[Optional[str], typer.Argument(metavar="[DIR]", help="Where (default: beside the repository, named after it and the run's short id).", show_default=False)] = None,
 ) -> None:
     """Rebuild a run's exact code in a new linked worktree and print its path.
@@ -498,7 +534,7 @@ def checkout(
 
 @app.command(context_settings={"allow_interspersed_args": False})
 def rerun(
-    ref: Annotated[str, typer.Argument(metavar="REF", help="The run to repeat.", show_default=False)],
+    ref: Annotated[str, typer.Argument(metavar="REF", autocompletion=_complete_refs, help="The run to repeat.", show_default=False)],
     extra: Annotated[Optional[list[str]], typer.Argument(metavar="[-- ARG...]", help="Arguments added to its command, after --.", show_default=False)] = None,
     note: Annotated[Optional[str], typer.Option("--note", "-n", metavar="TEXT", help="Why (default: rerun of REF).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No final report on stderr when the run ends.")] = False,
@@ -542,7 +578,7 @@ def sync(
 def export(
     weeks: Annotated[Optional[list[str]], typer.Argument(metavar="[N]", help="With --week: 0 for this week (the default), -1 for the previous one.", show_default=False)] = None,
     week: Annotated[bool, typer.Option("--week", help="The current ISO week, Monday to Sunday (--week -1: the previous one).")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|html|json|csv|enex", help="md (default), html (one self-contained page), json or csv (one row a run), enex (Evernote).")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|html|json|csv|enex", autocompletion=_formats(['md', 'html', 'json', 'csv', 'enex']), help="md (default), html (one self-contained page), json or csv (one row a run), enex (Evernote).")] = "md",
     template: Annotated[Optional[Path], typer.Option("--template", metavar="FILE", help="The note's template (default: .journal-template.md at the work-tree root, else the built-in one).")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,
@@ -591,7 +627,7 @@ def export(
 
 @app.command("help")
 def help_(
-    topic: Annotated[Optional[str], typer.Argument(metavar="[TOPIC]", help="refs, filters, templates, config or environment (or a command).", show_default=False)] = None,
+    topic: Annotated[Optional[str], typer.Argument(metavar="[TOPIC]", autocompletion=_complete_topics, help="refs, filters, templates, config or environment (or a command).", show_default=False)] = None,
 ) -> None:
     """Explain what several commands share: REFs, filters and dates, templates, config, environment.
 
