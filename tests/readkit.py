@@ -138,3 +138,18 @@ def tag_by_hand(journal_dir: Path, run_id: str, tag: str) -> None:
     record = tomllib.loads(path.read_text())
     record["tags"] = [*record.get("tags", []), tag]
     path.write_text(dumps(record))
+
+
+def drain(leader: int) -> bytes:
+    """Everything a pseudo-terminal's other side wrote until it was closed; closes `leader`."""
+    shown = b""
+    while True:
+        try:
+            piece = os.read(leader, 65536)
+        except OSError:         # EIO: the last holder of the other side closed it
+            break
+        if not piece:
+            break
+        shown += piece
+    os.close(leader)
+    return shown

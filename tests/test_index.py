@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, journal, records
-from readkit import Result, both, cli, ids_listed, now, record_path, write_run
+from readkit import Result, both, cli, drain, ids_listed, now, record_path, write_run
 
 import journal.store.index as journal_index
 from journal.record import SCHEMA_VERSION
@@ -684,16 +684,7 @@ def test_a_long_build_shows_its_progress_on_a_terminal_only(tmp_path: Path) -> N
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE,
                           stderr=follower, timeout=120)
     os.close(follower)
-    shown = b""
-    while True:
-        try:
-            piece = os.read(leader, 4096)
-        except OSError:
-            break
-        if not piece:
-            break
-        shown += piece
-    os.close(leader)
+    shown = drain(leader)
     assert done.returncode == 0 and ids_listed(Result(0, done.stdout.decode(), "")) == [ids[-1]]
     assert b"indexing the records, 40 so far" in shown and shown.endswith(b"\r\x1b[K")
     shutil.rmtree(cache_file(jd).parent)

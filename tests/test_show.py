@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, journal, only_record, records
-from readkit import tag_by_hand
+from readkit import drain, tag_by_hand
 from typer.testing import CliRunner
 
 from journal.cli.app import app
@@ -272,16 +272,7 @@ def _on_terminal(args: list[str], cwd: Path) -> bytes:
     child = subprocess.Popen([sys.executable, "-m", "journal", *args], cwd=cwd, stdout=slave,
                              stderr=subprocess.PIPE, env=env)
     os.close(slave)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:     # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(master)
+    output = drain(master)
     assert child.wait(timeout=30) == 0, child.stderr.read() if child.stderr else ""
     return output
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from readkit import cli, one_error_line, write_run
+from readkit import cli, drain, one_error_line, write_run
 
 COLOUR = b"\x1b["
 # A pager that keeps what it is given, and the LESS it was started with.
@@ -29,16 +29,7 @@ def on_terminal(args: list[str], cwd: Path, **env: str | None) -> tuple[int, byt
                              env={name: value for name, value in environment.items()
                                   if value is not None})
     os.close(follower)
-    shown = b""
-    while True:
-        try:
-            piece = os.read(leader, 65536)
-        except OSError:         # EIO: the child closed the terminal
-            break
-        if not piece:
-            break
-        shown += piece
-    os.close(leader)
+    shown = drain(leader)
     assert child.stderr is not None
     err = child.stderr.read()
     return child.wait(timeout=60), shown, err
