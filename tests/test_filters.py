@@ -4,6 +4,7 @@ chosen with the index and without it; bad values are one line and exit 2."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -290,3 +291,15 @@ def test_a_name_no_run_has_is_a_warning_with_the_close_ones(tmp_path: Path, wher
     quiet = cli("list", "--where", "acc>0.9", cwd=tmp_path)
     assert (quiet.code, quiet.out, quiet.err) == (0, "", "")
     assert cli("list", "--where", "note~nothing", cwd=tmp_path).err == ""
+
+
+def test_a_note_only_entry_is_note_to_every_filter_and_output(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    note = write_run(jd, now() - dt.timedelta(hours=2), command=None, note="an idea")
+    run = write_run(jd, now() - dt.timedelta(hours=1))
+    assert ids_listed(both("list", "-s", "note", cwd=tmp_path)) == [note]
+    assert ids_listed(both("list", "-s", "finished", cwd=tmp_path)) == [run]
+    assert ids_listed(both("list", "-s", "note", "-s", "finished", cwd=tmp_path)) == [run, note]
+    statuses = [json.loads(line)["status"] for line in both("list", "--json", cwd=tmp_path).lines]
+    assert statuses == ["finished", "note"]
+    assert both("grep", "-l", "idea", "-s", "note", cwd=tmp_path).lines == [note]

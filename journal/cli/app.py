@@ -118,9 +118,9 @@ def _complete_refs(incomplete: str) -> list[str]:
 
 
 def _complete_statuses(incomplete: str) -> list[str]:
-    from journal.record import STATUSES
+    from journal.store.filters import FILTER_STATUSES
 
-    return [status for status in STATUSES if status.startswith(incomplete)]
+    return [status for status in FILTER_STATUSES if status.startswith(incomplete)]
 
 
 def _complete_colours(incomplete: str) -> list[str]:
@@ -309,10 +309,12 @@ def show(
     from journal.read.show import show_runs
 
     colour = colour_wanted(color, sys.stdout)
+    terminal = sys.stdout.isatty() or color.lower() == "always"     # rendered, as for a terminal
     source = _source(_context())
     with paged(not no_pager):
         show_runs(source, _refs(refs) or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt,
-                  front_matter=not no_front_matter, out=sys.stdout, colour=colour)
+                  front_matter=not no_front_matter, out=sys.stdout, colour=colour,
+                  terminal=terminal)
 
 
 @app.command()

@@ -76,7 +76,9 @@ def paged(wanted: bool) -> Iterator[bool]:
     through it. Quitting the pager early ends the output quietly; journal waits for the pager
     before it exits, as git does, and leaves Ctrl-C to it meanwhile. Yields whether a pager
     runs."""
-    command = pager_command() if wanted and _is_terminal(sys.stdout) else None
+    # A dumb terminal cannot run less (it stops to say so and waits for RETURN).
+    dumb = os.environ.get("TERM") == "dumb"
+    command = pager_command() if wanted and not dumb and _is_terminal(sys.stdout) else None
     if command is None:
         yield False
         return

@@ -29,8 +29,9 @@ FORMATS = ("md", "toml", "json", "report")
 
 def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log: bool = False,
               log_lines: int = 20, fmt: str | None = None, front_matter: bool = True,
-              out: IO[str], colour: bool = False) -> None:
-    """`colour`: on a terminal, the rendered note in colour. `front_matter`: with an explicit `--format md`, each note begins with its properties (YAML
+              out: IO[str], colour: bool = False, terminal: bool | None = None) -> None:
+    """`terminal`: the notes rendered for a terminal (default: when `out` is one), `colour`:
+    in colour there. `front_matter`: with an explicit `--format md`, each note begins with its properties (YAML
     front matter, as Obsidian and Joplin read it); `journal show` alone prints the note only."""
     with_front_matter = front_matter and (fmt or "").lower() == "md"
     fmt = (fmt or "md").lower()
@@ -52,7 +53,8 @@ def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log
                         else run)
     if fmt == "md":
         _markdown(runs, source.journal_dir, diff=diff, log_lines=log_lines if log else None,
-                  front_matter=with_front_matter, out=out, colour=colour)
+                  front_matter=with_front_matter, out=out, colour=colour,
+                  terminal=out.isatty() if terminal is None else terminal)
     elif fmt == "toml":
         _toml(runs, out)
     elif fmt == "json":
@@ -71,10 +73,10 @@ def show_runs(source: RunSource, refs: Sequence[str], *, diff: bool = False, log
 
 
 def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_lines: int | None,
-              front_matter: bool, out: IO[str], colour: bool) -> None:
+              front_matter: bool, out: IO[str], colour: bool, terminal: bool) -> None:
     from journal.render.run import run_markdown
 
-    if not out.isatty():
+    if not terminal:
         # Front matter opens a file: one run's note has it; several runs, one after another
         # between rules, have none (a second `---` block mid-file would be a rule and text).
         if front_matter and len(runs) == 1:
@@ -94,7 +96,15 @@ def _markdown(runs: Sequence[StoredRun], journal_dir: Path, *, diff: bool, log_l
 
     from journal.render.run import log_excerpt, log_text
 
-    console = Console(file=out, highlight=False, emoji=False, markup=False, no_color=not colour)
+    # Without colour no styling at all (NO_COLOR, --color never); a pipe told `--color always`
+    # gets the terminal's rendering; a reader quitting early (a pager) ends the output as any
+    # closed pipe does, not with rich's own exit 1.
+    class QuietConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    console = QuietConsole(file=out, highlight=False, emoji=False, markup=False,
+                           force_terminal=True, color_system="auto" if colour else None)
     for index, run in enumerate(runs):
         if index:
             console.print(Rule())

@@ -10,7 +10,9 @@ first (render/svg.py), so 100,000 points draw in milliseconds.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from typing import Any
 
 from journal.errors import UsageError
 from journal.render.svg import Line, thin
@@ -53,7 +55,25 @@ def terminal_plot(lines: Sequence[Line], *, metric: str, width: int, height: int
                     # past the colours, a marker as well
                     marker=MARKERS[(index if not colour else index // len(COLOURS))
                                    % len(MARKERS)])
-    return str(figure.show(legend=True)) + "\n"
+    return _drawn(figure, colour) + "\n"
+
+
+def _drawn(figure: Any, colour: bool) -> str:
+    """The figure as text. plotille decides colour again by itself (standard output a terminal,
+    NO_COLOR): when colour is wanted (`--color always` into a pipe), it is told so."""
+    if not colour:
+        return str(figure.show(legend=True))
+    saved = {name: os.environ.get(name) for name in ("FORCE_COLOR", "NO_COLOR")}
+    os.environ["FORCE_COLOR"] = "1"
+    os.environ.pop("NO_COLOR", None)
+    try:
+        return str(figure.show(legend=True))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _limits(values: list[float], what: str, metric: str, margin: float

@@ -262,5 +262,6 @@ def _short_number(value: Any) -> str:
 # -- JSON and CSV ----------------------------------------------------------------------------------
 
 def run_json(run: StoredRun) -> dict[str, Any]:
-    """The record as scripts want it: every field, the effective status, the file it came from."""
-    return {**run.record, "id": run.id, "status": run.status, "path": str(run.path)}
+    """The record as scripts want it: every field, the status as listings show it (`note` for
+    a note-only entry), the file it came from."""
+    return {**run.record, "id": run.id, "status": run.shown_status, "path": str(run.path)}

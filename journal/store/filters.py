@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journal.errors import UsageError
-from journal.record import STATUSES, aware, id_time, param_value, typed_value
+from journal.record import STATUSES, aware, id_time, is_note_only, param_value, typed_value
 from journal.text import printable
 
 # `3d`, `12h`, `90min`, `2w`, `3mo`, `1y`, and the same written out (`2 days ago`). A bare `m`
@@ -83,8 +83,8 @@ class Filters:
             tags = tags if isinstance(tags, list) else []     # as the index reads it
             if not all(tag in tags for tag in self.tags):
                 return False
-        if self.statuses and status not in self.statuses:
-            return False
+        if self.statuses and ("note" if is_note_only(record) else status) not in self.statuses:
+            return False      # a note-only entry is `note`, as every listing shows it
         if self.hosts and record.get("host") not in self.hosts:
             return False
         if self.users and record.get("user") not in self.users:
@@ -190,6 +190,7 @@ def parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetime
                      hint="use a time between the years 1900 and 9000")
 
 
+FILTER_STATUSES = (*STATUSES, "note")     # `note`: a note-only entry (its record says finished)
 _EARLIEST, _LATEST = dt.datetime(1900, 1, 1), dt.datetime(9000, 1, 1)
 
 
@@ -278,8 +279,9 @@ def build_filters(
     """The filters the options give; `now` is what relative times (3d, yesterday) count from."""
     moment = now
     for status in statuses:
-        if status not in STATUSES:
-            raise UsageError(f"unknown status {printable(repr(status))}", hint="one of " + ", ".join(STATUSES))
+        if status not in FILTER_STATUSES:
+            raise UsageError(f"unknown status {printable(repr(status))}",
+                             hint="one of " + ", ".join(FILTER_STATUSES))
     return Filters(
         since=parse_when(since, moment) if since else None,
         until=parse_when(until, moment, end=True) if until else None,

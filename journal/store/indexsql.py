@@ -28,6 +28,8 @@ def sql_for(filters: Filters) -> tuple[str, list[Any]]:
         wanted = set(filters.statuses)
         if wanted & {"running", "crashed"}:
             wanted |= {"running", "crashed"}     # crashed is a dead wrapper's `running`
+        if "note" in wanted:
+            wanted |= {"finished"}               # a note-only entry's record says finished
         clauses.append(f"status IN ({','.join('?' * len(wanted))})")
         args += sorted(wanted)
     for condition in filters.where:
