@@ -29,6 +29,9 @@ def at(*parts: int) -> dt.datetime:
 @pytest.mark.parametrize(("text", "since", "until"), [
     ("2026-11-23", at(2026, 11, 23), at(2026, 11, 24)),
     ("20261123", at(2026, 11, 23), at(2026, 11, 24)),         # compact ISO date: a day too
+    ("2026/11/23", at(2026, 11, 23), at(2026, 11, 24)),       # the year first: no order to guess
+    ("mon", at(2026, 11, 23), at(2026, 11, 24)),              # as monday
+    ("Thurs", at(2026, 11, 26), at(2026, 11, 27)),
     ("today", at(2026, 11, 28), at(2026, 11, 29)),
     ("Yesterday", at(2026, 11, 27), at(2026, 11, 28)),
     ("monday", at(2026, 11, 23), at(2026, 11, 24)),
@@ -86,7 +89,7 @@ def test_only_the_forms_of_the_day_load_no_date_library(tmp_path: Path) -> None:
     assert done.stdout.split() == ["False", "True"]
 
 
-@pytest.mark.parametrize("text", ["", "soon", "3x", "d3", "2026-13-01", "2026/11/23",
+@pytest.mark.parametrize("text", ["", "soon", "3x", "d3", "2026-13-01", "2026/13/01",
                                   "11/12/2026", "5", "2026"])
 def test_bad_when_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError, match="cannot read the time"):
@@ -303,3 +306,9 @@ def test_a_note_only_entry_is_note_to_every_filter_and_output(tmp_path: Path) ->
     statuses = [json.loads(line)["status"] for line in both("list", "--json", cwd=tmp_path).lines]
     assert statuses == ["finished", "note"]
     assert both("grep", "-l", "idea", "-s", "note", cwd=tmp_path).lines == [note]
+
+
+def test_a_quoted_value_keeps_its_escaped_quotes() -> None:
+    assert parse_condition('note="quote \\"test\\" run"').value == 'quote "test" run'
+    assert parse_condition("path='C:\\\\dir'").value == "C:\\dir"
+    assert parse_condition("path='C:\\dir'").value == "C:\\dir"      # a lone backslash stays

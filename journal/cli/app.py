@@ -194,14 +194,18 @@ _READ_REFS: list[str] = []
 
 def _stdin_refs() -> list[str]:
     """The first field of each line of standard input (the id that `journal list`, peco and
-    fzf print first), read once; colours a `--color=always` list left are taken off."""
+    fzf print first; grep's id before its first `:`), read once; colours a `--color=always`
+    list left are taken off."""
     import re
 
     if not _READ_REFS:
+        if sys.stdin.isatty():
+            raise UsageError("`-` reads the runs from standard input, which is a terminal here",
+                             hint="pipe them in: journal list | fzf | journal show -")
         for line in sys.stdin:
             fields = re.sub(r"\x1b\[[0-9;]*m", "", line).split()
-            if fields:
-                _READ_REFS.append(fields[0])
+            if fields:          # grep's `<id>:<where>:<line>` and `-c`'s `<id>:<count>` too
+                _READ_REFS.append(fields[0].split(":", 1)[0])
         if not _READ_REFS:
             raise UsageError("no REF on standard input (`-` reads the runs from there)",
                              hint="e.g. journal list | fzf | journal show -")

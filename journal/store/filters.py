@@ -167,7 +167,8 @@ def parse_condition(text: str) -> Condition:
         except (re.error, OverflowError) as exc:
             raise UsageError(f"bad regex in --where {printable(repr(text))}: {exc}") from None
     elif len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        value = raw[1:-1]        # `opt="adam"`, `seed='42'`: quoted, so text
+        # `opt="adam"`, `seed='42'`: quoted, so text; `\"` and `\\` inside stand for themselves
+        value = re.sub(r"\\([\"'\\])", r"\1", raw[1:-1])
     else:
         value = typed_value(raw)
         if op in (">", "<", ">=", "<=") and isinstance(value, (bool, str)):
@@ -204,8 +205,8 @@ def _parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetim
         day = today
     elif word == "yesterday":
         day = today - dt.timedelta(days=1)
-    elif word in _WEEKDAYS:
-        day = today - dt.timedelta(days=(today.weekday() - _WEEKDAYS.index(word)) % 7)
+    elif (weekday := _weekday(word)) is not None:
+        day = today - dt.timedelta(days=(today.weekday() - weekday) % 7)
     elif match := _RELATIVE.fullmatch(word):
         return _ago(int(match["count"]), match["unit"].lower(), now, text)
     else:
@@ -217,6 +218,16 @@ def _parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetim
                 return _phrase(text, now, end=end)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
     return day + dt.timedelta(days=1) if end else day
+
+
+def _weekday(word: str) -> int | None:
+    """Monday 0 ... Sunday 6 for a weekday's name or its first three letters or more (`mon`,
+    `thurs`), so that `mon` and `monday` mean the same day."""
+    if len(word) >= 3:
+        for number, name in enumerate(_WEEKDAYS):
+            if name.startswith(word):
+                return number
+    return None
 
 
 def _ago(count: int, unit: str, now: dt.datetime, text: str) -> dt.datetime:
@@ -257,7 +268,11 @@ def _phrase(text: str, now: dt.datetime, *, end: bool) -> dt.datetime:
 
 
 def _date(text: str, now: dt.datetime) -> dt.datetime | None:
-    """A bare date (`2026-11-23`, also `20261123`) as the start of that day, else None."""
+    """A bare date (`2026-11-23`, also `20261123` and `2026/11/23`: the year first, so no
+    order to guess) as the start of that day, else None."""
+    if re.fullmatch(r"\d{4}/\d{1,2}/\d{1,2}", text):
+        year, month, day_of_month = map(int, text.split("/"))
+        text = f"{year:04d}-{month:02d}-{day_of_month:02d}"
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
