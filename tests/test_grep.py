@@ -234,6 +234,25 @@ def test_inverted_counted_and_runs_without_a_match(made: tuple[Path, list[str]])
     assert both("grep", "-L", "python", cwd=repo).code == 1
 
 
+def test_quiet_no_id_extended_and_json_ids(made: tuple[Path, list[str]]) -> None:
+    repo, (train, ecole, hostile) = made
+    quiet = both("grep", "-q", "acc", cwd=repo)
+    assert (quiet.code, quiet.out, quiet.err) == (0, "", "")
+    assert both("grep", "-q", "no such text anywhere", cwd=repo).code == 1
+    assert both("grep", "-h", "-F", "82.476", cwd=repo).lines == [
+        "metrics.acc:acc = 82.476", "log:3:final acc 82.476"]
+    assert both("grep", "-E", "-l", "École|binary", cwd=repo).lines == [hostile, ecole]
+    assert [json.loads(line) for line in both("grep", "--json", "-l", "acc", cwd=repo).lines] == [
+        {"id": hostile}, {"id": train}]
+    assert [json.loads(line) for line in both("grep", "--json", "-L", "acc", cwd=repo).lines] == [
+        {"id": ecole}]
+    coloured = cli("grep", "-l", "--color", "always", "École", cwd=repo)
+    assert coloured.lines == [f"\x1b[35m{ecole}\x1b[m"]
+    assert "Usage: journal grep" in cli("grep", "--help", cwd=repo).out
+    mistaken = cli("grep", "adam", "-w", "opt=adam", cwd=repo)
+    assert mistaken.code == 2 and "a condition on params or metrics goes with --where" in mistaken.err
+
+
 def test_grep_in_an_empty_or_missing_journal(tmp_path: Path) -> None:
     assert cli("grep", "x", cwd=tmp_path).code == 1
     (tmp_path / ".journal" / "runs").mkdir(parents=True)
@@ -279,7 +298,7 @@ def test_many_runs_are_searched_by_workers_as_by_one_process(tmp_path: Path) -> 
               "from journal.cli.main import main\nmain(sys.argv[1:])\n")
     for args in (["-F", "82.476"], ["-F", "82.476", "--no-logs"], ["-il", "acc"],
                  ["--json", "trial [12]"], ["-F", "82.476", "--where", "acc>50"],
-                 ["crashed"], ["-F", "nowhere"]):
+                 ["crashed"], ["-F", "nowhere"], ["-q", "-F", "82.476"], ["-c", "-v", "trial"]):
         alone = cli("grep", *args, cwd=tmp_path)
         done = subprocess.run([sys.executable, "-c", script, "grep", *args], cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)

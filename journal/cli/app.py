@@ -321,7 +321,7 @@ def show(
                   terminal=terminal)
 
 
-@app.command()
+@app.command(context_settings={"help_option_names": ["--help"]})     # -h is grep's
 def grep(
     pattern: Annotated[Optional[str], typer.Argument(metavar="PATTERN", help="A Python regular expression (or give each with -e).", show_default=False)] = None,
     regexp: Annotated[list[str], typer.Option("-e", "--regexp", metavar="PATTERN", help="A pattern; repeatable: lines matching any of them.")] = [],
@@ -332,6 +332,9 @@ def grep(
     count: Annotated[bool, typer.Option("-c", "--count", help="Print each run's number of selected lines.")] = False,
     ids_only: Annotated[bool, typer.Option("-l", "--files-with-matches", help="Print the ids of runs with a selected line.")] = False,
     without_match: Annotated[bool, typer.Option("-L", "--files-without-match", help="Print the ids of runs without one.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing; exit 0 at the first selected line.")] = False,
+    no_id: Annotated[bool, typer.Option("-h", "--no-filename", help="Print lines without the run's id in front.")] = False,
+    extended: Annotated[bool, typer.Option("-E", "--extended-regexp", help="Accepted for grep's sake: patterns are Python's regular expressions already.")] = False,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not search the run logs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one match each.")] = False,
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [],
@@ -354,7 +357,8 @@ def grep(
         raise UsageError("missing the PATTERN to search for", hint="e.g. journal grep -F 82.476")
     options = GrepOptions(patterns=patterns, fixed=fixed, ignore_case=ignore_case, word=word,
                           invert=invert, count=count, ids_only=ids_only,
-                          without_match=without_match, logs=not no_logs, as_json=as_json)
+                          without_match=without_match, quiet=quiet, no_id=no_id,
+                          logs=not no_logs, as_json=as_json)
     colour = colour_wanted(color, sys.stdout) and not as_json
     context = _context()
     source, filters = _source(context), _filters(context, since, until, tag, status, where, host, user)
@@ -723,4 +727,8 @@ def _usage_error(exc: typer.TyperException) -> int:
         sys.stderr.write(message + "\n")
         return 2
     message = message[:1].lower() + message[1:].rstrip(".") if message[1:2].islower() else message
-    return report_error(JournalError(message, hint=f"see `{command} --help`"))
+    hint = f"see `{command} --help`"
+    if command.endswith(" grep") and "unexpected extra argument" in message:
+        # `journal grep adam -w 'opt=adam'`: list's habit, where -w is --where.
+        hint = "grep's -w matches whole words; a condition on params or metrics goes with --where"
+    return report_error(JournalError(message, hint=hint))

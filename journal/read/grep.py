@@ -49,6 +49,8 @@ class GrepOptions:
     count: bool = False             # -c: `<id>:<selected lines>` for runs with any
     ids_only: bool = False          # -l: the ids of runs with a selected line
     without_match: bool = False     # -L: the ids of runs without one
+    quiet: bool = False             # -q: nothing printed; the exit status says, at the first
+    no_id: bool = False             # -h: lines without the run's id in front
     logs: bool = True
     as_json: bool = False
 
@@ -125,6 +127,8 @@ def grep_runs(source: RunSource, filters: Filters, options: GrepOptions, *, out:
         for run in source.select(filters):
             text = _with_status(searchable_text(run.record), run.status)
             found = search.run(run.id, text, printer) or found
+            if found and options.quiet:
+                break
     else:
         with index.guarded():
             found = _search_index(index, filters, search, out)
@@ -235,6 +239,8 @@ def _search_index(index: Index, filters: Filters, search: _Search, out: IO[str])
                 parallel_from=PARALLEL_FROM, started=index.reconnect_in_worker):
             out.write(text)
             found = found or range_found
+            if found and search.options.quiet:
+                break
     finally:
         _WORK = None
     return found
@@ -256,6 +262,8 @@ def _search_range(between: tuple[str, str]) -> tuple[bool, str]:
     for run_id, text in _indexed_candidates(index, filters, containing, options.ignore_case,
                                             between):
         found = search.run(run_id, text, printer) or found
+        if found and options.quiet:
+            break           # -q: the first is enough
     return found, buffer.getvalue()
 
 
@@ -347,7 +355,7 @@ class _Printer:
         if match is None:
             return False
         self.count += 1
-        if self.ids:
+        if self.ids or self.options.quiet:
             return True
         if not self.options.count:
             self._line(match)
@@ -358,18 +366,29 @@ class _Printer:
         status (with -L: when it was listed, as GNU grep has it)."""
         options = self.options
         if options.without_match:
-            if not self.count:
-                self.out.write(self.run_id + "\n")
+            if not self.count and not options.quiet:
+                self._id_line()
             return not self.count
+        if options.quiet:
+            return bool(self.count)
         if self.count and options.ids_only:
-            self.out.write(self.run_id + "\n")
+            self._id_line()
         elif self.count and options.count:
             self.out.write(json_text({"id": self.run_id, "count": self.count}) + "\n"
                            if options.as_json else f"{self._where(None)}{self.count}\n")
         return bool(self.count)
 
+    def _id_line(self) -> None:
+        if self.options.as_json:
+            self.out.write(json_text({"id": self.run_id}) + "\n")
+        else:
+            self.out.write(f"\x1b[35m{self.run_id}\x1b[m\n" if self.colour else self.run_id + "\n")
+
     def _where(self, where: str | None) -> str:
-        """`<id>:` or `<id>:<where>:`, coloured as grep colours a file name."""
+        """`<id>:` or `<id>:<where>:` (with -h, `<where>:`), coloured as grep colours a file
+        name."""
+        if self.options.no_id and where is not None:
+            return f"\x1b[36m{printable(where)}:\x1b[m" if self.colour else f"{printable(where)}:"
         if self.colour:
             return f"\x1b[35m{self.run_id}\x1b[36m:" + \
                 ("" if where is None else f"{printable(where)}:") + "\x1b[m"
