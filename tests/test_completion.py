@@ -55,9 +55,13 @@ def test_bash_completes_commands_options_choices_and_refs(tmp_path: Path,
     assert offered("export", "-f", "") == ["md", "html", "json", "csv", "enex"]
     assert offered("list", "--color", "a") == ["auto", "always"]
     assert offered("list", "--status", "f") == ["finished", "failed"]
-    assert offered("show", "") == [newer, older, "@", "@~1", "-"]
+    assert offered("show", "") == [newer, older, "@", "@~1", "latest", "-"]
     assert offered("diff", older[:20]) == [newer, older]
-    assert offered("help", "f") == ["filters"]
+    assert offered("help", "f") == ["filters"] and offered("help", "l") == ["list"]
+    assert offered("list", "--status", "n") == ["note"]
+    assert subprocess.run(["journal", "rm", older], cwd=tmp_path, env=shell_env,
+                          capture_output=True, timeout=60).returncode == 0
+    assert offered("rm", "--restore", "") == [older]          # the trash's, not the journal's
 
 
 def test_install_completion_writes_a_script_bash_sources(tmp_path: Path,

@@ -238,6 +238,7 @@ def test_the_default_range_is_the_last_seven_days_and_week_is_the_iso_week(
     previous = monday - dt.timedelta(days=7)
     assert f"# Experiments {previous} – {monday - dt.timedelta(days=1)}\n" in last_week
     assert "today's run" not in last_week and "No runs were recorded" in last_week
+    assert ok(repo, monkeypatch, capsys, "--week=-1") == last_week       # the `=` form too
     coming = journal("export", "--week", "1", cwd=repo)       # a week to come: surely a slip
     assert coming.returncode == 2 and coming.stdout == b""
     assert coming.stderr.decode().splitlines() == [

@@ -312,3 +312,13 @@ def test_a_quoted_value_keeps_its_escaped_quotes() -> None:
     assert parse_condition('note="quote \\"test\\" run"').value == 'quote "test" run'
     assert parse_condition("path='C:\\\\dir'").value == "C:\\dir"
     assert parse_condition("path='C:\\dir'").value == "C:\\dir"      # a lone backslash stays
+
+
+def test_a_sort_or_compare_by_a_name_no_run_has_says_so(tmp_path: Path) -> None:
+    jd = tmp_path / ".journal"
+    write_run(jd, metrics={"Hoge1 Acc": 82.476})
+    said = "journal: warning: no run has a metric or param named 'Hoge1_Acc'; did you mean 'Hoge1 Acc'?\n"
+    assert cli("list", "--sort", "Hoge1_Acc", cwd=tmp_path).err == said
+    assert cli("list", "--sort", "-Hoge1 Acc", cwd=tmp_path).err == ""
+    assert cli("compare", "--where", "Hoge1_Acc>1", cwd=tmp_path).err == said
+    assert cli("compare", "--where", "Hoge1 Acc>100", cwd=tmp_path).err == ""

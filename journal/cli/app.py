@@ -101,11 +101,17 @@ def new(
 
 # --- reading the journal back ---------------------------------------------------------------
 
-def _complete_refs(incomplete: str) -> list[str]:
+def _complete_refs(ctx: typer.Context, incomplete: str) -> list[str]:
     """REFs for shell completion: ids that start with what is typed (the newest 50), else the
-    newest runs and @. Quiet and cheap: the index answers; any trouble completes nothing."""
+    newest runs and @ (with `rm --restore`: the trash's ids). Quiet and cheap: the index
+    answers; any trouble completes nothing."""
     try:
         context = _context()
+        if ctx.params.get("restore"):
+            from journal.store.trash import trashed_ids
+
+            return sorted((run_id for run_id in trashed_ids(context.journal_dir)
+                           if run_id.startswith(incomplete)), reverse=True)
         from journal.store.source import RunSource
 
         source = RunSource(context.journal_dir, lambda _: None, environ=context.environ,
@@ -114,7 +120,8 @@ def _complete_refs(incomplete: str) -> list[str]:
             else source.newest_ids(20)
     except (JournalError, OSError, ValueError):
         return []
-    return [ref for ref in [*ids[::-1][:50], "@", "@~1", "-"] if ref.startswith(incomplete)]
+    return [ref for ref in [*ids[::-1][:50], "@", "@~1", "latest", "-"]
+            if ref.startswith(incomplete)]
 
 
 def _complete_statuses(incomplete: str) -> list[str]:
@@ -130,7 +137,8 @@ def _complete_colours(incomplete: str) -> list[str]:
 def _complete_topics(incomplete: str) -> list[str]:
     from journal.cli.topics import TOPICS
 
-    return [topic for topic in TOPICS if topic.startswith(incomplete)]
+    commands = sorted(_command_name(info) for info in app.registered_commands)
+    return [name for name in [*TOPICS, *commands] if name.startswith(incomplete)]
 
 
 def _formats(names: list[str]) -> Callable[[str], list[str]]:
@@ -212,9 +220,10 @@ def _stdin_refs() -> list[str]:
     return _READ_REFS
 
 
-def _say_unknown_names(source: RunSource, filters: Filters) -> None:
-    """After a command that found nothing: the --where names no run has, and the close ones."""
-    for line in source.unknown_names(filters):
+def _say_unknown_names(source: RunSource, filters: Filters, sort: str | None = None) -> None:
+    """The --where (or --sort) names no run has, and the close ones: after a command that
+    found nothing, or sorted by a name."""
+    for line in source.unknown_names(filters, sort):
         say(line)
 
 
@@ -240,9 +249,12 @@ def list_(
     colour = colour_wanted(color, sys.stdout)
     context = _context()
     source, filters = _source(context), _filters(context, since, until, tag, status, where, host, user)
-    if not list_runs(source, filters, limit=limit or None, sort=sort, fmt=fmt, absolute=absolute,
-                     out=sys.stdout, now=context.now(), colour=colour):
-        _say_unknown_names(source, filters)
+    shown = list_runs(source, filters, limit=limit or None, sort=sort, fmt=fmt,
+                      absolute=absolute, out=sys.stdout, now=context.now(), colour=colour)
+    if not shown or sort:
+        from journal.store.filters import Filters
+
+        _say_unknown_names(source, Filters() if shown else filters, sort)
 
 
 @app.command()
@@ -263,10 +275,12 @@ def compare(
     from journal.read.compare import compare_runs
 
     context = _context()
+    source, filters = _source(context), _filters(context, since, until, tag, status, where, host, user)
     with paged(not no_pager):
-        compare_runs(_source(context), _refs(refs),
-                     _filters(context, since, until, tag, status, where, host, user),
-                     limit=limit or None, sort=sort, fmt=fmt, out=sys.stdout)
+        shown = compare_runs(source, _refs(refs), filters, limit=limit or None, sort=sort,
+                             fmt=fmt, out=sys.stdout)
+    if not shown:
+        _say_unknown_names(source, filters, sort)
 
 
 @app.command()
@@ -423,12 +437,18 @@ def rm(
     if list_trash:
         if refs or restore or dry_run:
             raise UsageError("--list takes no REF and no other option")
+        listed = 0
         for run in trash.trashed(journal_dir):
             print(f"{run.run_id}  {len(run.files)} file(s)  {printable(run.note)}".rstrip())
+            listed += 1
+        if not listed:
+            say(f"the trash is empty ({journal_dir / trash.TRASH})")
         return
     refs = _refs(refs)
     if not refs:
-        raise UsageError("missing the REF of a run", hint="e.g. journal rm @, or journal rm --list")
+        raise UsageError("missing the REF of a run",
+                         hint="journal rm --list shows the trash; journal rm --restore ID"
+                         if restore else "e.g. journal rm @, or journal rm --list")
     if restore:
         ids = [trash.find_trashed(journal_dir, ref) for ref in refs]
         for run_id in dict.fromkeys(ids):
@@ -671,6 +691,11 @@ def run_app(argv: list[str]) -> NoReturn:
     """Run `journal ARGV` through the typer app and exit with its code (cli/main.py is the
     executable's entry point)."""
     _READ_REFS.clear()      # standard input's REFs are this command's (tests run many in one process)
+    if argv[:1] == ["export"]:
+        # `--week=-1` as `--week -1`: --week is a flag whose N comes as an argument (so that
+        # `-1` is not taken for an option); the `=` form is what people type too.
+        argv = [part for arg in argv for part in
+                (["--week", arg.split("=", 1)[1]] if arg.startswith("--week=") else [arg])]
     if len(argv) == 2 and argv[0] == "help" \
             and argv[1] in {_command_name(info) for info in app.registered_commands}:
         argv = [argv[1], "--help"]          # `journal help list`, as `git help log`

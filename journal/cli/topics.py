@@ -88,7 +88,7 @@ ENVIRONMENT: variables journal reads
   JOURNAL_PAGER      the pager for show, diff, compare, tail (else PAGER, else less);
                      empty or cat: none
   LESS               less's options (default FRX, as git sets them)
-  NO_COLOR           any value: no colours (--color always still colours)
+  NO_COLOR           any value but empty: no colours (--color always still colours)
   JOURNAL_NO_INDEX   1: read the record files, not the index cache
   XDG_CACHE_HOME     where the index cache lives (journal cache lists it)
   XDG_CONFIG_HOME    where your own config.toml lives

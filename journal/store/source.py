@@ -62,11 +62,17 @@ class RunSource:
             self.index = open_index(journal_dir, warn, environ)
         self._files: dict[str, Path] | None = None
 
-    def unknown_names(self, filters: Filters) -> list[str]:
-        """Warnings for the --where names that no run has, each with the close names that runs
-        do have: `--where Hoge1_Acc>77` finding nothing says why. Looked for in the newest
-        NAMES_LOOKED_AT runs, so a typo costs little however large the journal."""
-        if not filters.where:
+    def unknown_names(self, filters: Filters, sort: str | None = None) -> list[str]:
+        """Warnings for the --where names (and the --sort name) that no run has, each with the
+        close names that runs do have: `--where Hoge1_Acc>77` finding nothing says why. Looked
+        for in the newest NAMES_LOOKED_AT runs, so a typo costs little however large the
+        journal."""
+        wanted = [(condition.table, condition.name) for condition in filters.where]
+        if sort:
+            prefix, dot, rest = sort.lstrip("-").partition(".")
+            wanted.append((prefix, rest) if dot and prefix in ("params", "metrics")
+                          else (None, sort.lstrip("-")))
+        if not wanted:
             return []
         known: dict[str, set[str]] = {"metrics": set(), "params": set(), "fields": set()}
         for run in itertools.islice(self.iter_select(Filters()), NAMES_LOOKED_AT):
@@ -76,14 +82,14 @@ class RunSource:
             known["params"].update(flat_params(record))
             known["fields"].update(record)
         said = []
-        for condition in filters.where:
-            tables = [condition.table] if condition.table else ["metrics", "params", "fields"]
+        for table, name in wanted:
+            tables = [table] if table else ["metrics", "params", "fields"]
             names = set().union(*(known[table] for table in tables))
-            if condition.name in names:
+            if name in names:
                 continue
-            what = f"{condition.table[:-1]} " if condition.table else "metric or param "
-            close = _close_names(condition.name, names)
-            said.append(f"warning: no run has a {what}named {printable(repr(condition.name))}"
+            what = f"{table[:-1]} " if table else "metric or param "
+            close = _close_names(name, names)
+            said.append(f"warning: no run has a {what}named {printable(repr(name))}"
                         + (f"; did you mean {', '.join(printable(repr(name)) for name in close)}?"
                            if close else ""))
         return said
