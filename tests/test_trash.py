@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from conftest import make_repo
-from readkit import cli, now, one_error_line, write_run
+from readkit import cli, now, one_error_line, record_path, write_run
 
 from journal.record import THIS_HOST
 
@@ -37,11 +37,11 @@ def test_a_run_goes_to_the_trash_with_all_its_files_and_comes_back(tmp_path: Pat
     assert {name.split("/")[0] for name in typo_files} == {"runs", "logs", "patches", "metrics"}
 
     dry = cli("rm", "--dry-run", "@", cwd=repo)
-    assert dry.code == 0 and f"would move {typo} (record, log, patch, series)" in dry.err
+    assert dry.code == 0 and f"would move {typo} (log, patch, series, record)" in dry.err
     assert files(journal_dir) == before
 
     done = cli("rm", "@", cwd=repo)
-    assert done.code == 0 and f"moved {typo} (record, log, patch, series)" in done.err
+    assert done.code == 0 and f"moved {typo} (log, patch, series, record)" in done.err
     assert "journal rm --restore" in done.err
     assert ids_listed(repo) == [kept]
     moved = files(journal_dir / "trash" / typo)
@@ -94,3 +94,58 @@ def test_amending_a_removed_run_finds_it_gone(tmp_path: Path) -> None:
     assert cli("rm", run_id, cwd=tmp_path).code == 0
     assert cli("note", run_id, "too late", cwd=tmp_path).code == 2
     assert not list((journal_dir / "runs").rglob("*.toml"))
+
+
+def test_only_the_runs_own_files_move_whatever_its_record_names(tmp_path: Path) -> None:
+    """A record from elsewhere (a sync, a hand) may name any path as its log or patch."""
+    journal_dir = tmp_path / ".journal"
+    start = now() - dt.timedelta(days=40)
+    others = [write_run(journal_dir, start + dt.timedelta(days=n)) for n in range(3)]
+    (journal_dir / "config.toml").write_text("[capture]\ngit_timeout = 5\n")
+    (journal_dir / "logs").mkdir()
+    (journal_dir / "logs" / f"{others[0]}.log").write_text("the first run's log\n")
+    month = record_path(journal_dir, others[1]).parent.name
+    hostile = write_run(journal_dir, log={"path": f"runs/{month}"},
+                        git={"commit": "9ac7188", "patch": "config.toml"})
+    linked = write_run(journal_dir, now() - dt.timedelta(minutes=1))
+    (journal_dir / "logs" / f"{linked}.log").symlink_to(record_path(journal_dir, others[2]))
+    before = files(journal_dir)
+    records = {run_id: record_path(journal_dir, run_id).relative_to(journal_dir).as_posix()
+               for run_id in (hostile, linked)}
+    assert cli("rm", hostile, linked, cwd=tmp_path).code == 0
+    assert ids_listed(tmp_path) == others[::-1]
+    assert sorted(files(journal_dir / "trash")) == sorted([
+        f"{hostile}/{records[hostile]}", f"{linked}/logs/{linked}.log",
+        f"{linked}/{records[linked]}"])
+    assert (journal_dir / "trash" / linked / "logs" / f"{linked}.log").is_symlink()   # the link
+    assert (journal_dir / "config.toml").read_text() == "[capture]\ngit_timeout = 5\n"
+    assert files(journal_dir)[f"logs/{others[0]}.log"] == before[f"logs/{others[0]}.log"]
+
+
+def test_a_link_in_the_trash_is_refused_and_nothing_moves(tmp_path: Path) -> None:
+    journal_dir = tmp_path / ".journal"
+    run_id = write_run(journal_dir)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (journal_dir / "trash").mkdir()
+    (journal_dir / "trash" / run_id).symlink_to(outside)
+    result = cli("rm", run_id, cwd=tmp_path)
+    assert result.code != 0 and "is a link" in result.err and "Traceback" not in result.err
+    assert ids_listed(tmp_path) == [run_id] and not any(outside.iterdir())
+    assert "an empty REF" in one_error_line(cli("rm", "--restore", "", cwd=tmp_path))
+
+
+def test_a_journal_folder_reached_through_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "journal"
+    run_id = write_run(real)
+    (real / "logs").mkdir()
+    (real / "logs" / f"{run_id}.log").write_text("a log\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".journal").symlink_to(real)
+    assert cli("rm", "-n", run_id, cwd=project).code == 0
+    assert cli("rm", run_id, cwd=project).code == 0
+    assert ids_listed(project) == []
+    assert (real / "trash" / run_id / "logs" / f"{run_id}.log").read_text() == "a log\n"
+    assert cli("rm", "--restore", run_id, cwd=project).code == 0
+    assert ids_listed(project) == [run_id]

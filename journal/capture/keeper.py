@@ -37,12 +37,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from journal.capture.sinks import MaskedLog, Sink, pass_on
+from journal.store.pool import die_with_parent
 
 _DISMISS = b"x"
 IGNORED_BY_THE_KEEPER = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                          signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTOU, signal.SIGWINCH,
                          signal.SIGALRM)
-_PR_SET_PDEATHSIG = 1
 
 
 class Orphan(Protocol):
@@ -180,11 +180,11 @@ def _keep(argv: Sequence[str], env: Mapping[str, str], child_ends: Sequence[int]
         signal.signal(signum, signal.SIG_IGN)
     signal.setitimer(signal.ITIMER_REAL, 0)
     keeper_pid = os.getpid()
-    die_with_parent = _die_with_parent()
+    dies_with_parent = die_with_parent()
 
     def child_setup() -> None:           # in the command's process, between fork and exec
-        if die_with_parent is not None:
-            die_with_parent()
+        if dies_with_parent is not None:
+            dies_with_parent()
             if os.getppid() != keeper_pid:
                 os._exit(137)             # the keeper died already: so must the command
         for signum in default_signals:
@@ -312,20 +312,3 @@ def _pidfd(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A call for the command's process that has the kernel kill it when its parent (the keeper)
-    dies: prctl(PR_SET_PDEATHSIG, SIGKILL). None where that cannot be had (not Linux)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (ImportError, OSError, AttributeError):
-        return None
-
-    def ask() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-    return ask

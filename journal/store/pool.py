@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from journal.errors import StoreError
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
 MAX_WORKERS = 8
+_PR_SET_PDEATHSIG = 1
+WATCH_SECONDS = 1.0         # how often a wait for a result looks whether a worker died
 
 
 def ordered_map(function: Callable[[Job], Result], jobs: Iterable[Job], *, in_flight: int,
@@ -56,7 +61,20 @@ def ordered_map(function: Callable[[Job], Result], jobs: Iterable[Job], *, in_fl
     pool = multiprocessing.get_context("fork").Pool(
         workers, initializer=_worker_started, initargs=(started,))
     try:
-        for result in pool.imap(function, fed(), chunksize=chunksize):
+        workers_at_start = _worker_pids(pool)
+        results = pool.imap(function, fed(), chunksize=chunksize)
+        while True:
+            try:
+                result = results.next(WATCH_SECONDS)
+            except StopIteration:
+                break
+            except multiprocessing.TimeoutError:
+                # A worker killed (the OOM killer, a kill -9) takes its jobs with it and the
+                # pool waits for them for ever: a replaced worker is the sign.
+                if _worker_pids(pool) != workers_at_start:
+                    raise StoreError("a worker process died before its work was done",
+                                     hint="out of memory? run the command again") from None
+                continue
             room.release()
             yield result
         pool.close()
@@ -68,13 +86,37 @@ def ordered_map(function: Callable[[Job], Result], jobs: Iterable[Job], *, in_fl
         pool.join()
 
 
+def _worker_pids(pool: Any) -> set[int]:
+    return {process.pid for process in getattr(pool, "_pool", ())}
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A call that has the kernel kill the process that makes it when its parent dies:
+    prctl(PR_SET_PDEATHSIG, SIGKILL). None where that cannot be had (not Linux)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+
+    def ask() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return ask
+
+
 def _worker_started(started: Callable[[], None] | None) -> None:
     import gc
-    import signal
 
     # Ctrl-C reaches the whole foreground group: the caller stops the pool (terminate), and
-    # a worker must not print its own KeyboardInterrupt traceback meanwhile.
+    # a worker must not print its own KeyboardInterrupt traceback meanwhile. A parent killed
+    # outright (SIGTERM, timeout, kill -9) takes its workers with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ask = die_with_parent()
+    if ask is not None:
+        ask()
     # Reading commands turn the cyclic GC off (cli/main.py) as they hold little for long; a
     # worker goes through every run, so a cycle made per run must not pile up.
     gc.enable()

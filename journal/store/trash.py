@@ -3,15 +3,19 @@
 Nothing is deleted: a run in the trash keeps every file under the path it had in the journal
 folder (`trash/<id>/runs/2026-11/<id>.toml`, `trash/<id>/logs/<id>.log`, ...), so restoring it
 is moving each back. Moves never replace a file (a run of that id recorded or restored since
-is refused, not overwritten). The record moves first and comes back last: a half-done move,
-stopped by a full disk or a kill, leaves the run either listed with all its files or in the
-trash with its record, and running the command again finishes it.
+is refused, not overwritten). The record moves last and comes back last: a half-done move,
+stopped by a full disk or a kill, leaves the run listed (its record in place) with some files
+in the trash, and running the same command again finishes it. Only the run's own files move,
+found by its id (`logs/<id>.log`, never a path its record names), and only into the journal's
+own `trash/` (a link there is refused).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +25,8 @@ from journal.record import Status, StoredRun, effective_status, first_note_line,
 from journal.store import sidefile
 from journal.store.files import reason
 from journal.store.lock import record_lock
-from journal.store.paths import log_path, patch_path
 from journal.store.records import read_record
-from journal.store.runfiles import BEHIND_SUFFIX, log_file, patch_file
+from journal.store.runfiles import BEHIND_SUFFIX
 from journal.store.source import RunSource
 from journal.text import printable
 
@@ -42,19 +45,37 @@ def trash_dir(journal_dir: Path) -> Path:
 
 
 def files_of(journal_dir: Path, run: StoredRun) -> list[Path]:
-    """The run's files that exist: its record, then its log, patch and side file, and the
-    markers sync leaves for those that stayed on another machine."""
-    record = run.record
-    found: list[Path] = [Path(run.path)]
-    for path in (log_file(record, journal_dir), log_path(journal_dir, run.id),
-                 patch_file(record, journal_dir), patch_path(journal_dir, run.id),
-                 sidefile.path(journal_dir, run.id)):
-        if path is None:
+    """The run's files that exist, relative to the journal folder: its log, patch and side
+    file, the markers sync leaves for those that stayed on another machine, then its record.
+    Found by the run's id only, never by a path a record names (a record from elsewhere could
+    name another run's file, or a whole folder), and only files and links, never a folder."""
+    found = [Path(folder, f"{run.id}{suffix}{marker}")
+             for folder, suffix in (("logs", ".log"), ("patches", ".patch"),
+                                    (sidefile.FOLDER, ".jsonl"))
+             for marker in ("", BEHIND_SUFFIX)]
+    return [path for path in found if _file_or_link(journal_dir / path)] \
+        + [_record_place(journal_dir, Path(run.path))]
+
+
+def _file_or_link(path: Path) -> bool:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
+
+
+def _record_place(journal_dir: Path, path: Path) -> Path:
+    """The record's path inside the journal folder (the folder may be reached through a link)."""
+    for base in (journal_dir, journal_dir.resolve()):
+        try:
+            relative = path.relative_to(base)
+        except ValueError:
             continue
-        for candidate in (path, path.with_name(path.name + BEHIND_SUFFIX)):
-            if candidate not in found and os.path.lexists(candidate):
-                found.append(candidate)
-    return found
+        if relative.parts[:1] == ("runs",) and ".." not in relative.parts:
+            return relative
+    raise StoreError(f"the record {path} is not inside {journal_dir / 'runs'}",
+                     hint="move it there by hand, or remove it yourself")
 
 
 def check_removable(run: StoredRun) -> None:
@@ -65,17 +86,31 @@ def check_removable(run: StoredRun) -> None:
 
 
 def move_to_trash(journal_dir: Path, run: StoredRun) -> Trashed:
-    """Move the run's files into the trash, the record first; under the record's lock, so a
+    """Move the run's files into the trash, the record last; under the record's lock, so a
     `journal note` waits and then finds the run gone, rather than writing it back."""
     with record_lock(Path(run.path)):
-        run_files = files_of(journal_dir, run)
         target = trash_dir(journal_dir) / run.id
         moved = []
-        for path in run_files:
-            relative = path.relative_to(journal_dir)
-            _move(path, target / relative)
+        for relative in files_of(journal_dir, run):
+            _move(journal_dir / relative, _inside_trash(journal_dir, target / relative))
             moved.append(relative.as_posix())
     return Trashed(run.id, moved, first_note_line(run.record.get("note")))
+
+
+def _inside_trash(journal_dir: Path, target: Path) -> Path:
+    """`target`, once every folder from the trash down to it is a real folder: a link there
+    (`trash/`, `trash/<id>`) would carry the run out of the journal folder."""
+    place = trash_dir(journal_dir)
+    for part in ("", *target.parent.relative_to(place).parts):
+        place = place / part if part else place
+        if os.path.islink(place):
+            raise StoreError(f"{place} is a link; journal rm moves runs only into "
+                             f"{trash_dir(journal_dir)}/ itself", hint="remove the link")
+        try:
+            place.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot make {place}: {reason(exc)}") from None
+    return target
 
 
 def trashed_ids(journal_dir: Path) -> set[str]:
@@ -105,9 +140,11 @@ def trashed(journal_dir: Path) -> Iterator[Trashed]:
 
 def find_trashed(journal_dir: Path, ref: str) -> str:
     """The id in the trash that `ref` names: the id, or a unique prefix of one."""
-    ids = [run.run_id for run in trashed(journal_dir)]
+    ids = trashed_ids(journal_dir)
     if ref in ids:
         return ref
+    if not ref.strip():
+        raise UsageError("an empty REF names no run", hint="see the trash with: journal rm --list")
     matches = sorted(run_id for run_id in ids if run_id.startswith(ref.strip()))
     if len(matches) == 1:
         return matches[0]
@@ -123,6 +160,9 @@ def restore(journal_dir: Path, run_id: str) -> Trashed:
     """Move a trashed run's files back where they were, the record last; refused, with nothing
     moved, if any of them would replace a file (a run of that id is in the journal again)."""
     source = trash_dir(journal_dir) / run_id
+    if os.path.islink(source) or os.path.islink(trash_dir(journal_dir)):
+        raise StoreError(f"{source} is reached through a link; not restored from there",
+                         hint="move the run's files back by hand")
     files = _contents(source)[::-1]         # the record last
     taken = [path for path in files if os.path.lexists(journal_dir / path)]
     if taken:
@@ -138,7 +178,7 @@ def restore(journal_dir: Path, run_id: str) -> Trashed:
 
 
 def _move(source: Path, target: Path) -> None:
-    """Rename `source` to `target`, never replacing a file there."""
+    """Move `source` to `target`, never replacing a file there."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -146,15 +186,33 @@ def _move(source: Path, target: Path) -> None:
         except OSError as exc:
             if exc.errno == errno.EEXIST:
                 raise
-            # A file system without hard links (some network ones): a check, then a rename.
             if os.path.lexists(target):
                 raise FileExistsError(errno.EEXIST, "File exists", str(target)) from None
-            os.rename(source, target)
+            if exc.errno == errno.EXDEV:
+                # `logs/` linked to another disk: a copy made whole on this one, then the
+                # original let go (nothing is lost if this stops half way).
+                _copy_across(source, target)
+            else:
+                # A file system without hard links (some network ones): a rename.
+                os.rename(source, target)
         else:
             os.unlink(source)
     except OSError as exc:
         raise StoreError(f"cannot move {source} to {target}: {reason(exc)}",
                          hint="nothing was deleted; fix that and run the command again") from None
+
+
+def _copy_across(source: Path, target: Path) -> None:
+    if os.path.islink(source):
+        os.symlink(os.readlink(source), target)
+    else:
+        partial = target.with_name(target.name + ".partial")
+        shutil.copy2(source, partial)
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.link(partial, target)            # fails if `target` came meanwhile
+        os.unlink(partial)
+    os.unlink(source)
 
 
 def _contents(folder: Path) -> list[Path]:
@@ -187,7 +245,6 @@ def remove(source: RunSource, refs: list[str], *, dry_run: bool = False) -> list
         runs.setdefault(run.id, run)
     journal_dir = source.journal_dir
     if dry_run:
-        return [Trashed(run.id, [path.relative_to(journal_dir).as_posix()
-                                 for path in files_of(journal_dir, run)],
+        return [Trashed(run.id, [path.as_posix() for path in files_of(journal_dir, run)],
                         first_note_line(run.record.get("note"))) for run in runs.values()]
     return [move_to_trash(journal_dir, run) for run in runs.values()]
