@@ -276,8 +276,9 @@ def compare(
 
     context = _context()
     source, filters = _source(context), _filters(context, since, until, tag, status, where, host, user)
+    chosen = _refs(refs)        # read before a pager takes the terminal
     with paged(not no_pager):
-        shown = compare_runs(source, _refs(refs), filters, limit=limit or None, sort=sort,
+        shown = compare_runs(source, chosen, filters, limit=limit or None, sort=sort,
                              fmt=fmt, out=sys.stdout)
     if not shown:
         _say_unknown_names(source, filters, sort)
@@ -329,8 +330,9 @@ def show(
     colour = colour_wanted(color, sys.stdout)
     terminal = sys.stdout.isatty() or color.lower() == "always"     # rendered, as for a terminal
     source = _source(_context())
+    chosen = _refs(refs) or ["@"]       # read before a pager takes the terminal
     with paged(not no_pager):
-        show_runs(source, _refs(refs) or ["@"], diff=diff, log=log, log_lines=lines, fmt=fmt,
+        show_runs(source, chosen, diff=diff, log=log, log_lines=lines, fmt=fmt,
                   front_matter=not no_front_matter, out=sys.stdout, colour=colour,
                   terminal=terminal)
 
@@ -516,8 +518,9 @@ def tail(
 
     colour = colour_wanted(color, sys.stdout)     # the log's own colours
     source = _source(_context())
+    chosen = _ref(ref or "@")       # read before a pager takes the terminal
     with paged(not (no_pager or follow)) as paging:     # a followed log is printed as it comes
-        code = tail_log(source, _ref(ref or "@"), follow=follow, lines=lines, raw=raw,
+        code = tail_log(source, chosen, follow=follow, lines=lines, raw=raw,
                         out=sys.stdout.buffer, colour=colour)
     raise typer.Exit(0 if paging and code == EXIT_BROKEN_PIPE else code)   # the pager quit
 
@@ -537,13 +540,14 @@ def diff(
     from journal.read.diff import diff_runs
 
     context = _context()
+    if ref1 == ref2 == "-":             # `journal list | fzf -m | journal diff - -`
+        pair = _stdin_refs()
+        if len(pair) != 2:
+            raise UsageError(f"standard input gave {len(pair)} REFs; diff - - takes two")
+        ref1, ref2 = pair
+    first, second = _ref(ref1), _ref(ref2)      # read before a pager takes the terminal
     with paged(not no_pager):
-        if ref1 == ref2 == "-":             # `journal list | fzf -m | journal diff - -`
-            pair = _stdin_refs()
-            if len(pair) != 2:
-                raise UsageError(f"standard input gave {len(pair)} REFs; diff - - takes two")
-            ref1, ref2 = pair
-        diff_runs(_source(context), _ref(ref1), _ref(ref2), out=sys.stdout, context=context)
+        diff_runs(_source(context), first, second, out=sys.stdout, context=context)
 
 
 @app.command()

@@ -51,9 +51,12 @@ def pager_command() -> str | None:
     if command in ("", "cat"):
         return None
     try:
-        program = shlex.split(command)[0]
-    except (ValueError, IndexError):
+        words = shlex.split(command)
+    except ValueError:
         return command         # quoting the shell reads otherwise: the shell decides
+    program = words[0] if words else ""
+    if "=" in program or any(char in command for char in "|&;<>()$`"):
+        return command         # `LESS=R less`, a pipeline: the shell decides
     if shutil.which(program) is None:
         if command != DEFAULT_PAGER:
             say(f"warning: the pager {program!r} is not found; printing without one")
@@ -99,6 +102,8 @@ def paged(wanted: bool) -> Iterator[bool]:
     sys.stdout = _ToPager(open(1, "wb", closefd=False), encoding=original.encoding,
                           errors=original.errors)
     interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)   # the pager's key, not ours
+    # A SIGTERM to journal alone: the pager is waited for (it has the terminal), as git does.
+    terminate = signal.signal(signal.SIGTERM, _exit_after_the_pager)
     try:
         yield True
         sys.stdout.flush()
@@ -112,3 +117,8 @@ def paged(wanted: bool) -> Iterator[bool]:
         os.close(saved)
         pager.wait()
         signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGTERM, terminate)
+
+
+def _exit_after_the_pager(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

@@ -581,8 +581,9 @@ class CachedIndex:
 
     @property
     def orphaned(self) -> bool:
-        """Its journal folder is gone (or it is no index at all): nothing will read it again."""
-        return self.journal_dir is None or not os.path.isdir(self.journal_dir)
+        """It is this machine's index of a journal folder that is gone: nothing will read it
+        again. A file that is no index is never taken for one (it is only listed)."""
+        return self.journal_dir is not None and not os.path.isdir(self.journal_dir)
 
 
 def cached_indexes(environ: Mapping[str, str]) -> list[CachedIndex]:
@@ -591,6 +592,8 @@ def cached_indexes(environ: Mapping[str, str]) -> list[CachedIndex]:
     folder = cache_path(Path("/"), environ).parent
     found = []
     for path in sorted(folder.glob(f"*-{host_part()}-*.sqlite3")):
+        if path.is_symlink():
+            continue
         try:
             db = _read_only(path)
             try:
@@ -600,6 +603,10 @@ def cached_indexes(environ: Mapping[str, str]) -> list[CachedIndex]:
             journal_dir = None if row is None else str(row[0])
         except sqlite3.Error:
             journal_dir = None
+        # Ours only if this machine would have named it so for that folder: another host's
+        # name may end the same (`vm` and `vm-2`), and a name proves nothing by itself.
+        if journal_dir is not None and cache_path(Path(journal_dir), environ) != path:
+            continue
         size = sum(os.stat(f"{path}{suffix}").st_size for suffix in ("", "-wal", "-shm")
                    if os.path.exists(f"{path}{suffix}"))
         found.append(CachedIndex(path, journal_dir, size))
