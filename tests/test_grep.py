@@ -309,3 +309,20 @@ def test_many_runs_are_searched_by_workers_as_by_one_process(tmp_path: Path) -> 
         assert (done.returncode, done.stdout) == (alone.code, alone.out), args
     assert cli("grep", "-F", "82.476", cwd=tmp_path).out.count("\n") == 6 + 14
     assert cli("grep", "-l", "crashed", cwd=tmp_path).lines == [ids[39]]
+
+
+def test_a_log_linked_outside_the_journal_is_not_read(tmp_path: Path) -> None:
+    """As `show --log` and `tail`: a log is never read from outside the journal folder."""
+    journal_dir = tmp_path / ".journal"
+    run_id = write_run(journal_dir)
+    other = write_run(journal_dir, now() - dt.timedelta(hours=1))
+    (journal_dir / "logs").mkdir()
+    secret = tmp_path / "outside.txt"
+    secret.write_text("SECRET from outside\n")
+    (journal_dir / "logs" / f"{run_id}.log").symlink_to(secret)
+    (journal_dir / "logs" / f"{other}.log").write_text("SECRET kept inside\n")
+    (journal_dir / "logs" / "inside.txt").write_text("SECRET linked inside\n")
+    assert both("grep", "-l", "SECRET", cwd=tmp_path).lines == [other]
+    (journal_dir / "logs" / f"{run_id}.log").unlink()
+    (journal_dir / "logs" / f"{run_id}.log").symlink_to(journal_dir / "logs" / "inside.txt")
+    assert both("grep", "-l", "SECRET", cwd=tmp_path).lines == [run_id, other]

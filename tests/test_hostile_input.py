@@ -266,3 +266,41 @@ def test_every_character_printable_escapes_is_one_str_isprintable_refuses() -> N
 
     named = [char for char in map(chr, range(0x110000)) if text._UNSAFE_ONE_LINE.fullmatch(char)]
     assert named and not any(char.isprintable() for char in named)
+
+
+def test_limits_of_times_counts_and_patterns_are_one_line(tmp_path: Path) -> None:
+    """Found by an attack: each was a traceback."""
+    from readkit import cli, one_error_line, write_run
+
+    write_run(tmp_path / ".journal")
+    for args, said in ((["list", "--since", "99999999mo"], "out of range"),
+                       (["list", "--since", "10000 years ago"], "out of range"),
+                       (["list", "--since", "9" * 5000 + "d"], "out of range"),
+                       (["grep", "(" * 5000 + "a" + ")" * 5000], "bad regular expression"),
+                       (["list", "--where", "x~" + "(" * 5000 + "a" + ")" * 5000], "bad regex"),
+                       (["show", "@~" + "9" * 5000], "unknown run")):
+        assert said in one_error_line(cli(*args, cwd=tmp_path)), args[:2]
+    (tmp_path / ".journal" / "config.toml").write_text("[capture]\ngit_timeout = nan\n")
+    assert "must be a number below 1e9" in one_error_line(cli("new", "-n", "x", cwd=tmp_path))
+
+
+def test_a_reader_that_goes_away_is_exit_141_not_nothing_found(tmp_path: Path) -> None:
+    """`journal grep x | head -1`: typer said exit 1, which to grep means "no match"."""
+    import subprocess
+    import sys
+
+    from readkit import write_run
+
+    run_id = write_run(tmp_path / ".journal")
+    write_run(tmp_path / ".journal", run_id=run_id, log={"path": f"logs/{run_id}.log"})
+    logs = tmp_path / ".journal" / "logs"
+    logs.mkdir()
+    (logs / f"{run_id}.log").write_text("match here\n" * 200_000)
+    # Standard output a pipe whose reader is gone already: this machine's pipes take megabytes
+    # before a writer waits, so a reader closing mid-way cannot be timed here.
+    code = ("import os, sys\nread, write = os.pipe()\nos.close(read)\nos.dup2(write, 1)\n"
+            "from journal.cli.main import main\nmain(sys.argv[1:])\n")
+    for args in (["grep", "match"], ["list"], ["tail", run_id], ["show", run_id, "--log"]):
+        done = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path,
+                              capture_output=True, timeout=60)
+        assert done.returncode == 141 and b"Traceback" not in done.stderr, (args, done.stderr)

@@ -715,6 +715,14 @@ def run_app(argv: list[str]) -> NoReturn:
     except BrokenPipeError:
         silence_stdout()          # the reader (`| head`) has what it wanted
         sys.exit(141)
+    except SystemExit as exc:
+        # typer answers a closed pipe with exit 1 (to grep, "nothing found") and wraps the
+        # streams to say so: 141, as every other closed pipe here.
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.stdout = sys.__stdout__
+            silence_stdout()
+            sys.exit(141)
+        raise
     except OSError as exc:        # stdout on a full disk, a closed terminal
         silence_stdout()
         sys.exit(report_error(JournalError(f"cannot write the output: {exc.strerror or exc}")))

@@ -81,7 +81,7 @@ def _joined(options: GrepOptions, *, word: bool) -> str:
 def _compiled(text: str, options: GrepOptions, shown: str | None = None) -> re.Pattern[str]:
     try:
         return re.compile(text, re.IGNORECASE if options.ignore_case else 0)
-    except (re.error, OverflowError) as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         shown = text if shown is None else shown
         raise UsageError(f"bad regular expression {printable(repr(shown))}: {exc}",
                          hint="use -F to search for the text literally") from None
@@ -150,6 +150,7 @@ class _Search:
     logs: dict[str, str]
     quick: Callable[[bytes], bool] | None
     colour: bool
+    logs_home: str          # the journal folder, links resolved
 
     @classmethod
     def made(cls, journal_dir: Path, options: GrepOptions, *, colour: bool) -> _Search:
@@ -159,7 +160,8 @@ class _Search:
             bare, pattern.flags | re.MULTILINE)
         literals = None if options.ignore_case else _literals(options)
         return cls(options, pattern, whole, literals,
-                   _log_files(journal_dir) if options.logs else {}, _quick_test(options), colour)
+                   _log_files(journal_dir) if options.logs else {}, _quick_test(options), colour,
+                   os.path.realpath(journal_dir))
 
     def printer(self, out: IO[str]) -> _Printer:
         return _Printer(out, self.options, colour=self.colour)
@@ -191,6 +193,8 @@ class _Search:
         return None if match is None else Match(run_id, where, line, match.start(), match.end())
 
     def _search_log(self, run_id: str, path: str, printer: _Printer) -> None:
+        if os.path.islink(path) and not _inside(path, self.logs_home):
+            return      # as `show --log` and `tail`: a log is never read from outside the journal
         try:
             data = read_regular(path, sys.maxsize)
         except OSError:
@@ -304,6 +308,10 @@ def _log_files(journal_dir: Path) -> dict[str, str]:
         return {}
     # Strings, not Paths: a Path costs more than searching a small log (100,000 logs).
     return {name[:-4]: os.path.join(logs, name) for name in names if name.endswith(".log")}
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.realpath(path).startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _quick_test(options: GrepOptions) -> Callable[[bytes], bool] | None:

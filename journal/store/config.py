@@ -232,6 +232,9 @@ def _checked(value: Any, expected: type, name: str, path: Path) -> Any:
         return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(value, float) and not (value == value and value < 1e9):
+        # nan, inf, 1e308: no timeout or size anyone means, and each breaks arithmetic later
+        raise ConfigError(f"{path}: {name} must be a number below 1e9, not {value}")
     if expected is str:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{path}: {name} must be a non-empty string")

@@ -164,7 +164,7 @@ def parse_condition(text: str) -> Condition:
     if op == "~":
         try:
             value: Any = re.compile(raw)
-        except (re.error, OverflowError) as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise UsageError(f"bad regex in --where {printable(repr(text))}: {exc}") from None
     elif len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
         # `opt="adam"`, `seed='42'`: quoted, so text; `\"` and `\\` inside stand for themselves
@@ -185,7 +185,7 @@ def parse_when(text: str, now: dt.datetime, *, end: bool = False) -> dt.datetime
         moment = _parse_when(text, now, end=end)
         if _EARLIEST <= moment.replace(tzinfo=None) <= _LATEST:
             return moment
-    except OverflowError:
+    except (OverflowError, ValueError):    # year 10000, 5,000 digits of days
         pass
     raise UsageError(f"the time {printable(repr(text))} is out of range",
                      hint="use a time between the years 1900 and 9000")

@@ -178,7 +178,7 @@ class RunSource:
         nth = 0
         if ref in ("@", "latest"):
             nth = 0
-        elif match := _NTH_BEFORE.fullmatch(ref):
+        elif (match := _NTH_BEFORE.fullmatch(ref)) and len(match[1]) <= 18:
             nth = int(match[1])
         else:
             return self._resolve_prefix(ref)
