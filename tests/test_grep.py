@@ -326,3 +326,23 @@ def test_a_log_linked_outside_the_journal_is_not_read(tmp_path: Path) -> None:
     (journal_dir / "logs" / f"{run_id}.log").unlink()
     (journal_dir / "logs" / f"{run_id}.log").symlink_to(journal_dir / "logs" / "inside.txt")
     assert both("grep", "-l", "SECRET", cwd=tmp_path).lines == [run_id, other]
+
+
+def test_a_large_log_is_searched_a_block_at_a_time_with_the_same_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import journal.read.grep as grep_module
+
+    journal_dir = tmp_path / ".journal"
+    run_id = write_run(journal_dir)
+    (journal_dir / "logs").mkdir()
+    lines = [f"step {n} loss {1 / (n + 1):.4f}" + ("\r50%\r100% ACC" if n % 97 == 0 else "")
+             for n in range(3000)]
+    (journal_dir / "logs" / f"{run_id}.log").write_text("\n".join(lines))   # no final newline
+    searches = (["ACC"], ["-c", "loss"], ["-v", "-c", "step 1"], ["-F", "step 2999"],
+                ["-l", "nowhere"], ["-v", "loss 0"])
+    whole = [cli("grep", *args, cwd=tmp_path) for args in searches]
+    monkeypatch.setattr(grep_module, "LOG_BLOCK", 100)      # many blocks, lines cut across them
+    for args, expected in zip(searches, whole):
+        assert cli("grep", *args, cwd=tmp_path) == expected, args
+    assert f"{run_id}:log:3000:step 2999 loss 0.0003" in whole[3].lines
+    assert whole[0].lines[1] == f"{run_id}:log:98:100% ACC"

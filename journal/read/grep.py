@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import IO, TYPE_CHECKING
 
 from journal.errors import UsageError
 from journal.record import Status, effective_status, searchable_text
-from journal.store.files import read_regular
+from journal.store.files import TooLarge, open_regular, read_regular
 from journal.store.filters import Filters
 from journal.store.pool import ordered_map
 from journal.store.source import RunSource
@@ -195,32 +194,60 @@ class _Search:
     def _search_log(self, run_id: str, path: str, printer: _Printer) -> None:
         if os.path.islink(path) and not _inside(path, self.logs_home):
             return      # as `show --log` and `tail`: a log is never read from outside the journal
-        try:
-            data = read_regular(path, sys.maxsize)
-        except OSError:
-            return
-        if self.quick is not None and not self.quick(data):
-            return      # a literal not in the bytes: no need to decode the log
-        lines = data.decode("utf-8", "surrogateescape").split("\n")
-        if lines[-1] == "":
-            lines.pop()     # a final newline ends the last line; it does not start another
-        for number, line in enumerate(lines, 1):
-            # Progress bars (`\r`): a segment that matches, else the part left visible.
-            segments = line.split("\r")
-            chosen = None
-            for segment in reversed(segments):
-                if self.pattern.search(segment):
-                    chosen = segment
-                    break
-            if self.options.invert:
-                shown = next((part for part in reversed(segments) if part), "")
-                selection = None if chosen is not None else \
-                    Match(run_id, f"log:{number}", shown, 0, 0)
-            else:
-                selection = None if chosen is None else \
-                    self._selection(run_id, f"log:{number}", chosen)
-            if printer.selected(selection):
-                return
+        number = 0      # lines before this block
+        for block in _log_blocks(path):
+            lines = block.decode("utf-8", "surrogateescape").split("\n") \
+                if self.quick is None or self.quick(block) else None
+            if lines is None:       # a literal not in the bytes: no need to decode them
+                number += block.count(b"\n") + (not block.endswith(b"\n"))
+                continue
+            if lines[-1] == "":
+                lines.pop()     # a final newline ends the last line; it does not start another
+            for number, line in enumerate(lines, number + 1):
+                if printer.selected(self._log_line(run_id, number, line)):
+                    return
+
+    def _log_line(self, run_id: str, number: int, line: str) -> Match | None:
+        """A log line as grep selects it. Progress bars (`\r`): a segment that matches, else
+        the part left visible."""
+        segments = line.split("\r")
+        chosen = None
+        for segment in reversed(segments):
+            if self.pattern.search(segment):
+                chosen = segment
+                break
+        if self.options.invert:
+            shown = next((part for part in reversed(segments) if part), "")
+            return None if chosen is not None else Match(run_id, f"log:{number}", shown, 0, 0)
+        return None if chosen is None else self._selection(run_id, f"log:{number}", chosen)
+
+
+LOG_BLOCK = 8 << 20         # bytes of a log searched at a time
+
+
+def _log_blocks(path: str) -> Iterator[bytes]:
+    """The log in blocks of whole lines (the last may end without a newline): a small log in
+    one read, a log of gigabytes a block at a time, so memory stays bounded."""
+    try:
+        yield read_regular(path, LOG_BLOCK)
+        return
+    except TooLarge:
+        pass
+    except OSError:
+        return
+    try:
+        with open_regular(Path(path)) as handle:
+            rest = b""
+            while block := handle.read(LOG_BLOCK):
+                block = rest + block
+                cut = block.rfind(b"\n") + 1
+                rest, block = block[cut:], block[:cut]
+                if block:
+                    yield block
+            if rest:
+                yield rest
+    except OSError:
+        return
 
 
 # The runs are searched a range of ids at a time, newest first; with many ranges, by one
