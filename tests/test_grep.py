@@ -249,6 +249,9 @@ def test_quiet_no_id_extended_and_json_ids(made: tuple[Path, list[str]]) -> None
     coloured = cli("grep", "-l", "--color", "always", "École", cwd=repo)
     assert coloured.lines == [f"\x1b[35m{ecole}\x1b[m"]
     assert "Usage: journal grep" in cli("grep", "--help", cwd=repo).out
+    # A pattern's own global flags survive being joined (-e) or wrapped (-w).
+    assert both("grep", "-w", "(?i)ADAM", "--no-logs", "-l", cwd=repo).lines == [train]
+    assert both("grep", "-l", "-e", "(?i)écoLE", "-e", "binary", cwd=repo).lines == [hostile, ecole]
     mistaken = cli("grep", "adam", "-w", "opt=adam", cwd=repo)
     assert mistaken.code == 2 and "a condition on params or metrics goes with --where" in mistaken.err
 

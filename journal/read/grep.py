@@ -72,9 +72,18 @@ def _joined(options: GrepOptions, *, word: bool) -> str:
     parts = [re.escape(text) if options.fixed else text for text in options.patterns]
     for text, part in zip(options.patterns, parts):
         _compiled(part, options, shown=text)      # the bad one named, not the joined regex
+    # A pattern's leading global flags (`(?i)x`) must stay at the very start once the
+    # patterns are joined or wrapped: they are moved there (they apply to the whole anyway).
+    leading = [_GLOBAL_FLAGS.match(part) for part in parts]
+    flags = "".join(sorted({flag for found in leading if found for flag in found[1]}))
+    parts = [part[found.end():] if found else part for part, found in zip(parts, leading)]
     joined = parts[0] if len(parts) == 1 else "|".join(f"(?:{part})" for part in parts)
     # grep's -w: no word character right before or after the match.
-    return rf"(?<!\w)(?:{joined})(?!\w)" if word else joined
+    joined = rf"(?<!\w)(?:{joined})(?!\w)" if word else joined
+    return f"(?{flags}){joined}" if flags else joined
+
+
+_GLOBAL_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
 
 
 def _compiled(text: str, options: GrepOptions, shown: str | None = None) -> re.Pattern[str]:
