@@ -349,3 +349,23 @@ def test_a_large_log_is_searched_a_block_at_a_time_with_the_same_answers(
         assert cli("grep", *args, cwd=tmp_path) == expected, args
     assert f"{run_id}:log:3000:step 2999 loss 0.0003" in whole[3].lines
     assert whole[0].lines[1] == f"{run_id}:log:98:100% ACC"
+
+
+def test_a_worker_killed_mid_search_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """The OOM killer, a kill -9: the pool would wait for the lost work for ever."""
+    jd = tmp_path / ".journal"
+    for n in range(12):
+        write_run(jd, now() - dt.timedelta(hours=n + 1), note=f"trial {n}")
+    script = ("import os, signal, sys\nimport journal.read.grep as grep\n"
+              "grep.RANGE_RUNS, grep.PARALLEL_FROM = 3, 2\nsearch = grep._search_range\n"
+              "def dying(between):\n"
+              "    if between[0].endswith(sys.argv[1]):\n"
+              "        os.kill(os.getpid(), signal.SIGKILL)\n"
+              "    return search(between)\n"
+              "grep._search_range = dying\n"
+              "from journal.cli.main import main\nmain(['grep', 'trial'])\n")
+    newest = cli("grep", "-l", "trial", cwd=tmp_path).lines[3]     # the second range's first
+    done = subprocess.run([sys.executable, "-c", script, newest[-6:]], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "a worker process died before its work was done" in done.stderr

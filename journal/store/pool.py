@@ -47,36 +47,41 @@ def ordered_map(function: Callable[[Job], Result], jobs: Iterable[Job], *, in_fl
         return
     import multiprocessing
 
-    room = threading.Semaphore(in_flight)
+    # Jobs go in batches of `chunksize` (one message a batch), counted in flight a batch at a
+    # time. Batched here, not by imap: its own batching hands back a plain generator, whose
+    # wait cannot be given a timeout (to notice a dead worker).
+    room = threading.Semaphore(max(1, in_flight // chunksize))
     stop = threading.Event()
 
-    def fed() -> Iterator[Job]:
+    def fed() -> Iterator[tuple[Callable[[Job], Result], list[Job]]]:
         # Run by the pool's feeding thread, which would otherwise take every job at once.
-        for job in itertools.chain(first, jobs):
+        rest = itertools.chain(first, jobs)
+        while batch := list(itertools.islice(rest, chunksize)):
             while not room.acquire(timeout=0.1):
                 if stop.is_set():
                     return
-            yield job
+            yield function, batch
 
     pool = multiprocessing.get_context("fork").Pool(
         workers, initializer=_worker_started, initargs=(started,))
     try:
         workers_at_start = _worker_pids(pool)
-        results = pool.imap(function, fed(), chunksize=chunksize)
+        results = pool.imap(_batch, fed())
         while True:
             try:
-                result = results.next(WATCH_SECONDS)
+                done = results.next(WATCH_SECONDS)
             except StopIteration:
                 break
             except multiprocessing.TimeoutError:
                 # A worker killed (the OOM killer, a kill -9) takes its jobs with it and the
                 # pool waits for them for ever: a replaced worker is the sign.
                 if _worker_pids(pool) != workers_at_start:
+                    _unstick(pool)
                     raise StoreError("a worker process died before its work was done",
                                      hint="out of memory? run the command again") from None
                 continue
             room.release()
-            yield result
+            yield from done
         pool.close()
     finally:
         stop.set()
@@ -84,6 +89,25 @@ def ordered_map(function: Callable[[Job], Result], jobs: Iterable[Job], *, in_fl
         # here, so no later fork (another pool, a keeper) copies a lock one of them holds.
         pool.terminate()
         pool.join()
+
+
+def _batch(work: tuple[Callable[[Job], Result], list[Job]]) -> list[Result]:
+    function, jobs = work
+    return [function(job) for job in jobs]
+
+
+def _unstick(pool: Any) -> None:
+    """A worker killed while it took a job holds the job queue's lock for ever, and the pool's
+    terminate would wait on that lock: every worker is killed, then the lock let go."""
+    processes = list(getattr(pool, "_pool", ()))
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join(5)
+    lock = getattr(getattr(pool, "_inqueue", None), "_rlock", None)
+    if lock is not None:
+        lock.acquire(False)     # held by the dead (or now by us): either way, free after this
+        lock.release()
 
 
 def _worker_pids(pool: Any) -> set[int]:
