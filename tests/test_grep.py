@@ -252,6 +252,9 @@ def test_quiet_no_id_extended_and_json_ids(made: tuple[Path, list[str]]) -> None
     # A pattern's own global flags survive being joined (-e) or wrapped (-w).
     assert both("grep", "-w", "(?i)ADAM", "--no-logs", "-l", cwd=repo).lines == [train]
     assert both("grep", "-l", "-e", "(?i)écoLE", "-e", "binary", cwd=repo).lines == [hostile, ecole]
+    assert both("grep", "-l", "-e", "(?i)écoLE", "-e", "BINARY", cwd=repo).lines == [ecole]
+    assert both("grep", "-c", "-e", "(?x) bin ary  # a comment", "-e", "x", "--no-logs",
+                cwd=repo).code == 1
     mistaken = cli("grep", "adam", "-w", "opt=adam", cwd=repo)
     assert mistaken.code == 2 and "a condition on params or metrics goes with --where" in mistaken.err
 
@@ -349,6 +352,9 @@ def test_a_large_log_is_searched_a_block_at_a_time_with_the_same_answers(
         assert cli("grep", *args, cwd=tmp_path) == expected, args
     assert f"{run_id}:log:3000:step 2999 loss 0.0003" in whole[3].lines
     assert whole[0].lines[1] == f"{run_id}:log:98:100% ACC"
+    # A log of `\r` progress only, no newline: searched in pieces, memory bounded.
+    (journal_dir / "logs" / f"{run_id}.log").write_text("".join(f"\r{n}%" for n in range(900)))
+    assert cli("grep", "-c", "899%", cwd=tmp_path).lines == [f"{run_id}:1"]
 
 
 def test_a_worker_killed_mid_search_is_an_error_not_a_hang(tmp_path: Path) -> None:

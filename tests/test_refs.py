@@ -196,6 +196,8 @@ def test_a_dash_reads_the_refs_from_standard_input_as_peco_and_fzf_give_them(
                    + listed.splitlines(keepends=True)[2])
     assert pair.returncode == 0 and ids[2] in pair.stdout.decode() and ids[0] in pair.stdout.decode()
     grepped = journal("grep", "-F", "run 2", "--no-logs", cwd=folder).stdout     # `<id>:note:run 2`
+    twice = grepped + grepped                         # grep names a run once a line: one REF
+    assert journal("note", "-", "seen twice", cwd=folder, input=twice).returncode == 0
     assert json.loads(journal("show", "-", "-f", "json", cwd=folder, input=grepped).stdout
                       )["id"] == ids[1]
     for args, given, said in ((["show", "-"], b"\n\n", "no REF on standard input"),

@@ -99,3 +99,12 @@ def test_a_pager_that_is_not_there_is_said_once(journal_dir: Path) -> None:
     code, shown, err = on_terminal(["show"], journal_dir, JOURNAL_PAGER="no-such-pager -x")
     assert code == 0 and b"adam instead of sgd" in shown
     assert err == b"journal: warning: the pager 'no-such-pager' is not found; printing without one\n"
+
+
+def test_quitting_the_pager_early_ends_every_paged_command_quietly(tmp_path: Path) -> None:
+    for n in range(300):
+        write_run(tmp_path / ".journal", note=f"run {n}", metrics={"acc": n / 300},
+                  params={"lr": n, "seed": n % 7})
+    for args in (["compare", "-n", "0"], ["show", "@", "@~1", "@~2"], ["diff", "@~1", "@"]):
+        code, shown, err = on_terminal(args, tmp_path, JOURNAL_PAGER="head -c 20")
+        assert (code, err) == (0, b""), (args, err)

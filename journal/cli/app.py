@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
@@ -127,11 +127,13 @@ def _complete_refs(ctx: typer.Context, incomplete: str) -> list[str]:
 def _complete_statuses(incomplete: str) -> list[str]:
     from journal.store.filters import FILTER_STATUSES
 
-    return [status for status in FILTER_STATUSES if status.startswith(incomplete)]
+    return _choices(FILTER_STATUSES)(incomplete)
 
 
 def _complete_colours(incomplete: str) -> list[str]:
-    return [choice for choice in ("auto", "always", "never") if choice.startswith(incomplete)]
+    from journal.cli.terminal import COLOUR_CHOICES
+
+    return _choices(COLOUR_CHOICES)(incomplete)
 
 
 def _complete_topics(incomplete: str) -> list[str]:
@@ -141,7 +143,8 @@ def _complete_topics(incomplete: str) -> list[str]:
     return [name for name in [*TOPICS, *commands] if name.startswith(incomplete)]
 
 
-def _formats(names: list[str]) -> Callable[[str], list[str]]:
+def _choices(names: Sequence[str]) -> Callable[[str], list[str]]:
+    """Completion of one of `names`: those that start with what is typed."""
     return lambda incomplete: [name for name in names if name.startswith(incomplete)]
 
 
@@ -214,6 +217,7 @@ def _stdin_refs() -> list[str]:
             fields = re.sub(r"\x1b\[[0-9;]*m", "", line).split()
             if fields:          # grep's `<id>:<where>:<line>` and `-c`'s `<id>:<count>` too
                 _READ_REFS.append(fields[0].split(":", 1)[0])
+        _READ_REFS[:] = dict.fromkeys(_READ_REFS)      # grep names a run once a line
         if not _READ_REFS:
             raise UsageError("no REF on standard input (`-` reads the runs from there)",
                              hint="e.g. journal list | fzf | journal show -")
@@ -262,7 +266,7 @@ def compare(
     refs: Annotated[Optional[list[str]], typer.Argument(metavar="[REF]...", autocompletion=_complete_refs, help="Runs to compare (default: those the filters keep, newest first).", show_default=False)] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", metavar="N", min=0, help="How many runs without REFs (0: all).")] = 20,
     sort: Annotated[Optional[str], typer.Option("--sort", metavar="[-]NAME", help="Sort by this metric or param, best (highest) first; -NAME for lowest first.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|csv|json", autocompletion=_formats(['md', 'csv', 'json']), help="md (a table, the default), csv or json.")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|csv|json", autocompletion=_choices(['md', 'csv', 'json']), help="md (a table, the default), csv or json.")] = "md",
     since: Since = None, until: Until = None, tag: Tags = [], status: Statuses = [], where: Where = [],
     host: Hosts = [], user: Users = [], no_pager: NoPager = False,
 ) -> None:
@@ -277,10 +281,11 @@ def compare(
     context = _context()
     source, filters = _source(context), _filters(context, since, until, tag, status, where, host, user)
     chosen = _refs(refs)        # read before a pager takes the terminal
+    shown = -1                  # a pager quit early leaves it so: nothing to say then
     with paged(not no_pager):
         shown = compare_runs(source, chosen, filters, limit=limit or None, sort=sort,
                              fmt=fmt, out=sys.stdout)
-    if not shown:
+    if shown == 0:
         _say_unknown_names(source, filters, sort)
 
 
@@ -315,7 +320,7 @@ def show(
     diff: Annotated[bool, typer.Option("--diff", help="Add the patch of the uncommitted changes.")] = False,
     log: Annotated[bool, typer.Option("--log", help="Add the last lines of the log.")] = False,
     lines: Annotated[int, typer.Option("--lines", metavar="N", min=1, help="How many log lines with --log.")] = 20,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="md|toml|json|report", autocompletion=_formats(['md', 'toml', 'json', 'report']), help="md (default), toml, json or report.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="md|toml|json|report", autocompletion=_choices(['md', 'toml', 'json', 'report']), help="md (default), toml, json or report.")] = None,
     no_front_matter: Annotated[bool, typer.Option("--no-front-matter", help="With -f md: the note without its YAML front matter (properties).")] = False,
     color: Colour = "auto", no_pager: NoPager = False,
 ) -> None:
@@ -612,7 +617,7 @@ def sync(
 def export(
     weeks: Annotated[Optional[list[str]], typer.Argument(metavar="[N]", help="With --week: 0 for this week (the default), -1 for the previous one.", show_default=False)] = None,
     week: Annotated[bool, typer.Option("--week", help="The current ISO week, Monday to Sunday (--week -1: the previous one).")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|html|json|csv|enex", autocompletion=_formats(['md', 'html', 'json', 'csv', 'enex']), help="md (default), html (one self-contained page), json or csv (one row a run), enex (Evernote).")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="md|html|json|csv|enex", autocompletion=_choices(['md', 'html', 'json', 'csv', 'enex']), help="md (default), html (one self-contained page), json or csv (one row a run), enex (Evernote).")] = "md",
     template: Annotated[Optional[Path], typer.Option("--template", metavar="FILE", help="The note's template (default: .journal-template.md at the work-tree root, else the built-in one).")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="With -o: replace FILE if it exists.")] = False,

@@ -115,9 +115,13 @@ def paged(wanted: bool) -> Iterator[bool]:
         sys.stdout = original
         os.dup2(saved, 1)
         os.close(saved)
-        pager.wait()
+        told: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: told.append(signum))
+        pager.wait()                # the reader's time: a SIGTERM now waits for the pager too
         signal.signal(signal.SIGINT, interrupt)
         signal.signal(signal.SIGTERM, terminate)
+        if told:
+            raise SystemExit(128 + told[0])
 
 
 def _exit_after_the_pager(signum: int, frame: object) -> None:

@@ -289,7 +289,7 @@ def _code(journal_dir: Path, a: StoredRun, b: StoredRun, environ: Mapping[str, s
         root = find_worktree_root(journal_dir.parent, environ) or find_worktree_root(cwd, environ)
         if root is None:
             raise NoCode("no git repository here to compare their code in")
-        timeout = max(load_config(journal_dir).git_timeout, 30.0)
+        timeout = max(load_config(journal_dir, environ).git_timeout, 30.0)
         with tempfile.TemporaryDirectory(prefix="journal-diff-") as scratch:
             found, diff = compare(
                 root, *states, excluded=exclude_pathspec(root, journal_dir), timeout=timeout,

@@ -72,18 +72,24 @@ def _joined(options: GrepOptions, *, word: bool) -> str:
     parts = [re.escape(text) if options.fixed else text for text in options.patterns]
     for text, part in zip(options.patterns, parts):
         _compiled(part, options, shown=text)      # the bad one named, not the joined regex
-    # A pattern's leading global flags (`(?i)x`) must stay at the very start once the
-    # patterns are joined or wrapped: they are moved there (they apply to the whole anyway).
-    leading = [_GLOBAL_FLAGS.match(part) for part in parts]
-    flags = "".join(sorted({flag for found in leading if found for flag in found[1]}))
-    parts = [part[found.end():] if found else part for part, found in zip(parts, leading)]
+    parts = [_scoped(part) for part in parts]
     joined = parts[0] if len(parts) == 1 else "|".join(f"(?:{part})" for part in parts)
     # grep's -w: no word character right before or after the match.
-    joined = rf"(?<!\w)(?:{joined})(?!\w)" if word else joined
-    return f"(?{flags}){joined}" if flags else joined
+    return rf"(?<!\w)(?:{joined})(?!\w)" if word else joined
 
 
-_GLOBAL_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+_GLOBAL_FLAGS = re.compile(r"(?:\(\?([aiLmsux]+)\))+")
+
+
+def _scoped(pattern: str) -> str:
+    """A pattern's leading global flags (`(?i)x`) made its own (`(?i:x)`): once patterns are
+    joined (-e) or wrapped (-w) they would not be leading, and must not reach the others."""
+    found = _GLOBAL_FLAGS.match(pattern)
+    if found is None:
+        return pattern
+    flags = "".join(dict.fromkeys(re.findall(r"[aiLmsux]", found[0])))
+    rest = pattern[found.end():]
+    return f"(?{flags}:{rest}\n)" if "x" in flags else f"(?{flags}:{rest})"   # `#` ends at \n
 
 
 def _compiled(text: str, options: GrepOptions, shown: str | None = None) -> re.Pattern[str]:
@@ -202,7 +208,7 @@ class _Search:
 
     def _search_log(self, run_id: str, path: str, printer: _Printer) -> None:
         if os.path.islink(path) and not _inside(path, self.logs_home):
-            return      # as `show --log` and `tail`: a log is never read from outside the journal
+            return      # a log file linked to a file outside the journal is not read
         number = 0      # lines before this block
         for block in _log_blocks(path):
             lines = block.decode("utf-8", "surrogateescape").split("\n") \
@@ -248,11 +254,14 @@ def _log_blocks(path: str) -> Iterator[bytes]:
         with open_regular(Path(path)) as handle:
             rest = b""
             while block := handle.read(LOG_BLOCK):
-                block = rest + block
                 cut = block.rfind(b"\n") + 1
-                rest, block = block[cut:], block[:cut]
-                if block:
-                    yield block
+                if not cut and len(rest) < LOG_BLOCK:    # a line goes on: kept whole a while
+                    rest += block
+                    continue
+                # (a line longer than a block, as `\r` progress bars without `\n` make, is
+                # searched in pieces: memory stays bounded)
+                block, rest = rest + block[:cut or len(block)], block[cut:] if cut else b""
+                yield block
             if rest:
                 yield rest
     except OSError:
@@ -265,14 +274,15 @@ RANGE_RUNS = 500
 PARALLEL_FROM = 8           # ranges (4,000 runs) before more processes are used
 IN_FLIGHT = 16              # ranges searched or waiting to be written at once
 
-# What a forked worker searches with: set before the workers start, inherited by them.
-_WORK: tuple[Index, Filters, _Search] | None = None
+# What a forked worker searches with: set before the workers start, inherited by them; and
+# where this process writes when it searches a range itself (and the process it is).
+_WORK: tuple[Index, Filters, _Search, IO[str], int] | None = None
 
 
 def _search_index(index: Index, filters: Filters, search: _Search, out: IO[str]) -> bool:
     global _WORK
     found = False
-    _WORK = (index, filters, search)
+    _WORK = (index, filters, search, out, os.getpid())
     try:
         for range_found, text in ordered_map(
                 _search_range, index.id_ranges(filters, RANGE_RUNS), in_flight=IN_FLIGHT,
@@ -290,21 +300,23 @@ def _search_range(between: tuple[str, str]) -> tuple[bool, str]:
     """Whether the runs with ids in `between` (newest, oldest) had selected lines, and what to
     print."""
     assert _WORK is not None
-    index, filters, search = _WORK
+    index, filters, search, out, here = _WORK
     options = search.options
     # Runs whose text cannot match are left out by the index, unless their logs are searched
     # too, or the runs without a match are the answer (-L), or lines without one (-v).
     narrowed = not (options.logs or options.without_match or options.invert)
     containing = required_text(options) if narrowed else []
-    buffer = io.StringIO()
-    printer = search.printer(buffer)
+    # Searched here (few runs): printed as found, so `| head` stops it and nothing piles up;
+    # by a worker: kept for the parent to write in order.
+    buffer = None if os.getpid() == here else io.StringIO()
+    printer = search.printer(out if buffer is None else buffer)
     found = False
     for run_id, text in _indexed_candidates(index, filters, containing, options.ignore_case,
                                             between):
         found = search.run(run_id, text, printer) or found
         if found and options.quiet:
             break           # -q: the first is enough
-    return found, buffer.getvalue()
+    return found, "" if buffer is None else buffer.getvalue()
 
 
 def _indexed_candidates(index: Index, filters: Filters, containing: list[str], fold_case: bool,

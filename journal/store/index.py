@@ -49,7 +49,6 @@ from journal.record import (
     is_valid_id,
     searchable_text,
 )
-from journal.store import indexrow
 from journal.store.cache import cache_path, host_part, private_folder
 from journal.store.filters import Filters, id_may_match
 from journal.store.indexrow import (
@@ -138,10 +137,10 @@ def _parse_all(jobs: Iterator[Job], dictionary: bytes
                ) -> Generator[tuple[Any, ...], None, None]:
     """The rows of `jobs` as they are parsed, in order, holding at most IN_FLIGHT at a time:
     a million records are never all in memory, and a scan still under way feeds the workers."""
-    # Forked workers compress with the dictionary they inherit; no other thread runs yet.
-    indexrow.worker_dictionary = dictionary
-    return ordered_map(row_for, jobs, in_flight=IN_FLIGHT, parallel_from=PARALLEL_FROM,
-                       chunksize=64)
+    # The dictionary goes with each batch (4 KB for 64 records), not in a global: two threads
+    # may build two indexes, each parsing here.
+    return ordered_map(functools.partial(row_for, dictionary=dictionary), jobs,
+                       in_flight=IN_FLIGHT, parallel_from=PARALLEL_FROM, chunksize=64)
 
 
 class _Scan:

@@ -134,7 +134,6 @@ DICTIONARY_BYTES = 4096
 
 Job = tuple[str, str, str, int]        # (id, path, folder relative to runs/, stat key)
 
-worker_dictionary = b""   # what a forked worker compresses with (index._parse_all sets it)
 
 
 def payload(record: Record) -> tuple[str, bytes]:
@@ -166,10 +165,10 @@ def record_of(body: str, metrics_json: str) -> Record:
     return record
 
 
-def row_for(job: Job, dictionary: bytes | None = None) -> tuple[object, ...]:
+def row_for(job: Job, dictionary: bytes) -> tuple[object, ...]:
     """('ok', *row) for a record, ('bad', path, folder, stat, reason) for one that does not
     parse, ('gone', path) for one deleted since its folder was listed. The body is compressed
-    with `dictionary`, or in a worker with the one it inherited."""
+    with `dictionary`."""
     run_id, path, folder, stat = job
     file = Path(path)
     runs_dir = file.parents[len(Path(folder).parts)] if folder else file.parent
@@ -194,7 +193,7 @@ def row_for(job: Job, dictionary: bytes | None = None) -> tuple[object, ...]:
             "\n".join(problems) or None,
             to_json(tags if isinstance(tags, list) else []), metrics_json,
             to_json(summary_of(record)),
-            compress(body, worker_dictionary if dictionary is None else dictionary),
+            compress(body, dictionary),
         )
     # Valid TOML, but not a record we can use (RecursionError: a thousand nested tables).
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:

@@ -75,7 +75,9 @@ class RunSource:
         if not wanted:
             return []
         known: dict[str, set[str]] = {"metrics": set(), "params": set(), "fields": set()}
+        looked_at = 0
         for run in itertools.islice(self.iter_select(Filters()), NAMES_LOOKED_AT):
+            looked_at += 1
             record = run.record
             metrics = record.get("metrics")
             known["metrics"].update(metrics if isinstance(metrics, Mapping) else ())
@@ -89,7 +91,9 @@ class RunSource:
                 continue
             what = f"{table[:-1]} " if table else "metric or param "
             close = _close_names(name, names)
-            said.append(f"warning: no run has a {what}named {printable(repr(name))}"
+            runs = "no run" if looked_at < NAMES_LOOKED_AT else \
+                f"none of the newest {NAMES_LOOKED_AT:,} runs"
+            said.append(f"warning: {runs} has a {what}named {printable(repr(name))}"
                         + (f"; did you mean {', '.join(printable(repr(name)) for name in close)}?"
                            if close else ""))
         return said

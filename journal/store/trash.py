@@ -90,8 +90,14 @@ def move_to_trash(journal_dir: Path, run: StoredRun) -> Trashed:
     `journal note` waits and then finds the run gone, rather than writing it back."""
     with record_lock(Path(run.path)):
         target = trash_dir(journal_dir) / run.id
+        moving = files_of(journal_dir, run)
+        taken = [relative for relative in moving if os.path.lexists(target / relative)]
+        if taken:       # before anything moves: two runs' files must never mix there
+            raise StoreError(f"cannot move {run.id}: {target / taken[0]} exists",
+                             hint="an earlier copy of this run is in the trash; restore or "
+                                  "remove that one first")
         moved = []
-        for relative in files_of(journal_dir, run):
+        for relative in moving:
             _move(journal_dir / relative, _inside_trash(journal_dir, target / relative))
             moved.append(relative.as_posix())
     return Trashed(run.id, moved, first_note_line(run.record.get("note")))
