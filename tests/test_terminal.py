@@ -108,3 +108,29 @@ def test_quitting_the_pager_early_ends_every_paged_command_quietly(tmp_path: Pat
     for args in (["compare", "-n", "0"], ["show", "@", "@~1", "@~2"], ["diff", "@~1", "@"]):
         code, shown, err = on_terminal(args, tmp_path, JOURNAL_PAGER="head -c 20")
         assert (code, err) == (0, b""), (args, err)
+
+
+def test_a_sigterm_while_the_pager_is_read_waits_for_the_pager(journal_dir: Path) -> None:
+    """As git: the pager has the terminal; journal must not leave it behind, running."""
+    import signal
+    import time
+
+    marker, reading = journal_dir / "pager-ended", journal_dir / "pager-reading"
+    (journal_dir / "pager.py").write_text(
+        "import sys, time\nsys.stdin.buffer.read()\n"
+        f"open({str(reading)!r}, 'w').write('all read')\ntime.sleep(2)\n"
+        f"open({str(marker)!r}, 'w').write('done')\n")
+    leader, follower = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-m", "journal", "show"], cwd=journal_dir,
+                             stdout=follower, stderr=subprocess.PIPE,
+                             env={**os.environ, "TERM": "xterm",
+                                  "JOURNAL_PAGER": f"{sys.executable} pager.py"})
+    os.close(follower)
+    deadline = time.monotonic() + 30
+    while not reading.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)                # until journal has written all and waits for the pager
+    child.send_signal(signal.SIGTERM)
+    code = child.wait(timeout=30)
+    ended = marker.exists()             # before the terminal is drained: the pager holds it too
+    drain(leader)
+    assert code == 128 + signal.SIGTERM and ended       # journal waited for its pager

@@ -499,10 +499,14 @@ def cache(
         if gone:
             say(f"{len(gone)} of them index a folder that is gone: journal cache --prune removes them")
         return
+    removed = []
     for cached in gone:
-        remove_index(cached)
-    freed = sum(cached.size for cached in gone)
-    say(f"removed {len(gone)} index(es) of journal folders that are gone ({freed / 1e6:.1f} MB)")
+        if remove_index(cached):
+            removed.append(cached)
+        else:
+            say(f"warning: cannot remove {cached.path}")
+    freed = sum(cached.size for cached in removed)
+    say(f"removed {len(removed)} index(es) of journal folders that are gone ({freed / 1e6:.1f} MB)")
 
 
 @app.command()

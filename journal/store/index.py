@@ -612,9 +612,11 @@ def cached_indexes(environ: Mapping[str, str]) -> list[CachedIndex]:
     return found
 
 
-def remove_index(cached: CachedIndex) -> None:
-    """An index file of a journal folder that is gone (derived data: nothing is lost)."""
+def remove_index(cached: CachedIndex) -> bool:
+    """An index file of a journal folder that is gone (derived data: nothing is lost); whether
+    it is gone now."""
     _remove_database(cached.path)
+    return not os.path.lexists(cached.path)
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
