@@ -463,19 +463,13 @@ def rm(
                 say(f"would restore {run_id}")
                 continue
             back = trash.restore(journal_dir, run_id)
-            say(f"restored {back.run_id} ({_files_said(back.files)})")
+            say(f"restored {back.run_id} ({trash.kinds_said(back.files)})")
         return
     for run in trash.remove(_source(context), refs, dry_run=dry_run):
-        say(f"{'would move' if dry_run else 'moved'} {run.run_id} ({_files_said(run.files)}) "
+        say(f"{'would move' if dry_run else 'moved'} {run.run_id} ({trash.kinds_said(run.files)}) "
             f"to {journal_dir / trash.TRASH}" + (f": {printable(run.note)}" if run.note else ""))
     if not dry_run:
         say("bring a run back with: journal rm --restore ID")
-
-
-def _files_said(files: list[str]) -> str:
-    kinds = {"runs": "record", "logs": "log", "patches": "patch", "metrics": "series"}
-    return ", ".join(kinds.get(name.split("/", 1)[0], name) + (" marker" if name.endswith(".behind") else "")
-                     for name in files)
 
 
 @app.command()

@@ -146,7 +146,7 @@ def load_config(journal_dir: Path, environ: Mapping[str, str] | None = None) -> 
     if "left_out" in settings:
         settings["left_out"] = tuple(dict.fromkeys(DEFAULT_LEFT_OUT + settings["left_out"]))
     if "redact_values" in settings:
-        _check_together(settings["redact_values"], repo_path if repo else user_path)
+        _check_together(settings["redact_values"], repo_path if repo is not None else user_path)
     return Config(source=repo_path if repo is not None else user_path, **settings)
 
 

@@ -78,6 +78,7 @@ WAL_PAGES = 256
 CHUNK_ROWS = 2000           # rows stored a transaction while building
 IN_FLIGHT = 2048            # records being parsed at once by the workers
 PROGRESS_FROM = 10000       # records a build stores before it shows its progress
+DATABASE_SUFFIXES = ("", "-wal", "-shm")    # one index's files: SQLite's own and its log's
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -126,7 +127,7 @@ def open_index(journal_dir: Path, warn: Callable[[str], None], environ: Mapping[
 
 
 def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in DATABASE_SUFFIXES:
         try:
             os.unlink(f"{path}{suffix}")
         except OSError:
@@ -606,10 +607,19 @@ def cached_indexes(environ: Mapping[str, str]) -> list[CachedIndex]:
         # name may end the same (`vm` and `vm-2`), and a name proves nothing by itself.
         if journal_dir is not None and cache_path(Path(journal_dir), environ) != path:
             continue
-        size = sum(os.stat(f"{path}{suffix}").st_size for suffix in ("", "-wal", "-shm")
-                   if os.path.exists(f"{path}{suffix}"))
-        found.append(CachedIndex(path, journal_dir, size))
+        found.append(CachedIndex(path, journal_dir, _database_size(path)))
     return found
+
+
+def _database_size(path: Path) -> int:
+    """The file's bytes with its write-ahead log; a part removed meanwhile counts nothing."""
+    size = 0
+    for suffix in DATABASE_SUFFIXES:
+        try:
+            size += os.stat(f"{path}{suffix}").st_size
+        except OSError:
+            pass
+    return size
 
 
 def remove_index(cached: CachedIndex) -> bool:

@@ -25,6 +25,7 @@ from journal.record import Status, StoredRun, effective_status, first_note_line,
 from journal.store import sidefile
 from journal.store.files import reason
 from journal.store.lock import record_lock
+from journal.store.paths import log_path, patch_path
 from journal.store.records import read_record
 from journal.store.runfiles import BEHIND_SUFFIX
 from journal.store.source import RunSource
@@ -49,12 +50,22 @@ def files_of(journal_dir: Path, run: StoredRun) -> list[Path]:
     file, the markers sync leaves for those that stayed on another machine, then its record.
     Found by the run's id only, never by a path a record names (a record from elsewhere could
     name another run's file, or a whole folder), and only files and links, never a folder."""
-    found = [Path(folder, f"{run.id}{suffix}{marker}")
-             for folder, suffix in (("logs", ".log"), ("patches", ".patch"),
-                                    (sidefile.FOLDER, ".jsonl"))
-             for marker in ("", BEHIND_SUFFIX)]
+    here = Path()         # the same names the writers give, relative to the journal folder
+    found = [with_marker
+             for path in (log_path(here, run.id), patch_path(here, run.id),
+                          sidefile.path(here, run.id))
+             for with_marker in (path, path.with_name(path.name + BEHIND_SUFFIX))]
     return [path for path in found if _file_or_link(journal_dir / path)] \
         + [_record_place(journal_dir, Path(run.path))]
+
+
+_KINDS = {"runs": "record", "logs": "log", "patches": "patch", sidefile.FOLDER: "series"}
+
+
+def kinds_said(files: list[str]) -> str:
+    """`log, patch, record` for a run's files as `files_of` names them."""
+    return ", ".join(_KINDS.get(name.split("/", 1)[0], name)
+                     + (" marker" if name.endswith(BEHIND_SUFFIX) else "") for name in files)
 
 
 def _file_or_link(path: Path) -> bool:
@@ -106,9 +117,10 @@ def move_to_trash(journal_dir: Path, run: StoredRun) -> Trashed:
 def _inside_trash(journal_dir: Path, target: Path) -> Path:
     """`target`, once every folder from the trash down to it is a real folder: a link there
     (`trash/`, `trash/<id>`) would carry the run out of the journal folder."""
-    place = trash_dir(journal_dir)
-    for part in ("", *target.parent.relative_to(place).parts):
-        place = place / part if part else place
+    places = [trash_dir(journal_dir)]
+    for part in target.parent.relative_to(places[0]).parts:
+        places.append(places[-1] / part)
+    for place in places:
         if os.path.islink(place):
             raise StoreError(f"{place} is a link; journal rm moves runs only into "
                              f"{trash_dir(journal_dir)}/ itself", hint="remove the link")
